@@ -1,0 +1,1 @@
+"""Platform adapters: one module per platform, the adapter contract, and the registry."""

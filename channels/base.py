@@ -1,0 +1,111 @@
+"""The adapter contract every platform channel implements.
+
+An adapter is pure except ``send``: ``verify``, ``parse`` and ``acknowledge`` take and return
+plain data (a :class:`WebhookRequest` is the raw HTTP request, detached from aiohttp), so one
+generic gateway handler serves every platform's webhook route.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from gateway.messages import InboundEvent, OutboundMessage
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookRequest:
+    method: str
+    path: str
+    headers: Mapping[str, str]  # keys lower-cased
+    query: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookResponse:
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "text/plain"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Route:
+    method: Literal["GET", "POST"]
+    path: str
+
+
+class WebhookRejected(Exception):
+    """The request is refused before anything of it is processed."""
+
+    def __init__(self, status: Literal[400, 401, 403, 404], reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+SendErrorKind = Literal["rate_limited", "transient", "permanent"]
+
+
+class SendError(Exception):
+    """A send failed; ``kind`` tells the outbox whether and when to try again."""
+
+    def __init__(
+        self, kind: SendErrorKind, detail: str, *, retry_after: float | None = None
+    ) -> None:
+        super().__init__(f"{kind}: {detail}")
+        self.kind = kind
+        self.detail = detail
+        self.retry_after = retry_after
+        self.attempts = 1
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind != "permanent"
+
+
+def classify_http_status(status: int, detail: str, retry_after: str | None) -> SendError:
+    """The usual mapping of an HTTP failure: 429 waits, 5xx and 408 retry, other 4xx don't."""
+    if status == 429:
+        return SendError("rate_limited", detail, retry_after=parse_retry_after(retry_after))
+    if status >= 500 or status == 408:
+        return SendError("transient", detail, retry_after=parse_retry_after(retry_after))
+    return SendError("permanent", detail)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None  # an HTTP date: fall back to our own backoff
+
+
+class Channel(Protocol):
+    """A platform adapter. ``name`` is the channel of the conversations it serves."""
+
+    name: str
+
+    def routes(self) -> Sequence[Route]: ...
+
+    def verify(self, request: WebhookRequest) -> None:
+        """Raise WebhookRejected (401/403) unless the platform signed this request."""
+
+    def parse(self, request: WebhookRequest) -> list[InboundEvent]:
+        """The normalised events in a verified request; WebhookRejected(400) if malformed.
+        An empty list means: acknowledge and drop."""
+
+    def acknowledge(self, request: WebhookRequest, events: list[InboundEvent]) -> WebhookResponse:
+        """What the platform expects back once the events are durably queued."""
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def send(self, message: OutboundMessage) -> str:
+        """Deliver one message; return the platform's message id; raise SendError."""

@@ -1,0 +1,63 @@
+"""The console channel: ``frontdesk chat`` talks to the bot through the real pipeline.
+
+Lines typed in the terminal become customer messages that go through ingest, the worker, the
+dialog and the outbox like any webhook's; the outbox's sends are printed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Callable, Sequence
+
+from channels.base import Route, WebhookRejected, WebhookRequest, WebhookResponse
+from gateway.messages import (
+    ConversationRef,
+    CustomerMessage,
+    CustomerRef,
+    InboundEvent,
+    OutboundMessage,
+)
+
+
+class ConsoleChannel:
+    name = "console"
+
+    def __init__(self, write: Callable[[OutboundMessage], None], *, user: str = "you") -> None:
+        self._write = write
+        self._user = user
+        self._session = uuid.uuid4().hex[:8]
+        self._seq = itertools.count(1)
+
+    def message(self, text: str) -> CustomerMessage:
+        """A customer message from one typed line; ``/press PAYLOAD`` presses a button."""
+        payload = text[len("/press ") :].strip() if text.startswith("/press ") else None
+        return CustomerMessage(
+            event_id=f"console-{self._session}-{next(self._seq)}",
+            conversation=ConversationRef(channel=self.name, chat_id=self._user),
+            customer=CustomerRef(channel=self.name, user_id=self._user, display_name=self._user),
+            text="" if payload else text,
+            button_payload=payload,
+        )
+
+    def routes(self) -> Sequence[Route]:
+        return ()
+
+    def verify(self, request: WebhookRequest) -> None:
+        raise WebhookRejected(404, "the console channel has no webhook")
+
+    def parse(self, request: WebhookRequest) -> list[InboundEvent]:
+        return []
+
+    def acknowledge(self, request: WebhookRequest, events: list[InboundEvent]) -> WebhookResponse:
+        return WebhookResponse()
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def send(self, message: OutboundMessage) -> str:
+        self._write(message)
+        return message.key

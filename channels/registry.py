@@ -1,0 +1,41 @@
+"""Which channels are on: one line per platform adapter.
+
+A channel without credentials is off, and the log says so once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from channels.api import ApiChannel
+from channels.base import Channel
+from gateway.config import Settings
+from gateway.logging import get_logger
+
+Factory = Callable[[Settings], Channel | None]
+
+
+def _api(settings: Settings) -> Channel | None:
+    api = settings.channels.api
+    if not api.secret:
+        return None
+    return ApiChannel(
+        secret=api.secret, callback_url=api.callback_url, timeout=settings.outbox.timeout
+    )
+
+
+FACTORIES: dict[str, Factory] = {
+    "api": _api,
+}
+
+
+def enabled_channels(settings: Settings) -> dict[str, Channel]:
+    channels: dict[str, Channel] = {}
+    log = get_logger()
+    for name, factory in FACTORIES.items():
+        channel = factory(settings)
+        if channel is None:
+            log.info("channel_off", channel=name, reason="no credentials configured")
+        else:
+            channels[channel.name] = channel
+    return channels

@@ -1,0 +1,1 @@
+"""Frontdesk's core: message types, configuration, sessions, ingest, workers, outbox, app, CLI."""

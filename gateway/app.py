@@ -1,0 +1,118 @@
+"""The aiohttp application: every platform's webhook route, health, readiness and metrics.
+
+One generic handler serves every channel: read the raw request, let the channel verify and
+parse it, queue its events durably, and only then answer the platform.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+
+from channels.base import Channel, WebhookRejected, WebhookRequest
+from channels.registry import enabled_channels
+from dialogs.base import Dialog
+from dialogs.echo import EchoDialog
+from gateway.config import Settings
+from gateway.logging import get_logger
+from gateway.metrics import CONTENT_TYPE_LATEST
+from gateway.runtime import Gateway
+from gateway.store import StoreUnavailable
+
+GATEWAY: web.AppKey[Gateway] = web.AppKey("gateway", Gateway)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def webhook_handler(channel: Channel, gateway: Gateway) -> Handler:
+    log = get_logger(channel=channel.name)
+    counter = gateway.metrics.events_in
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        raw = WebhookRequest(
+            method=request.method,
+            path=request.path,
+            headers={k.lower(): v for k, v in request.headers.items()},
+            query=dict(request.query),
+            body=await request.read(),
+        )
+        try:
+            channel.verify(raw)
+        except WebhookRejected as exc:
+            counter.labels(channel.name, "rejected").inc()
+            log.warning("webhook_rejected", status=exc.status, reason=exc.reason)
+            return web.Response(status=exc.status, text=exc.reason)
+        try:
+            events = channel.parse(raw)
+        except WebhookRejected as exc:
+            counter.labels(channel.name, "malformed").inc()
+            log.warning("webhook_malformed", status=exc.status, reason=exc.reason)
+            return web.Response(status=exc.status, text=exc.reason)
+        try:
+            for event in events:
+                outcome = await gateway.ingest.accept(event)
+                log.debug("event_in", event_id=event.event_id, outcome=outcome)
+        except StoreUnavailable as exc:
+            counter.labels(channel.name, "unavailable").inc()
+            log.error("store_unavailable", error=str(exc))
+            return web.Response(status=503, text="store unavailable, retry later")
+        ack = channel.acknowledge(raw, events)
+        return web.Response(status=ack.status, body=ack.body, content_type=ack.content_type)
+
+    return handle
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    gateway = request.app[GATEWAY]
+    try:
+        await gateway.store.ping()
+    except StoreUnavailable as exc:
+        return web.json_response({"status": "unavailable", "store": str(exc)}, status=503)
+    return web.json_response({"status": "ready"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    gateway = request.app[GATEWAY]
+    with contextlib.suppress(StoreUnavailable):  # the last depth stays; /readyz tells
+        await gateway.refresh_gauges()
+    return web.Response(
+        body=gateway.metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST}
+    )
+
+
+def create_app(
+    settings: Settings,
+    *,
+    dialog: Dialog | None = None,
+    channels: dict[str, Channel] | None = None,
+    workers: bool = True,
+) -> web.Application:
+    """The gateway as an aiohttp app; its workers start and stop with the app."""
+    gateway = Gateway(
+        settings,
+        dialog=dialog or EchoDialog(),
+        channels=enabled_channels(settings) if channels is None else channels,
+    )
+    app = web.Application(client_max_size=4 * 1024 * 1024)
+    app[GATEWAY] = gateway
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        await gateway.start(workers=workers)
+        yield
+        await gateway.stop()
+
+    app.cleanup_ctx.append(lifecycle)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    for channel in gateway.channels.values():
+        handler = webhook_handler(channel, gateway)
+        for route in channel.routes():
+            app.router.add_route(route.method, route.path, handler)
+    return app

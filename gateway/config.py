@@ -1,0 +1,276 @@
+"""Configuration: ``config.yml`` with ``${VAR}`` / ``${VAR:-default}`` from the environment,
+validated into typed, frozen settings. Every problem names its file, line and key."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    public_url: str = "http://localhost:8080"
+
+
+class StoreSettings(_Section):
+    url: str = "memory://"
+    session_ttl: float = Field(default=30 * 24 * 3600, gt=0, description="seconds")
+    transcript_limit: int = Field(default=200, ge=1)
+    dedup_ttl: float = Field(default=7 * 24 * 3600, gt=0, description="seconds")
+
+
+class WorkerSettings(_Section):
+    concurrency: int = Field(default=64, ge=1, description="conversations handled at once")
+    lease: float = Field(default=15.0, gt=0, description="seconds a conversation lock lives")
+    reclaim_idle: float = Field(
+        default=30.0, gt=0, description="seconds before work of a dead process is reclaimed"
+    )
+    shutdown_grace: float = Field(default=20.0, ge=0)
+
+
+class OutboxSettings(_Section):
+    max_attempts: int = Field(default=6, ge=1)
+    base_delay: float = Field(default=0.5, gt=0)
+    max_delay: float = Field(default=60.0, gt=0)
+    max_retry_after: float = Field(default=300.0, gt=0)
+    timeout: float = Field(default=15.0, gt=0)
+
+
+class LogSettings(_Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["json", "console"] = "json"
+
+
+class ApiChannelSettings(_Section):
+    secret: str = ""
+    callback_url: str = ""
+
+    def requirements(self) -> list[tuple[str, str]]:
+        if self.secret and not self.callback_url:
+            return [("callback_url", "required when channels.api.secret is set")]
+        return []
+
+
+class TelegramSettings(_Section):
+    token: str = ""
+    secret_token: str = ""
+    api_base_url: str = "https://api.telegram.org"
+    mode: Literal["webhook", "polling"] = "webhook"
+
+    def requirements(self) -> list[tuple[str, str]]:
+        if self.token and self.mode == "webhook" and not self.secret_token:
+            return [
+                ("secret_token", "required in webhook mode when channels.telegram.token is set")
+            ]
+        return []
+
+
+class SlackSettings(_Section):
+    bot_token: str = ""
+    signing_secret: str = ""
+    api_base_url: str = "https://slack.com/api/"
+
+    def requirements(self) -> list[tuple[str, str]]:
+        if self.bot_token and not self.signing_secret:
+            return [("signing_secret", "required when channels.slack.bot_token is set")]
+        return []
+
+
+class TwilioSettings(_Section):
+    account_sid: str = ""
+    auth_token: str = ""
+    sms_number: str = ""
+    whatsapp_number: str = ""
+    api_base_url: str = "https://api.twilio.com"
+
+    def requirements(self) -> list[tuple[str, str]]:
+        if self.account_sid and not self.auth_token:
+            return [("auth_token", "required when channels.twilio.account_sid is set")]
+        return []
+
+
+class WhatsAppSettings(_Section):
+    access_token: str = ""
+    app_secret: str = ""
+    verify_token: str = ""
+    phone_number_id: str = ""
+    api_base_url: str = "https://graph.facebook.com/v21.0"
+
+    def requirements(self) -> list[tuple[str, str]]:
+        if not self.access_token:
+            return []
+        return [
+            (name, "required when channels.whatsapp.access_token is set")
+            for name in ("app_secret", "verify_token", "phone_number_id")
+            if not getattr(self, name)
+        ]
+
+
+class ChannelSettings(_Section):
+    api: ApiChannelSettings = ApiChannelSettings()
+    telegram: TelegramSettings = TelegramSettings()
+    slack: SlackSettings = SlackSettings()
+    twilio: TwilioSettings = TwilioSettings()
+    whatsapp: WhatsAppSettings = WhatsAppSettings()
+
+
+class HandoffSettings(_Section):
+    slack_channel: str = ""
+
+
+class Settings(_Section):
+    server: ServerSettings = ServerSettings()
+    store: StoreSettings = StoreSettings()
+    workers: WorkerSettings = WorkerSettings()
+    outbox: OutboxSettings = OutboxSettings()
+    log: LogSettings = LogSettings()
+    channels: ChannelSettings = ChannelSettings()
+    handoff: HandoffSettings = HandoffSettings()
+
+
+# --------------------------------------------------------------------------- loading
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigProblem:
+    file: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}"
+
+
+class ConfigError(Exception):
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
+Path_ = tuple[str | int, ...]
+
+
+class _Loader:
+    """Turns a composed YAML node tree into plain data, keeping each value's line."""
+
+    def __init__(self, file: str, env: dict[str, str]) -> None:
+        self.file = file
+        self.env = env
+        self.lines: dict[Path_, int] = {}
+        self.problems: list[ConfigProblem] = []
+
+    def build(self, node: yaml.Node, path: Path_) -> Any:
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            out: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                key = str(key_node.value)
+                if key in out:
+                    self._problem(key_node, f"{_dotted((*path, key))}: duplicate key")
+                self.lines[(*path, key)] = key_node.start_mark.line + 1
+                out[key] = self.build(value_node, (*path, key))
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        assert isinstance(node, yaml.ScalarNode)
+        if node.tag == "tag:yaml.org,2002:str" and "${" in node.value:
+            return self._substitute(node, path)
+        return _SCALARS.construct_object(node, deep=True)
+
+    def _substitute(self, node: yaml.ScalarNode, path: Path_) -> str:
+        def replace(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in self.env:
+                return self.env[name]
+            if default is not None:
+                return default
+            self._problem(
+                node,
+                f"{_dotted(path)}: environment variable {name} is not set "
+                f"(write ${{{name}:-default}} to give a default)",
+            )
+            return ""
+
+        return _ENV_REF.sub(replace, str(node.value))
+
+    def _problem(self, node: yaml.Node, message: str) -> None:
+        self.problems.append(ConfigProblem(self.file, node.start_mark.line + 1, message))
+
+    def line_of(self, path: Path_) -> int:
+        while path and path not in self.lines:
+            path = path[:-1]
+        return self.lines.get(path, 1)
+
+
+_SCALARS = yaml.SafeLoader("")  # only its scalar constructors are used
+
+
+def _dotted(path: Path_) -> str:
+    return ".".join(str(p) for p in path) or "(top level)"
+
+
+def _describe(error: Any) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "model_type" or kind == "dict_type":
+        return "expected a mapping of settings"
+    value = error.get("input")
+    return f"{error['msg'].rstrip('.').lower()} (got {value!r})"
+
+
+def parse_settings(text: str, file: str, env: dict[str, str] | None = None) -> Settings:
+    """Parse and validate configuration text; raise ConfigError listing every problem."""
+    loader = _Loader(file, dict(os.environ) if env is None else env)
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([ConfigProblem(file, line, f"invalid YAML: {problem}")]) from exc
+    data = {} if root is None else loader.build(root, ())
+    if not isinstance(data, dict):
+        raise ConfigError([ConfigProblem(file, 1, "expected a mapping of settings at top level")])
+    problems = list(loader.problems)
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            loc: Path_ = tuple(error["loc"])
+            problems.append(
+                ConfigProblem(file, loader.line_of(loc), f"{_dotted(loc)}: {_describe(error)}")
+            )
+        raise ConfigError(sorted(problems, key=lambda p: p.line)) from None
+    for name in ChannelSettings.model_fields:
+        channel = getattr(settings.channels, name)
+        for key, message in channel.requirements():
+            loc = ("channels", name, key)
+            problems.append(ConfigProblem(file, loader.line_of(loc), f"{_dotted(loc)}: {message}"))
+    if problems:
+        raise ConfigError(sorted(problems, key=lambda p: p.line))
+    return settings
+
+
+def load_settings(path: str | Path | None, env: dict[str, str] | None = None) -> Settings:
+    """Load ``path`` (or the embedded defaults when None)."""
+    if path is None:
+        return Settings()
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([ConfigProblem(str(p), 1, f"cannot read: {exc.strerror}")]) from exc
+    return parse_settings(text, str(p), env)

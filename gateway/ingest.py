@@ -1,0 +1,31 @@
+"""Ingest: claim each inbound event by its platform id and put it on the durable queue.
+
+Nothing else happens before the webhook is answered. A re-delivery is recognised by its id and
+dropped; a store outage raises StoreUnavailable so the webhook answers 503 and the platform
+retries (nothing is acknowledged that was not stored).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from gateway.messages import InboundEvent, encode_event
+from gateway.metrics import Metrics
+from gateway.store import Store
+
+Outcome = Literal["accepted", "duplicate"]
+
+
+class Ingest:
+    def __init__(self, store: Store, metrics: Metrics, *, dedup_ttl: float) -> None:
+        self.store = store
+        self.metrics = metrics
+        self.dedup_ttl = dedup_ttl
+
+    async def accept(self, event: InboundEvent) -> Outcome:
+        fresh = await self.store.enqueue(
+            event.session_key, event.event_id, encode_event(event), self.dedup_ttl
+        )
+        outcome: Outcome = "accepted" if fresh else "duplicate"
+        self.metrics.events_in.labels(event.conversation.channel, outcome).inc()
+        return outcome

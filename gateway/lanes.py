@@ -1,0 +1,171 @@
+"""Lane runner: one writer per conversation, in arrival order, across every process.
+
+A runner takes tickets from its lane, locks the ticket's conversation, and hands the
+conversation's items to its handler one by one, oldest first, until the list is empty; the lock
+is released atomically only when the list is empty, and only then is the ticket acknowledged.
+Conversations are handled concurrently (up to ``concurrency``). Tickets that a dead process left
+unacknowledged are reclaimed after ``reclaim_idle`` seconds. ``stop()`` stops taking tickets and
+lets each held conversation finish its current item, then hands the rest back to the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Awaitable, Callable
+
+from gateway.logging import get_logger
+from gateway.metrics import Metrics
+from gateway.store import Lane, Store, StoreUnavailable, Ticket
+
+Handler = Callable[[str, str, bytes], Awaitable[None]]  # (conversation key, lock token, item)
+
+
+class LockLost(Exception):
+    """Our lock on a conversation expired; another process may own it now."""
+
+
+class LaneRunner:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        lane: Lane,
+        handler: Handler,
+        metrics: Metrics,
+        consumer: str,
+        concurrency: int,
+        lease: float,
+        reclaim_idle: float,
+        block: float = 1.0,
+    ) -> None:
+        self.store = store
+        self.lane = lane
+        self.handler = handler
+        self.metrics = metrics
+        self.consumer = consumer
+        self.lease = lease
+        self.reclaim_idle = reclaim_idle
+        self.block = block
+        self._slots = asyncio.Semaphore(concurrency)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = asyncio.Event()
+        self._log = get_logger(lane=lane, consumer=consumer)
+
+    # ------------------------------------------------------------------ loop
+    async def run(self) -> None:
+        reclaimer = asyncio.create_task(self._reclaim_loop())
+        try:
+            while not self._stopping.is_set():
+                await self._slots.acquire()
+                self._slots.release()
+                try:
+                    tickets = await self.store.next_tickets(
+                        self.lane, self.consumer, count=32, block=self.block
+                    )
+                except StoreUnavailable as exc:
+                    self._log.warning("store_unavailable", error=str(exc))
+                    await self._pause(1.0)
+                    continue
+                for ticket in tickets:
+                    await self._spawn(ticket)
+        finally:
+            reclaimer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reclaimer
+
+    async def _reclaim_loop(self) -> None:
+        while not self._stopping.is_set():
+            await self._pause(max(0.05, self.reclaim_idle / 2))
+            if self._stopping.is_set():
+                return
+            try:
+                tickets = await self.store.reclaim_tickets(
+                    self.lane, self.consumer, self.reclaim_idle, count=64
+                )
+            except StoreUnavailable:
+                continue
+            for ticket in tickets:
+                self.metrics.reclaimed.labels(self.lane).inc()
+                await self._spawn(ticket)
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+
+    async def _spawn(self, ticket: Ticket) -> None:
+        await self._slots.acquire()
+        task = asyncio.create_task(self._drain(ticket))
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._slots.release()
+
+    async def stop(self, grace: float) -> None:
+        """Stop taking tickets; let held conversations finish their current item."""
+        self._stopping.set()
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+
+    # ----------------------------------------------------------------- drain
+    async def _drain(self, ticket: Ticket) -> None:
+        key, token = ticket.key, uuid.uuid4().hex
+        log = self._log.bind(conversation_id=key)
+        try:
+            if not await self.store.acquire(self.lane, key, token, self.lease):
+                # Someone holds the conversation. A live holder will see our item before it
+                # can release (release is conditional on an empty list); a dead holder's own
+                # ticket stays pending and will be reclaimed. A reclaimed ticket is kept
+                # pending until its conversation can be locked.
+                if not ticket.reclaimed:
+                    await self.store.ack(self.lane, ticket.id)
+                return
+            renewer = asyncio.create_task(self._renew(key, token))
+            try:
+                handed_back = await self._drain_locked(key, token)
+            finally:
+                renewer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await renewer
+            if handed_back:
+                await self.store.post_ticket(self.lane, key)
+            await self.store.ack(self.lane, ticket.id)
+        except StoreUnavailable as exc:
+            # Leave the ticket pending: it is reclaimed once the store is back.
+            log.warning("store_unavailable", error=str(exc))
+        except LockLost:
+            log.warning("lock_lost")
+        except Exception:
+            log.exception("lane_drain_failed")
+
+    async def _drain_locked(self, key: str, token: str) -> bool:
+        """Handle the conversation's items until none is left. True if handed back on stop."""
+        while True:
+            if self._stopping.is_set():
+                await self.store.release(self.lane, key, token)
+                return True
+            item = await self.store.head(self.lane, key)
+            if item is None:
+                released = await self.store.release_if_empty(self.lane, key, token)
+                if released == "released":
+                    return False
+                if released == "lost":
+                    raise LockLost(key)
+                continue
+            await self.handler(key, token, item)
+
+    async def _renew(self, key: str, token: str) -> None:
+        while True:
+            await asyncio.sleep(self.lease / 3)
+            try:
+                if not await self.store.renew(self.lane, key, token, self.lease):
+                    return
+            except StoreUnavailable:
+                continue

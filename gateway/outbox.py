@@ -1,0 +1,116 @@
+"""The outbox: send each conversation's replies in order, with retries, exactly once.
+
+A message is sent through its channel's adapter. Rate limits wait as long as the platform's
+``Retry-After`` says; transient failures (5xx, timeouts, network) back off exponentially with
+jitter (tenacity); permanent ones (4xx) are not retried. After the last attempt the message goes
+to the dead-letter queue (``frontdesk dlq list`` / ``frontdesk dlq retry ID``). A sent message's
+key is remembered, so a retried turn or a re-sent dead letter never goes out twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Mapping
+
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from channels.base import Channel, SendError
+from gateway.config import OutboxSettings
+from gateway.logging import get_logger
+from gateway.messages import OutboundMessage, decode_outbound
+from gateway.metrics import Metrics
+from gateway.store import DeadLetter, Store
+
+SENT_TTL = 7 * 24 * 3600.0
+
+
+class Outbox:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        channels: Mapping[str, Channel],
+        metrics: Metrics,
+        settings: OutboxSettings,
+    ) -> None:
+        self.store = store
+        self.channels = channels
+        self.metrics = metrics
+        self.settings = settings
+        self._backoff = wait_random_exponential(
+            multiplier=settings.base_delay, max=settings.max_delay
+        )
+
+    async def handle(self, key: str, token: str, item: bytes) -> None:
+        message = decode_outbound(item)
+        channel = message.conversation.channel
+        log = get_logger(conversation_id=key, channel=channel, message_key=message.key)
+        if await self.store.was_sent(key, message.key):
+            self.metrics.sends.labels(channel, "skipped_duplicate").inc()
+            await self.store.commit_sent(key, token, item, message.key, SENT_TTL)
+            return
+        try:
+            attempts, platform_id = await self._send(message)
+        except SendError as exc:
+            attempts = exc.attempts
+            log.warning("send_dead_lettered", error=str(exc), attempts=attempts)
+            letter = DeadLetter(
+                id=uuid.uuid4().hex[:12],
+                key=key,
+                payload=item,
+                error=str(exc),
+                attempts=attempts,
+                failed_at=time.time(),
+            )
+            await self.store.dead_letter(key, token, item, letter)
+            self.metrics.dead_letters.labels(channel).inc()
+            return
+        log.info("sent", platform_message_id=platform_id, attempts=attempts)
+        await self.store.commit_sent(key, token, item, message.key, SENT_TTL)
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, SendError) and exc.retry_after is not None:
+            return min(exc.retry_after, self.settings.max_retry_after)
+        return self._backoff(state)
+
+    async def _send(self, message: OutboundMessage) -> tuple[int, str]:
+        channel_name = message.conversation.channel
+        adapter = self.channels.get(channel_name)
+        if adapter is None:
+            raise SendError("permanent", f"channel {channel_name!r} is not enabled")
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.settings.max_attempts),
+            wait=self._wait,
+            retry=retry_if_exception(lambda e: isinstance(e, SendError) and e.retryable),
+            reraise=True,
+        )
+        attempt = 0
+        try:
+            async for attempt_state in retrying:
+                with attempt_state:
+                    attempt = attempt_state.retry_state.attempt_number
+                    if attempt > 1:
+                        self.metrics.sends.labels(channel_name, "retried").inc()
+                    platform_id = await self._send_once(adapter, message)
+        except SendError as exc:
+            self.metrics.sends.labels(channel_name, "failed").inc()
+            exc.attempts = attempt
+            raise
+        self.metrics.sends.labels(channel_name, "sent").inc()
+        return attempt, platform_id
+
+    async def _send_once(self, adapter: Channel, message: OutboundMessage) -> str:
+        try:
+            async with asyncio.timeout(self.settings.timeout):
+                return await adapter.send(message)
+        except TimeoutError as exc:
+            raise SendError("transient", f"no answer within {self.settings.timeout}s") from exc

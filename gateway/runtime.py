@@ -1,0 +1,87 @@
+"""The gateway's working parts wired together: store, channels, ingest, turn and send lanes.
+
+``frontdesk run`` serves it over HTTP (see ``gateway.app``); ``frontdesk chat`` drives the
+same object from a terminal. There is one pipeline, whatever the front end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import uuid
+
+from channels.base import Channel
+from dialogs.base import Dialog
+from gateway.config import Settings
+from gateway.ingest import Ingest
+from gateway.lanes import LaneRunner
+from gateway.metrics import Metrics
+from gateway.outbox import Outbox
+from gateway.store import LANES, Store, open_store
+from gateway.worker import TurnWorker
+
+
+class Gateway:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        dialog: Dialog,
+        channels: dict[str, Channel],
+        store: Store | None = None,
+        consumer: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.metrics = Metrics()
+        self.store = store or open_store(settings.store.url)
+        self.channels = channels
+        self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.ingest = Ingest(self.store, self.metrics, dedup_ttl=settings.store.dedup_ttl)
+        self.worker = TurnWorker(
+            store=self.store,
+            dialog=dialog,
+            metrics=self.metrics,
+            session_ttl=settings.store.session_ttl,
+            transcript_limit=settings.store.transcript_limit,
+        )
+        self.outbox = Outbox(
+            store=self.store, channels=channels, metrics=self.metrics, settings=settings.outbox
+        )
+        w = settings.workers
+        self.runners = [
+            LaneRunner(
+                store=self.store,
+                lane=lane,
+                handler=self.worker.handle if lane == "turns" else self.outbox.handle,
+                metrics=self.metrics,
+                consumer=self.consumer,
+                concurrency=w.concurrency,
+                lease=w.lease,
+                reclaim_idle=w.reclaim_idle,
+            )
+            for lane in LANES
+        ]
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self, *, workers: bool = True) -> None:
+        for channel in self.channels.values():
+            await channel.start()
+        if workers:
+            self._tasks = [asyncio.create_task(r.run()) for r in self.runners]
+
+    async def stop(self) -> None:
+        """Stop taking work, finish what is held, then close channels and the store."""
+        grace = self.settings.workers.shutdown_grace
+        await asyncio.gather(*(r.stop(grace) for r in self.runners))
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for channel in self.channels.values():
+            await channel.close()
+        await self.store.close()
+
+    async def refresh_gauges(self) -> None:
+        for lane in LANES:
+            self.metrics.queue_depth.labels(lane).set(await self.store.depth(lane))

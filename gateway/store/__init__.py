@@ -1,0 +1,36 @@
+"""Session and queue storage: the contract and its Redis and in-memory implementations."""
+
+from gateway.store.base import (
+    LANES,
+    DeadLetter,
+    Lane,
+    Store,
+    StoredSession,
+    StoreUnavailable,
+    Ticket,
+)
+
+
+def open_store(url: str) -> Store:
+    """``redis://…`` / ``rediss://…`` / ``unix://…`` for Redis, ``memory://`` in-process."""
+    if url.startswith("memory://"):
+        from gateway.store.memory import MemoryStore
+
+        return MemoryStore()
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        from gateway.store.redis import RedisStore
+
+        return RedisStore(url)
+    raise ValueError(f"unsupported store.url {url!r}: use redis://… or memory://")
+
+
+__all__ = [
+    "LANES",
+    "DeadLetter",
+    "Lane",
+    "Store",
+    "StoreUnavailable",
+    "StoredSession",
+    "Ticket",
+    "open_store",
+]

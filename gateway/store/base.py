@@ -1,0 +1,127 @@
+"""The store contract: everything the gateway keeps, behind one small interface.
+
+Two implementations: Redis (``redis://``, shared by any number of gateway processes) and
+in-process memory (``memory://``, the single-process embedded default). Work flows through two
+*lanes* that share one mechanism:
+
+- ``turns``: each conversation's inbox of accepted inbound events;
+- ``sends``: each conversation's outbox of replies waiting to be sent.
+
+A lane is a per-conversation list (the order), a per-conversation lock (one writer), and a
+ticket queue telling workers which conversation has work. A worker takes a ticket, locks the
+conversation, handles the list head by head, and releases the lock only when the list is empty,
+atomically; only then is its ticket acknowledged. A process that dies leaves its ticket pending,
+and another process reclaims it after an idle time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+Lane = Literal["turns", "sends"]
+LANES: tuple[Lane, ...] = ("turns", "sends")
+Release = Literal["released", "not_empty", "lost"]
+
+
+class StoreUnavailable(Exception):
+    """The store cannot be reached; webhooks answer 503 so the platform retries."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    id: str
+    key: str
+    reclaimed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSession:
+    version: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    id: str
+    key: str
+    payload: bytes
+    error: str
+    attempts: int
+    failed_at: float
+
+
+class Store(Protocol):
+    async def ping(self) -> None:
+        """Raise StoreUnavailable unless the store answers."""
+
+    async def close(self) -> None: ...
+
+    # ----------------------------------------------------------------- ingest
+    async def enqueue(self, key: str, event_id: str, payload: bytes, dedup_ttl: float) -> bool:
+        """Claim ``event_id`` and append the event to the conversation's inbox, then post a
+        ticket. False when the id was already claimed (a re-delivery): nothing is appended."""
+
+    # ------------------------------------------------------------ lane tickets
+    async def post_ticket(self, lane: Lane, key: str) -> None: ...
+
+    async def next_tickets(
+        self, lane: Lane, consumer: str, count: int, block: float
+    ) -> list[Ticket]: ...
+
+    async def reclaim_tickets(
+        self, lane: Lane, consumer: str, min_idle: float, count: int
+    ) -> list[Ticket]:
+        """Tickets that another consumer took and did not acknowledge for ``min_idle`` s."""
+
+    async def ack(self, lane: Lane, ticket_id: str) -> None: ...
+
+    # ------------------------------------------------------ conversation locks
+    async def acquire(self, lane: Lane, key: str, token: str, ttl: float) -> bool: ...
+
+    async def renew(self, lane: Lane, key: str, token: str, ttl: float) -> bool: ...
+
+    async def release_if_empty(self, lane: Lane, key: str, token: str) -> Release:
+        """Release the lock iff it is ours and the lane's list is empty, atomically."""
+
+    async def release(self, lane: Lane, key: str, token: str) -> None: ...
+
+    async def head(self, lane: Lane, key: str) -> bytes | None:
+        """The oldest item of the conversation's list for ``lane``."""
+
+    # -------------------------------------------------------------- sessions
+    async def load_session(self, key: str) -> StoredSession | None: ...
+
+    async def commit_turn(
+        self,
+        key: str,
+        token: str,
+        item: bytes,
+        session: StoredSession,
+        expected_version: int,
+        outbound: list[bytes],
+        ttl: float,
+    ) -> bool:
+        """Atomically: check the lock is ours, the inbox head is ``item`` and the stored
+        session is still at ``expected_version``; pop the head, save ``session`` and append
+        ``outbound`` to the outbox. False (and nothing changed) if any check fails."""
+
+    # ---------------------------------------------------------------- outbox
+    async def was_sent(self, key: str, message_key: str) -> bool: ...
+
+    async def commit_sent(
+        self, key: str, token: str, item: bytes, message_key: str, ttl: float
+    ) -> bool:
+        """Pop the outbox head ``item`` (if the lock is ours) and remember it went out."""
+
+    async def dead_letter(self, key: str, token: str, item: bytes, letter: DeadLetter) -> bool:
+        """Pop the outbox head ``item`` and keep it in the dead-letter queue."""
+
+    async def dead_letters(self) -> list[DeadLetter]: ...
+
+    async def requeue_dead_letter(self, letter_id: str) -> DeadLetter | None:
+        """Put a dead letter back at the end of its conversation's outbox."""
+
+    # ----------------------------------------------------------- observation
+    async def depth(self, lane: Lane) -> int:
+        """Tickets waiting or in progress for ``lane`` (for the queue-depth gauge)."""

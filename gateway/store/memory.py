@@ -1,0 +1,173 @@
+"""In-process store (``memory://``): the embedded default for one process, e.g. ``frontdesk
+chat``. Same contract and semantics as the Redis store; nothing survives a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections import defaultdict, deque
+
+from gateway.store.base import LANES, DeadLetter, Lane, Release, StoredSession, Ticket
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self._lists: dict[tuple[Lane, str], deque[bytes]] = defaultdict(deque)
+        self._locks: dict[tuple[Lane, str], tuple[str, float]] = {}
+        self._expiring: dict[str, float] = {}  # dedup claims and sent markers
+        self._sessions: dict[str, tuple[StoredSession, float]] = {}
+        self._tickets: dict[Lane, asyncio.Queue[Ticket]] = {lane: asyncio.Queue() for lane in LANES}
+        self._in_progress: dict[Lane, set[str]] = {lane: set() for lane in LANES}
+        self._ids = itertools.count(1)
+        self._dlq: dict[str, DeadLetter] = {}
+
+    async def ping(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    def _live(self, name: str) -> bool:
+        expires = self._expiring.get(name)
+        if expires is None:
+            return False
+        if expires < time.monotonic():
+            del self._expiring[name]
+            return False
+        return True
+
+    # ----------------------------------------------------------------- ingest
+    async def enqueue(self, key: str, event_id: str, payload: bytes, dedup_ttl: float) -> bool:
+        name = f"seen:{key}:{event_id}"
+        if self._live(name):
+            return False
+        self._expiring[name] = time.monotonic() + dedup_ttl
+        self._lists["turns", key].append(payload)
+        await self.post_ticket("turns", key)
+        return True
+
+    # ------------------------------------------------------------ lane tickets
+    async def post_ticket(self, lane: Lane, key: str) -> None:
+        self._tickets[lane].put_nowait(Ticket(id=str(next(self._ids)), key=key))
+
+    async def next_tickets(
+        self, lane: Lane, consumer: str, count: int, block: float
+    ) -> list[Ticket]:
+        queue = self._tickets[lane]
+        try:
+            first = await asyncio.wait_for(queue.get(), timeout=block)
+        except TimeoutError:
+            return []
+        tickets = [first]
+        while len(tickets) < count and not queue.empty():
+            tickets.append(queue.get_nowait())
+        self._in_progress[lane].update(t.id for t in tickets)
+        return tickets
+
+    async def reclaim_tickets(
+        self, lane: Lane, consumer: str, min_idle: float, count: int
+    ) -> list[Ticket]:
+        return []  # one process: nobody else can have died holding work
+
+    async def ack(self, lane: Lane, ticket_id: str) -> None:
+        self._in_progress[lane].discard(ticket_id)
+
+    # ------------------------------------------------------ conversation locks
+    def _holder(self, lane: Lane, key: str) -> str | None:
+        held = self._locks.get((lane, key))
+        if held is None or held[1] < time.monotonic():
+            return None
+        return held[0]
+
+    async def acquire(self, lane: Lane, key: str, token: str, ttl: float) -> bool:
+        if self._holder(lane, key) is not None:
+            return False
+        self._locks[lane, key] = (token, time.monotonic() + ttl)
+        return True
+
+    async def renew(self, lane: Lane, key: str, token: str, ttl: float) -> bool:
+        if self._holder(lane, key) != token:
+            return False
+        self._locks[lane, key] = (token, time.monotonic() + ttl)
+        return True
+
+    async def release_if_empty(self, lane: Lane, key: str, token: str) -> Release:
+        if self._holder(lane, key) != token:
+            return "lost"
+        if self._lists.get((lane, key)):
+            return "not_empty"
+        del self._locks[lane, key]
+        self._lists.pop((lane, key), None)
+        return "released"
+
+    async def release(self, lane: Lane, key: str, token: str) -> None:
+        if self._holder(lane, key) == token:
+            del self._locks[lane, key]
+
+    async def head(self, lane: Lane, key: str) -> bytes | None:
+        items = self._lists.get((lane, key))
+        return items[0] if items else None
+
+    def _pop_if(self, lane: Lane, key: str, token: str, item: bytes) -> bool:
+        items = self._lists.get((lane, key))
+        if self._holder(lane, key) != token or not items or items[0] != item:
+            return False
+        items.popleft()
+        return True
+
+    # -------------------------------------------------------------- sessions
+    async def load_session(self, key: str) -> StoredSession | None:
+        stored = self._sessions.get(key)
+        if stored is None or stored[1] < time.monotonic():
+            return None
+        return stored[0]
+
+    async def commit_turn(
+        self,
+        key: str,
+        token: str,
+        item: bytes,
+        session: StoredSession,
+        expected_version: int,
+        outbound: list[bytes],
+        ttl: float,
+    ) -> bool:
+        current = await self.load_session(key)
+        if (current.version if current else 0) != expected_version:
+            return False
+        if not self._pop_if("turns", key, token, item):
+            return False
+        self._sessions[key] = (session, time.monotonic() + ttl)
+        self._lists["sends", key].extend(outbound)
+        return True
+
+    # ---------------------------------------------------------------- outbox
+    async def was_sent(self, key: str, message_key: str) -> bool:
+        return self._live(f"sent:{key}:{message_key}")
+
+    async def commit_sent(
+        self, key: str, token: str, item: bytes, message_key: str, ttl: float
+    ) -> bool:
+        if not self._pop_if("sends", key, token, item):
+            return False
+        self._expiring[f"sent:{key}:{message_key}"] = time.monotonic() + ttl
+        return True
+
+    async def dead_letter(self, key: str, token: str, item: bytes, letter: DeadLetter) -> bool:
+        self._dlq[letter.id] = letter
+        return self._pop_if("sends", key, token, item)
+
+    async def dead_letters(self) -> list[DeadLetter]:
+        return sorted(self._dlq.values(), key=lambda d: d.failed_at)
+
+    async def requeue_dead_letter(self, letter_id: str) -> DeadLetter | None:
+        letter = self._dlq.pop(letter_id, None)
+        if letter is not None:
+            self._lists["sends", letter.key].append(letter.payload)
+            await self.post_ticket("sends", letter.key)
+        return letter
+
+    # ----------------------------------------------------------- observation
+    async def depth(self, lane: Lane) -> int:
+        return self._tickets[lane].qsize() + len(self._in_progress[lane])

@@ -1,0 +1,318 @@
+"""Redis store (redis-py's asyncio client): shared by every gateway process.
+
+Every key of one conversation carries the same hash tag (``fd:{<key>}:…``), so a conversation
+lives on one Redis Cluster slot and its multi-key updates run as one Lua script. Tickets are
+Redis Streams entries read through a consumer group; an entry is deleted once acknowledged, so
+the stream's length is the number of tickets waiting or in progress.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from gateway.store.base import DeadLetter, Lane, Release, StoredSession, StoreUnavailable, Ticket
+
+GROUP = "frontdesk"
+DLQ = "fd:dlq"
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _translated(
+    fn: Callable[P, Coroutine[Any, Any, R]],
+) -> Callable[P, Coroutine[Any, Any, R]]:
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await fn(*args, **kwargs)
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    return wrapper
+
+
+def _tag(key: str) -> str:
+    return key.replace("%", "%25").replace("{", "%7B").replace("}", "%7D")
+
+
+def conversation_key(key: str, suffix: str) -> str:
+    return f"fd:{{{_tag(key)}}}:{suffix}"
+
+
+def _stream(lane: Lane) -> str:
+    return f"fd:lane:{lane}"
+
+
+def _ms(seconds: float) -> int:
+    return max(1, int(seconds * 1000))
+
+
+_ENQUEUE = """
+local fresh = redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1])
+if fresh then redis.call('RPUSH', KEYS[2], ARGV[2]) end
+return {fresh and 1 or 0, redis.call('LLEN', KEYS[2])}
+"""
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+_RELEASE_IF_EMPTY = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+if redis.call('LLEN', KEYS[2]) > 0 then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+_COMMIT_TURN = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if redis.call('LINDEX', KEYS[2], 0) ~= ARGV[2] then return -1 end
+if (redis.call('HGET', KEYS[3], 'v') or '0') ~= ARGV[3] then return -2 end
+redis.call('LPOP', KEYS[2])
+redis.call('HSET', KEYS[3], 'v', ARGV[4], 'data', ARGV[5])
+redis.call('PEXPIRE', KEYS[3], ARGV[6])
+for i = 7, #ARGV do redis.call('RPUSH', KEYS[4], ARGV[i]) end
+return 1
+"""
+_POP_HEAD = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if redis.call('LINDEX', KEYS[2], 0) ~= ARGV[2] then return -1 end
+redis.call('LPOP', KEYS[2])
+if KEYS[3] then redis.call('SET', KEYS[3], '1', 'PX', ARGV[3]) end
+return 1
+"""
+
+
+class RedisStore:
+    def __init__(self, url: str, *, client: aioredis.Redis | None = None) -> None:
+        self.url = url
+        self.redis: aioredis.Redis = client or aioredis.Redis.from_url(
+            url, socket_connect_timeout=2.0, health_check_interval=10
+        )
+        self._enqueue = self.redis.register_script(_ENQUEUE)
+        self._renew = self.redis.register_script(_RENEW)
+        self._release_if_empty = self.redis.register_script(_RELEASE_IF_EMPTY)
+        self._release = self.redis.register_script(_RELEASE)
+        self._commit_turn = self.redis.register_script(_COMMIT_TURN)
+        self._pop_head = self.redis.register_script(_POP_HEAD)
+        self._groups_ready: set[Lane] = set()
+
+    @_translated
+    async def ping(self) -> None:
+        await self.redis.ping()
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+    # ----------------------------------------------------------------- ingest
+    @_translated
+    async def enqueue(self, key: str, event_id: str, payload: bytes, dedup_ttl: float) -> bool:
+        seen = conversation_key(key, f"seen:{event_id}")
+        inbox = conversation_key(key, "turns")
+        fresh, pending = await self._enqueue(keys=[seen, inbox], args=[_ms(dedup_ttl), payload])
+        if fresh or pending:
+            # A re-delivery whose first ticket may not have been posted still gets one; a
+            # ticket for an empty inbox is harmless.
+            await self.post_ticket("turns", key)
+        return bool(fresh)
+
+    # ------------------------------------------------------------ lane tickets
+    async def _ensure_group(self, lane: Lane) -> None:
+        if lane in self._groups_ready:
+            return
+        try:
+            await self.redis.xgroup_create(_stream(lane), GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self._groups_ready.add(lane)
+
+    @_translated
+    async def post_ticket(self, lane: Lane, key: str) -> None:
+        await self.redis.xadd(_stream(lane), {"k": key})
+
+    @staticmethod
+    def _tickets(entries: list[Any], reclaimed: bool) -> list[Ticket]:
+        return [
+            Ticket(id=_s(entry_id), key=_s(fields[b"k"]), reclaimed=reclaimed)
+            for entry_id, fields in entries
+            if fields
+        ]
+
+    @_translated
+    async def next_tickets(
+        self, lane: Lane, consumer: str, count: int, block: float
+    ) -> list[Ticket]:
+        await self._ensure_group(lane)
+        reply: list[Any] = await self.redis.xreadgroup(
+            GROUP, consumer, {_stream(lane): ">"}, count=count, block=_ms(block)
+        )
+        return [t for _, entries in reply or [] for t in self._tickets(entries, False)]
+
+    @_translated
+    async def reclaim_tickets(
+        self, lane: Lane, consumer: str, min_idle: float, count: int
+    ) -> list[Ticket]:
+        await self._ensure_group(lane)
+        reply = await self.redis.xautoclaim(
+            _stream(lane), GROUP, consumer, _ms(min_idle), start_id="0-0", count=count
+        )
+        entries: list[Any] = reply[1]
+        return self._tickets(entries, True)
+
+    @_translated
+    async def ack(self, lane: Lane, ticket_id: str) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xack(_stream(lane), GROUP, ticket_id)
+            pipe.xdel(_stream(lane), ticket_id)
+            await pipe.execute()
+
+    # ------------------------------------------------------ conversation locks
+    @_translated
+    async def acquire(self, lane: Lane, key: str, token: str, ttl: float) -> bool:
+        lock = conversation_key(key, f"{lane}:lock")
+        return bool(await self.redis.set(lock, token, nx=True, px=_ms(ttl)))
+
+    @_translated
+    async def renew(self, lane: Lane, key: str, token: str, ttl: float) -> bool:
+        lock = conversation_key(key, f"{lane}:lock")
+        return bool(await self._renew(keys=[lock], args=[token, _ms(ttl)]))
+
+    @_translated
+    async def release_if_empty(self, lane: Lane, key: str, token: str) -> Release:
+        keys = [conversation_key(key, f"{lane}:lock"), conversation_key(key, lane)]
+        code = await self._release_if_empty(keys=keys, args=[token])
+        return "released" if code == 1 else "not_empty" if code == 0 else "lost"
+
+    @_translated
+    async def release(self, lane: Lane, key: str, token: str) -> None:
+        await self._release(keys=[conversation_key(key, f"{lane}:lock")], args=[token])
+
+    @_translated
+    async def head(self, lane: Lane, key: str) -> bytes | None:
+        item = await self.redis.lindex(conversation_key(key, lane), 0)
+        return None if item is None else _b(item)
+
+    # -------------------------------------------------------------- sessions
+    @_translated
+    async def load_session(self, key: str) -> StoredSession | None:
+        fields = await self.redis.hgetall(conversation_key(key, "session"))
+        if not fields:
+            return None
+        return StoredSession(version=int(fields[b"v"]), data=_b(fields[b"data"]))
+
+    @_translated
+    async def commit_turn(
+        self,
+        key: str,
+        token: str,
+        item: bytes,
+        session: StoredSession,
+        expected_version: int,
+        outbound: list[bytes],
+        ttl: float,
+    ) -> bool:
+        keys = [
+            conversation_key(key, "turns:lock"),
+            conversation_key(key, "turns"),
+            conversation_key(key, "session"),
+            conversation_key(key, "sends"),
+        ]
+        args: list[Any] = [
+            token,
+            item,
+            str(expected_version),
+            str(session.version),
+            session.data,
+            _ms(ttl),
+            *outbound,
+        ]
+        return bool(await self._commit_turn(keys=keys, args=args) == 1)
+
+    # ---------------------------------------------------------------- outbox
+    @_translated
+    async def was_sent(self, key: str, message_key: str) -> bool:
+        return bool(await self.redis.exists(conversation_key(key, f"sent:{message_key}")))
+
+    @_translated
+    async def commit_sent(
+        self, key: str, token: str, item: bytes, message_key: str, ttl: float
+    ) -> bool:
+        keys = [
+            conversation_key(key, "sends:lock"),
+            conversation_key(key, "sends"),
+            conversation_key(key, f"sent:{message_key}"),
+        ]
+        return bool(await self._pop_head(keys=keys, args=[token, item, _ms(ttl)]) == 1)
+
+    @_translated
+    async def dead_letter(self, key: str, token: str, item: bytes, letter: DeadLetter) -> bool:
+        await self.redis.hset(DLQ, letter.id, _letter_json(letter))
+        keys = [conversation_key(key, "sends:lock"), conversation_key(key, "sends")]
+        return bool(await self._pop_head(keys=keys, args=[token, item, 0]) == 1)
+
+    @_translated
+    async def dead_letters(self) -> list[DeadLetter]:
+        raw = await self.redis.hgetall(DLQ)
+        return sorted((_letter(v) for v in raw.values()), key=lambda d: d.failed_at)
+
+    @_translated
+    async def requeue_dead_letter(self, letter_id: str) -> DeadLetter | None:
+        raw = await self.redis.hget(DLQ, letter_id)
+        if raw is None:
+            return None
+        letter = _letter(raw)
+        await self.redis.rpush(conversation_key(letter.key, "sends"), letter.payload)
+        await self.redis.hdel(DLQ, letter_id)
+        await self.post_ticket("sends", letter.key)
+        return letter
+
+    # ----------------------------------------------------------- observation
+    @_translated
+    async def depth(self, lane: Lane) -> int:
+        return int(await self.redis.xlen(_stream(lane)))
+
+
+def _s(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _b(value: bytes | str) -> bytes:
+    return value.encode() if isinstance(value, str) else value
+
+
+def _letter_json(letter: DeadLetter) -> str:
+    return json.dumps(
+        {
+            "id": letter.id,
+            "key": letter.key,
+            "payload": letter.payload.decode(),
+            "error": letter.error,
+            "attempts": letter.attempts,
+            "failed_at": letter.failed_at,
+        }
+    )
+
+
+def _letter(raw: bytes | str) -> DeadLetter:
+    d = json.loads(raw)
+    return DeadLetter(
+        id=d["id"],
+        key=d["key"],
+        payload=d["payload"].encode(),
+        error=d["error"],
+        attempts=int(d["attempts"]),
+        failed_at=float(d.get("failed_at", time.time())),
+    )
