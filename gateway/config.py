@@ -245,6 +245,7 @@ def parse_settings(text: str, file: str, env: dict[str, str] | None = None) -> S
     if not isinstance(data, dict):
         raise ConfigError([ConfigProblem(file, 1, "expected a mapping of settings at top level")])
     problems = list(loader.problems)
+    settings: Settings | None = None
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
@@ -253,14 +254,20 @@ def parse_settings(text: str, file: str, env: dict[str, str] | None = None) -> S
             problems.append(
                 ConfigProblem(file, loader.line_of(loc), f"{_dotted(loc)}: {_describe(error)}")
             )
-        raise ConfigError(sorted(problems, key=lambda p: p.line)) from None
-    for name in ChannelSettings.model_fields:
-        channel = getattr(settings.channels, name)
+    # Checked on each channel's own data, so they are reported even when other settings are bad.
+    channels = data.get("channels")
+    defaults = ChannelSettings()
+    for name in ChannelSettings.model_fields if isinstance(channels, dict) else ():
+        try:
+            channel = type(getattr(defaults, name)).model_validate(channels.get(name, {}))
+        except ValidationError:
+            continue  # already reported above
         for key, message in channel.requirements():
             loc = ("channels", name, key)
             problems.append(ConfigProblem(file, loader.line_of(loc), f"{_dotted(loc)}: {message}"))
     if problems:
         raise ConfigError(sorted(problems, key=lambda p: p.line))
+    assert settings is not None
     return settings
 
 

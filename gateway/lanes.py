@@ -61,9 +61,7 @@ class LaneRunner:
                 await self._slots.acquire()
                 self._slots.release()
                 try:
-                    tickets = await self.store.next_tickets(
-                        self.lane, self.consumer, count=32, block=self.block
-                    )
+                    tickets = await self._next_tickets()
                 except StoreUnavailable as exc:
                     self._log.warning("store_unavailable", error=str(exc))
                     await self._pause(1.0)
@@ -74,6 +72,24 @@ class LaneRunner:
             reclaimer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reclaimer
+
+    async def _next_tickets(self) -> list[Ticket]:
+        """Wait for tickets, or for ``stop()``: a shutdown does not wait out a blocking read.
+        Tickets a cancelled read had already taken stay pending and are reclaimed."""
+        read = asyncio.create_task(
+            self.store.next_tickets(self.lane, self.consumer, count=32, block=self.block)
+        )
+        stopping = asyncio.create_task(self._stopping.wait())
+        try:
+            await asyncio.wait({read, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+        if not read.done():
+            read.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StoreUnavailable):
+                await read
+            return []
+        return read.result()
 
     async def _reclaim_loop(self) -> None:
         while not self._stopping.is_set():

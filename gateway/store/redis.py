@@ -156,10 +156,11 @@ class RedisStore:
         self, lane: Lane, consumer: str, count: int, block: float
     ) -> list[Ticket]:
         await self._ensure_group(lane)
-        reply: list[Any] = await self.redis.xreadgroup(
+        reply: Any = await self.redis.xreadgroup(
             GROUP, consumer, {_stream(lane): ">"}, count=count, block=_ms(block)
         )
-        return [t for _, entries in reply or [] for t in self._tickets(entries, False)]
+        streams = reply.items() if isinstance(reply, dict) else reply or []
+        return [t for _, entries in streams for t in self._tickets(entries, False)]
 
     @_translated
     async def reclaim_tickets(

@@ -1,0 +1,70 @@
+"""Session-wide real Redis, flushed before every test; helpers for signed API requests."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from channels.api import sign
+from tests.support.fake_callback import FakeCallback, start_callback
+from tests.support.redis_server import RedisServer
+
+API_SECRET = "test-api-secret"
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    client = redis.Redis(port=redis_server.port)
+    client.flushall()
+    client.close()
+    return redis_server.url
+
+
+@pytest.fixture
+async def callback() -> AsyncIterator[tuple[FakeCallback, str]]:
+    fake = FakeCallback(secret=API_SECRET)
+    runner, url = await start_callback(fake)
+    yield fake, url
+    await runner.cleanup()
+
+
+def api_body(
+    text: str,
+    *,
+    conversation: str = "conv-1",
+    user: str = "user-1",
+    event_id: str | None = None,
+    **extra: Any,
+) -> bytes:
+    return json.dumps(
+        {
+            "id": event_id or uuid.uuid4().hex,
+            "conversation_id": conversation,
+            "user_id": user,
+            "text": text,
+            **extra,
+        }
+    ).encode()
+
+
+def signed_headers(body: bytes, secret: str = API_SECRET) -> dict[str, str]:
+    return {"Content-Type": "application/json", "X-Frontdesk-Signature": sign(secret, body)}
+
+
+def write_config(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path

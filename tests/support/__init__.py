@@ -1,0 +1,1 @@
+"""Test support: a real redis-server, fake platform servers, signed-request helpers."""
