@@ -1,0 +1,128 @@
+"""Several gateway processes sharing one Redis: order, no loss, no doubles, crash recovery."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import signal
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+
+from channels.registry import enabled_channels
+from dialogs.echo import EchoDialog
+from gateway.config import Settings
+from gateway.ingest import Ingest
+from gateway.messages import ConversationRef, CustomerMessage, CustomerRef
+from gateway.metrics import Metrics
+from gateway.runtime import Gateway
+from gateway.sessions import decode_session
+from gateway.store import open_store
+from tests.conftest import API_SECRET, api_body, signed_headers
+from tests.support.fake_callback import FakeCallback
+from tests.support.processes import gateway_config, running_gateway, spawn
+
+
+async def test_two_processes_keep_each_conversation_in_order(
+    tmp_path: Path, redis_url: str, callback: tuple[FakeCallback, str]
+) -> None:
+    fake, url = callback
+    config_a, port_a = gateway_config(tmp_path, store_url=redis_url, callback_url=url)
+    config_b, port_b = gateway_config(tmp_path, store_url=redis_url, callback_url=url)
+    conversations, per_conversation = 20, 10
+    with (
+        running_gateway(config_a, port_a, API_SECRET),
+        running_gateway(config_b, port_b, API_SECRET),
+    ):
+        async with aiohttp.ClientSession() as http:
+
+            async def converse(c: int) -> None:
+                for i in range(per_conversation):
+                    port = (port_a, port_b)[(c + i) % 2]  # alternate between the processes
+                    body = api_body(f"c{c} m{i}", conversation=f"conv-{c}", user=f"user-{c}")
+                    async with http.post(
+                        f"http://127.0.0.1:{port}/webhooks/api",
+                        data=body,
+                        headers=signed_headers(body),
+                    ) as resp:
+                        assert resp.status == 200
+
+            await asyncio.gather(*(converse(c) for c in range(conversations)))
+        total = conversations * per_conversation
+        replies = await fake.wait_for(total, timeout=60)
+        await asyncio.sleep(0.5)
+        assert len(fake.delivered) == total, "a reply was sent twice"
+    by_conversation: dict[str, list[str]] = collections.defaultdict(list)
+    for reply in replies:
+        by_conversation[reply["conversation_id"]].append(reply["text"])
+    assert len(by_conversation) == conversations
+    for c in range(conversations):
+        assert by_conversation[f"conv-{c}"] == [
+            f"echo: c{c} m{i}" for i in range(per_conversation)
+        ]
+
+
+def _settings(redis_url: str, callback_url: str) -> Settings:
+    return Settings.model_validate(
+        {
+            "store": {"url": redis_url},
+            "workers": {"lease": 1, "reclaim_idle": 1},
+            "channels": {"api": {"secret": API_SECRET, "callback_url": callback_url}},
+        }
+    )
+
+
+async def test_work_of_a_killed_worker_is_reclaimed_and_answered_once(
+    tmp_path: Path, redis_url: str, callback: tuple[FakeCallback, str]
+) -> None:
+    fake, url = callback
+    config, _ = gateway_config(
+        tmp_path, store_url=redis_url, callback_url=url, lease=1, reclaim_idle=1
+    )
+    store = open_store(redis_url)
+    event = CustomerMessage(
+        event_id="crash-1",
+        conversation=ConversationRef(channel="api", chat_id="c-crash"),
+        customer=CustomerRef(channel="api", user_id="u-crash"),
+        text="are you there?",
+    )
+    assert await Ingest(store, Metrics(), dedup_ttl=60).accept(event) == "accepted"
+
+    marker = tmp_path / "turn-started"
+    doomed = spawn(
+        [sys.executable, "-m", "tests.support.stalling_worker", str(config), str(marker)],
+        API_SECRET,
+        tmp_path / "doomed.log",
+    )
+    deadline = time.monotonic() + 20
+    while not marker.exists():
+        assert doomed.poll() is None, (tmp_path / "doomed.log").read_text()
+        assert time.monotonic() < deadline, "the stalling worker never started the turn"
+        await asyncio.sleep(0.05)
+    doomed.send_signal(signal.SIGKILL)
+    doomed.wait()
+    assert marker.read_text() == "crash-1"
+    assert await store.depth("turns") == 1  # claimed, never acknowledged
+
+    settings = _settings(redis_url, url)
+    survivor = Gateway(settings, dialog=EchoDialog(), channels=enabled_channels(settings))
+    await survivor.start()
+    try:
+        [reply] = await fake.wait_for(1, timeout=20)
+        assert reply["text"] == "echo: are you there?"
+        assert reply["in_reply_to"] == "crash-1"
+        await asyncio.sleep(1.5)  # another reclaim round must not answer again
+        assert len(fake.delivered) == 1
+        stored = await store.load_session("api:u-crash")
+        assert stored is not None
+        session = decode_session(stored.data)
+        assert [e.direction for e in session.transcript] == ["in", "out"]
+        reclaimed = survivor.metrics.registry.get_sample_value(
+            "frontdesk_reclaimed_total", {"lane": "turns"}
+        )
+        assert reclaimed is not None and reclaimed >= 1
+    finally:
+        await survivor.stop()
+        await store.close()

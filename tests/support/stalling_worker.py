@@ -1,0 +1,43 @@
+"""A gateway worker process whose dialog stalls mid-turn, for the crash test.
+
+``python -m tests.support.stalling_worker CONFIG MARKER``: runs the real turn and send lanes;
+the dialog writes MARKER when a turn has started and then hangs, so the test can kill the
+process while it holds a claimed, unacknowledged event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from dialogs.base import Reply
+from gateway.config import load_settings
+from gateway.messages import CustomerMessage
+from gateway.runtime import Gateway
+
+
+class StallingDialog:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def step(
+        self, state: Mapping[str, Any], event: CustomerMessage
+    ) -> tuple[dict[str, Any], list[Reply]]:
+        self.marker.write_text(event.event_id)
+        time.sleep(3600)  # the test kills us here
+        return dict(state), []
+
+
+async def main(config: str, marker: str) -> None:
+    settings = load_settings(config)
+    gateway = Gateway(settings, dialog=StallingDialog(Path(marker)), channels={})
+    await gateway.start()
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], sys.argv[2]))
