@@ -256,8 +256,9 @@ def parse_settings(text: str, file: str, env: dict[str, str] | None = None) -> S
             )
     # Checked on each channel's own data, so they are reported even when other settings are bad.
     channels = data.get("channels")
+    channels = channels if isinstance(channels, dict) else {}
     defaults = ChannelSettings()
-    for name in ChannelSettings.model_fields if isinstance(channels, dict) else ():
+    for name in ChannelSettings.model_fields:
         try:
             channel = type(getattr(defaults, name)).model_validate(channels.get(name, {}))
         except ValidationError:

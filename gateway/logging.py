@@ -17,7 +17,7 @@ import structlog
 _TOKENS = [
     # Slack tokens, Telegram bot tokens, bearer and basic credentials, Twilio SIDs.
     (re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{6,}"), "xox?-***"),
-    (re.compile(r"\b\d{6,12}:[A-Za-z0-9_-]{30,}\b"), "<telegram-token>"),
+    (re.compile(r"(?<!\d)\d{6,12}:[A-Za-z0-9_-]{30,}\b"), "<telegram-token>"),
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 ***"),
     (re.compile(r"\b(AC|SK|MG)[0-9a-fA-F]{32}\b"), r"\1***"),
     (re.compile(r"\bEAA[A-Za-z0-9]{20,}"), "EAA***"),

@@ -24,10 +24,11 @@ from tenacity import (
 
 from channels.base import Channel, SendError
 from gateway.config import OutboxSettings
+from gateway.lanes import LockLost
 from gateway.logging import get_logger
 from gateway.messages import OutboundMessage, decode_outbound
 from gateway.metrics import Metrics
-from gateway.store import DeadLetter, Store
+from gateway.store import DeadLetter, Store, StoreUnavailable
 
 SENT_TTL = 7 * 24 * 3600.0
 
@@ -40,8 +41,10 @@ class Outbox:
         channels: Mapping[str, Channel],
         metrics: Metrics,
         settings: OutboxSettings,
+        lease: float,
     ) -> None:
         self.store = store
+        self.lease = lease
         self.channels = channels
         self.metrics = metrics
         self.settings = settings
@@ -58,7 +61,7 @@ class Outbox:
             await self.store.commit_sent(key, token, item, message.key, SENT_TTL)
             return
         try:
-            attempts, platform_id = await self._send(message)
+            attempts, platform_id = await self._send(key, token, message)
         except SendError as exc:
             attempts = exc.attempts
             log.warning("send_dead_lettered", error=str(exc), attempts=attempts)
@@ -70,11 +73,31 @@ class Outbox:
                 attempts=attempts,
                 failed_at=time.time(),
             )
-            await self.store.dead_letter(key, token, item, letter)
+            popped = await self.store.dead_letter(key, token, item, letter)
             self.metrics.dead_letters.labels(channel).inc()
+            if not popped:
+                raise LockLost(key) from None
             return
         log.info("sent", platform_message_id=platform_id, attempts=attempts)
-        await self.store.commit_sent(key, token, item, message.key, SENT_TTL)
+        await self._remember_sent(key, token, item, message.key)
+
+    async def _remember_sent(self, key: str, token: str, item: bytes, message_key: str) -> None:
+        """Record the send, waiting out a store outage: it is the only record that the
+        message went out, and without it the message would be sent again."""
+        delay = 0.1
+        deadline = time.monotonic() + self.settings.max_retry_after
+        while True:
+            try:
+                popped = await self.store.commit_sent(key, token, item, message_key, SENT_TTL)
+            except StoreUnavailable:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                continue
+            if not popped:
+                raise LockLost(key)  # recorded as sent; the new owner will skip it
+            return
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -82,7 +105,7 @@ class Outbox:
             return min(exc.retry_after, self.settings.max_retry_after)
         return self._backoff(state)
 
-    async def _send(self, message: OutboundMessage) -> tuple[int, str]:
+    async def _send(self, key: str, token: str, message: OutboundMessage) -> tuple[int, str]:
         channel_name = message.conversation.channel
         adapter = self.channels.get(channel_name)
         if adapter is None:
@@ -100,6 +123,10 @@ class Outbox:
                     attempt = attempt_state.retry_state.attempt_number
                     if attempt > 1:
                         self.metrics.sends.labels(channel_name, "retried").inc()
+                    # Fence every attempt: after a store outage or a long wait our lock may
+                    # have expired and another process may own this conversation's outbox.
+                    if not await self.store.renew("sends", key, token, self.lease):
+                        raise LockLost(key)
                     platform_id = await self._send_once(adapter, message)
         except SendError as exc:
             self.metrics.sends.labels(channel_name, "failed").inc()

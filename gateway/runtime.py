@@ -47,7 +47,11 @@ class Gateway:
             transcript_limit=settings.store.transcript_limit,
         )
         self.outbox = Outbox(
-            store=self.store, channels=channels, metrics=self.metrics, settings=settings.outbox
+            store=self.store,
+            channels=channels,
+            metrics=self.metrics,
+            settings=settings.outbox,
+            lease=settings.workers.lease,
         )
         w = settings.workers
         self.runners = [

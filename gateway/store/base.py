@@ -112,7 +112,8 @@ class Store(Protocol):
     async def commit_sent(
         self, key: str, token: str, item: bytes, message_key: str, ttl: float
     ) -> bool:
-        """Pop the outbox head ``item`` (if the lock is ours) and remember it went out."""
+        """Remember that ``message_key`` went out (always), then pop the outbox head
+        ``item`` if the lock is still ours. False if it was not popped."""
 
     async def dead_letter(self, key: str, token: str, item: bytes, letter: DeadLetter) -> bool:
         """Pop the outbox head ``item`` and keep it in the dead-letter queue."""

@@ -149,10 +149,8 @@ class MemoryStore:
     async def commit_sent(
         self, key: str, token: str, item: bytes, message_key: str, ttl: float
     ) -> bool:
-        if not self._pop_if("sends", key, token, item):
-            return False
         self._expiring[f"sent:{key}:{message_key}"] = time.monotonic() + ttl
-        return True
+        return self._pop_if("sends", key, token, item)
 
     async def dead_letter(self, key: str, token: str, item: bytes, letter: DeadLetter) -> bool:
         self._dlq[letter.id] = letter

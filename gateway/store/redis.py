@@ -87,10 +87,10 @@ for i = 7, #ARGV do redis.call('RPUSH', KEYS[4], ARGV[i]) end
 return 1
 """
 _POP_HEAD = """
+if KEYS[3] then redis.call('SET', KEYS[3], '1', 'PX', ARGV[3]) end
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 if redis.call('LINDEX', KEYS[2], 0) ~= ARGV[2] then return -1 end
 redis.call('LPOP', KEYS[2])
-if KEYS[3] then redis.call('SET', KEYS[3], '1', 'PX', ARGV[3]) end
 return 1
 """
 

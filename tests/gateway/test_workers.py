@@ -59,9 +59,7 @@ async def test_two_processes_keep_each_conversation_in_order(
         by_conversation[reply["conversation_id"]].append(reply["text"])
     assert len(by_conversation) == conversations
     for c in range(conversations):
-        assert by_conversation[f"conv-{c}"] == [
-            f"echo: c{c} m{i}" for i in range(per_conversation)
-        ]
+        assert by_conversation[f"conv-{c}"] == [f"echo: c{c} m{i}" for i in range(per_conversation)]
 
 
 def _settings(redis_url: str, callback_url: str) -> Settings:

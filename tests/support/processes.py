@@ -40,8 +40,12 @@ def gateway_config(
     path = directory / f"gateway-{port}.yml"
     path.write_text(
         CONFIG.format(
-            port=port, store_url=store_url, callback_url=callback_url, lease=lease,
-            reclaim_idle=reclaim_idle, max_attempts=max_attempts,
+            port=port,
+            store_url=store_url,
+            callback_url=callback_url,
+            lease=lease,
+            reclaim_idle=reclaim_idle,
+            max_attempts=max_attempts,
         )
     )
     return path, port

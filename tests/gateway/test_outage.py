@@ -1,0 +1,71 @@
+"""A Redis outage: webhooks answer 503 and /readyz fails; once Redis is back, nothing is lost
+and nothing is sent twice."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.app import create_app
+from gateway.config import Settings
+from tests.conftest import API_SECRET, api_body, signed_headers
+from tests.support.fake_callback import FakeCallback
+from tests.support.redis_server import RedisServer
+
+
+@pytest.fixture
+def durable_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path / "data", durable=True)
+    server.directory.mkdir()
+    server.start()
+    yield server
+    server.stop()
+
+
+async def test_store_outage_refuses_webhooks_then_recovers_without_loss(
+    aiohttp_client: Any, durable_redis: RedisServer, callback: tuple[FakeCallback, str]
+) -> None:
+    fake, url = callback
+    fake.default = (500, {})  # the app's API is down too: A waits in the outbox
+    settings = Settings.model_validate(
+        {
+            "store": {"url": durable_redis.url},
+            "workers": {"lease": 1, "reclaim_idle": 1},
+            "outbox": {"base_delay": 0.1, "max_delay": 0.3, "max_attempts": 200},
+            "channels": {"api": {"secret": API_SECRET, "callback_url": url}},
+        }
+    )
+    client = await aiohttp_client(create_app(settings))
+    a = api_body("before the outage", event_id="A", user="u-out")
+    assert (await client.post("/webhooks/api", data=a, headers=signed_headers(a))).status == 200
+    deadline = time.monotonic() + 10
+    while not fake.requests:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+
+    durable_redis.stop()
+    b = api_body("during the outage", event_id="B", user="u-out")
+    resp = await client.post("/webhooks/api", data=b, headers=signed_headers(b))
+    assert resp.status == 503
+    assert (await client.get("/readyz")).status == 503
+    assert (await client.get("/healthz")).status == 200  # alive, just not ready
+    await asyncio.sleep(1.5)
+
+    durable_redis.start()
+    deadline = time.monotonic() + 15
+    while (await client.get("/readyz")).status != 200:
+        assert time.monotonic() < deadline, "never ready again"
+        await asyncio.sleep(0.1)
+    # The platform retries B; it is accepted now.
+    resp = await client.post("/webhooks/api", data=b, headers=signed_headers(b))
+    assert resp.status == 200
+    fake.default = (200, {})
+    await fake.wait_for(2, timeout=30)
+    await asyncio.sleep(2.5)  # past a reclaim round: nothing goes out again
+    texts = [r["text"] for r in fake.delivered]
+    assert texts == ["echo: before the outage", "echo: during the outage"]
