@@ -28,6 +28,7 @@ class StoreSettings(_Section):
     session_ttl: float = Field(default=30 * 24 * 3600, gt=0, description="seconds")
     transcript_limit: int = Field(default=200, ge=1)
     dedup_ttl: float = Field(default=7 * 24 * 3600, gt=0, description="seconds")
+    max_connections: int = Field(default=512, ge=8, description="Redis connections per process")
 
 
 class WorkerSettings(_Section):

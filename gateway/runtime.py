@@ -35,7 +35,9 @@ class Gateway:
     ) -> None:
         self.settings = settings
         self.metrics = Metrics()
-        self.store = store or open_store(settings.store.url)
+        self.store = store or open_store(
+            settings.store.url, max_connections=settings.store.max_connections
+        )
         self.channels = channels
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.ingest = Ingest(self.store, self.metrics, dedup_ttl=settings.store.dedup_ttl)

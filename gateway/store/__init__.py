@@ -11,7 +11,7 @@ from gateway.store.base import (
 )
 
 
-def open_store(url: str) -> Store:
+def open_store(url: str, *, max_connections: int = 512) -> Store:
     """``redis://…`` / ``rediss://…`` / ``unix://…`` for Redis, ``memory://`` in-process."""
     if url.startswith("memory://"):
         from gateway.store.memory import MemoryStore
@@ -20,7 +20,7 @@ def open_store(url: str) -> Store:
     if url.startswith(("redis://", "rediss://", "unix://")):
         from gateway.store.redis import RedisStore
 
-        return RedisStore(url)
+        return RedisStore(url, max_connections=max_connections)
     raise ValueError(f"unsupported store.url {url!r}: use redis://… or memory://")
 
 

@@ -96,11 +96,18 @@ return 1
 
 
 class RedisStore:
-    def __init__(self, url: str, *, client: aioredis.Redis | None = None) -> None:
+    def __init__(self, url: str, *, max_connections: int = 512) -> None:
         self.url = url
-        self.redis: aioredis.Redis = client or aioredis.Redis.from_url(
-            url, socket_connect_timeout=2.0, health_check_interval=10
+        # A blocking pool: under load a request waits for a free connection instead of
+        # failing with "Too many connections" (which would turn into a 503).
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            timeout=5,
+            socket_connect_timeout=2.0,
+            health_check_interval=10,
         )
+        self.redis: aioredis.Redis = aioredis.Redis(connection_pool=pool)
         self._enqueue = self.redis.register_script(_ENQUEUE)
         self._renew = self.redis.register_script(_RENEW)
         self._release_if_empty = self.redis.register_script(_RELEASE_IF_EMPTY)
@@ -114,18 +121,19 @@ class RedisStore:
         await self.redis.ping()
 
     async def close(self) -> None:
-        await self.redis.aclose()
+        await self.redis.aclose(close_connection_pool=True)
 
     # ----------------------------------------------------------------- ingest
     @_translated
     async def enqueue(self, key: str, event_id: str, payload: bytes, dedup_ttl: float) -> bool:
         seen = conversation_key(key, f"seen:{event_id}")
         inbox = conversation_key(key, "turns")
-        fresh, pending = await self._enqueue(keys=[seen, inbox], args=[_ms(dedup_ttl), payload])
-        if fresh or pending:
-            # A re-delivery whose first ticket may not have been posted still gets one; a
-            # ticket for an empty inbox is harmless.
-            await self.post_ticket("turns", key)
+        # One round trip: claim + append, then the ticket. A re-delivery posts a ticket too
+        # (its first one may never have been posted); a ticket for an empty inbox is harmless.
+        async with self.redis.pipeline(transaction=False) as pipe:
+            await self._enqueue(keys=[seen, inbox], args=[_ms(dedup_ttl), payload], client=pipe)
+            pipe.xadd(_stream("turns"), {"k": key})
+            (fresh, _pending), _ = await pipe.execute()
         return bool(fresh)
 
     # ------------------------------------------------------------ lane tickets
