@@ -33,6 +33,10 @@ from gateway.store import DeadLetter, Store, StoreUnavailable
 SENT_TTL = 7 * 24 * 3600.0
 
 
+class AlreadySent(Exception):
+    """The message's key is recorded as sent: a retried turn or a re-sent dead letter."""
+
+
 class Outbox:
     def __init__(
         self,
@@ -56,12 +60,12 @@ class Outbox:
         message = decode_outbound(item)
         channel = message.conversation.channel
         log = get_logger(conversation_id=key, channel=channel, message_key=message.key)
-        if await self.store.was_sent(key, message.key):
-            self.metrics.sends.labels(channel, "skipped_duplicate").inc()
-            await self.store.commit_sent(key, token, item, message.key, SENT_TTL)
-            return
         try:
             attempts, platform_id = await self._send(key, token, message)
+        except AlreadySent:
+            self.metrics.sends.labels(channel, "skipped_duplicate").inc()
+            await self._remember_sent(key, token, item, message.key)
+            return
         except SendError as exc:
             attempts = exc.attempts
             log.warning("send_dead_lettered", error=str(exc), attempts=attempts)
@@ -125,7 +129,10 @@ class Outbox:
                         self.metrics.sends.labels(channel_name, "retried").inc()
                     # Fence every attempt: after a store outage or a long wait our lock may
                     # have expired and another process may own this conversation's outbox.
-                    if not await self.store.renew("sends", key, token, self.lease):
+                    fence = await self.store.fence_send(key, token, message.key, self.lease)
+                    if fence == "sent":
+                        raise AlreadySent(message.key)
+                    if fence == "lost":
                         raise LockLost(key)
                     platform_id = await self._send_once(adapter, message)
         except SendError as exc:

@@ -1,9 +1,11 @@
 """Sessions: one customer's state, stored as versioned JSON with a TTL.
 
 A session holds who the customer is on each channel, who owns the conversation (bot, queued for
-an agent, or an agent), the dialog's state and slots, and a capped transcript. Sessions are only
-written by the worker that holds the conversation's lock, and every write checks the version it
-read, so a concurrent write can never be lost silently.
+an agent, or an agent), and the dialog's state and slots. Sessions are only written by the
+worker that holds the conversation's lock, and every write checks the version it read, so a
+concurrent write can never be lost silently. The transcript is kept beside the session, as a
+capped list of entries appended by the same atomic commit, so a turn never re-reads or
+re-writes the whole history.
 """
 
 from __future__ import annotations
@@ -37,17 +39,11 @@ class Session:
     channels: tuple[str, ...] = ()  # every channel the customer has used, first first
     slots: dict[str, Any] = field(default_factory=dict)
     dialog: dict[str, Any] = field(default_factory=dict)
-    transcript: tuple[TranscriptEntry, ...] = ()
     created_at: float = 0.0
     updated_at: float = 0.0
 
     def replace(self, **changes: Any) -> Session:
         return dataclasses.replace(self, **changes)
-
-    def with_entries(self, entries: list[TranscriptEntry], limit: int) -> Session:
-        """The session with ``entries`` appended, keeping only the newest ``limit``."""
-        transcript = (*self.transcript, *entries)
-        return self.replace(transcript=transcript[-limit:])
 
     def seen_on(self, channel: str, display_name: str | None) -> Session:
         names = self.names
@@ -60,6 +56,7 @@ class Session:
 
 
 _adapter: TypeAdapter[Session] = TypeAdapter(Session)
+_entry: TypeAdapter[TranscriptEntry] = TypeAdapter(TranscriptEntry)
 
 
 def encode_session(session: Session) -> bytes:
@@ -68,3 +65,11 @@ def encode_session(session: Session) -> bytes:
 
 def decode_session(data: bytes) -> Session:
     return _adapter.validate_json(data)
+
+
+def encode_entry(entry: TranscriptEntry) -> bytes:
+    return _entry.dump_json(entry)
+
+
+def decode_entry(data: bytes) -> TranscriptEntry:
+    return _entry.validate_json(data)

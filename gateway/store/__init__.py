@@ -8,6 +8,7 @@ from gateway.store.base import (
     StoredSession,
     StoreUnavailable,
     Ticket,
+    TurnCommit,
 )
 
 
@@ -32,5 +33,6 @@ __all__ = [
     "StoreUnavailable",
     "StoredSession",
     "Ticket",
+    "TurnCommit",
     "open_store",
 ]

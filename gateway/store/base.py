@@ -22,6 +22,7 @@ from typing import Literal, Protocol
 Lane = Literal["turns", "sends"]
 LANES: tuple[Lane, ...] = ("turns", "sends")
 Release = Literal["released", "not_empty", "lost"]
+Fence = Literal["ok", "sent", "lost"]
 
 
 class StoreUnavailable(Exception):
@@ -39,6 +40,16 @@ class Ticket:
 class StoredSession:
     version: int
     data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class TurnCommit:
+    session: StoredSession
+    expected_version: int
+    outbound: list[bytes]
+    transcript: list[bytes]
+    session_ttl: float
+    transcript_limit: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,22 +103,19 @@ class Store(Protocol):
     # -------------------------------------------------------------- sessions
     async def load_session(self, key: str) -> StoredSession | None: ...
 
-    async def commit_turn(
-        self,
-        key: str,
-        token: str,
-        item: bytes,
-        session: StoredSession,
-        expected_version: int,
-        outbound: list[bytes],
-        ttl: float,
-    ) -> bool:
+    async def commit_turn(self, key: str, token: str, item: bytes, commit: TurnCommit) -> bool:
         """Atomically: check the lock is ours, the inbox head is ``item`` and the stored
-        session is still at ``expected_version``; pop the head, save ``session`` and append
-        ``outbound`` to the outbox. False (and nothing changed) if any check fails."""
+        session is still at ``commit.expected_version``; pop the head, save the session, append
+        the transcript entries (keeping the newest ``transcript_limit``) and the outbound
+        messages. False (and nothing changed) if any check fails."""
+
+    async def transcript(self, key: str) -> list[bytes]:
+        """The conversation's transcript entries, oldest first."""
 
     # ---------------------------------------------------------------- outbox
-    async def was_sent(self, key: str, message_key: str) -> bool: ...
+    async def fence_send(self, key: str, token: str, message_key: str, ttl: float) -> Fence:
+        """Before a send attempt: "sent" if ``message_key`` already went out, "lost" if the
+        outbox lock is no longer ours, else "ok" (and the lock is renewed for ``ttl``)."""
 
     async def commit_sent(
         self, key: str, token: str, item: bytes, message_key: str, ttl: float

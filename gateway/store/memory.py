@@ -8,7 +8,16 @@ import itertools
 import time
 from collections import defaultdict, deque
 
-from gateway.store.base import LANES, DeadLetter, Lane, Release, StoredSession, Ticket
+from gateway.store.base import (
+    LANES,
+    DeadLetter,
+    Fence,
+    Lane,
+    Release,
+    StoredSession,
+    Ticket,
+    TurnCommit,
+)
 
 
 class MemoryStore:
@@ -17,6 +26,7 @@ class MemoryStore:
         self._locks: dict[tuple[Lane, str], tuple[str, float]] = {}
         self._expiring: dict[str, float] = {}  # dedup claims and sent markers
         self._sessions: dict[str, tuple[StoredSession, float]] = {}
+        self._transcripts: dict[str, deque[bytes]] = {}
         self._tickets: dict[Lane, asyncio.Queue[Ticket]] = {lane: asyncio.Queue() for lane in LANES}
         self._in_progress: dict[Lane, set[str]] = {lane: set() for lane in LANES}
         self._ids = itertools.count(1)
@@ -123,28 +133,28 @@ class MemoryStore:
             return None
         return stored[0]
 
-    async def commit_turn(
-        self,
-        key: str,
-        token: str,
-        item: bytes,
-        session: StoredSession,
-        expected_version: int,
-        outbound: list[bytes],
-        ttl: float,
-    ) -> bool:
+    async def commit_turn(self, key: str, token: str, item: bytes, commit: TurnCommit) -> bool:
         current = await self.load_session(key)
-        if (current.version if current else 0) != expected_version:
+        if (current.version if current else 0) != commit.expected_version:
             return False
         if not self._pop_if("turns", key, token, item):
             return False
-        self._sessions[key] = (session, time.monotonic() + ttl)
-        self._lists["sends", key].extend(outbound)
+        self._sessions[key] = (commit.session, time.monotonic() + commit.session_ttl)
+        self._lists["sends", key].extend(commit.outbound)
+        transcript = self._transcripts.setdefault(key, deque(maxlen=commit.transcript_limit))
+        transcript.extend(commit.transcript)
         return True
 
+    async def transcript(self, key: str) -> list[bytes]:
+        if await self.load_session(key) is None:
+            self._transcripts.pop(key, None)  # expired with its session
+        return list(self._transcripts.get(key, ()))
+
     # ---------------------------------------------------------------- outbox
-    async def was_sent(self, key: str, message_key: str) -> bool:
-        return self._live(f"sent:{key}:{message_key}")
+    async def fence_send(self, key: str, token: str, message_key: str, ttl: float) -> Fence:
+        if self._live(f"sent:{key}:{message_key}"):
+            return "sent"
+        return "ok" if await self.renew("sends", key, token, ttl) else "lost"
 
     async def commit_sent(
         self, key: str, token: str, item: bytes, message_key: str, ttl: float

@@ -19,7 +19,16 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from gateway.store.base import DeadLetter, Lane, Release, StoredSession, StoreUnavailable, Ticket
+from gateway.store.base import (
+    DeadLetter,
+    Fence,
+    Lane,
+    Release,
+    StoredSession,
+    StoreUnavailable,
+    Ticket,
+    TurnCommit,
+)
 
 GROUP = "frontdesk"
 DLQ = "fd:dlq"
@@ -83,7 +92,19 @@ if (redis.call('HGET', KEYS[3], 'v') or '0') ~= ARGV[3] then return -2 end
 redis.call('LPOP', KEYS[2])
 redis.call('HSET', KEYS[3], 'v', ARGV[4], 'data', ARGV[5])
 redis.call('PEXPIRE', KEYS[3], ARGV[6])
-for i = 7, #ARGV do redis.call('RPUSH', KEYS[4], ARGV[i]) end
+local n_out = tonumber(ARGV[8])
+for i = 9, 8 + n_out do redis.call('RPUSH', KEYS[4], ARGV[i]) end
+if #ARGV > 8 + n_out then
+  for i = 9 + n_out, #ARGV do redis.call('RPUSH', KEYS[5], ARGV[i]) end
+  redis.call('LTRIM', KEYS[5], -tonumber(ARGV[7]), -1)
+  redis.call('PEXPIRE', KEYS[5], ARGV[6])
+end
+return 1
+"""
+_FENCE_SEND = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return 2 end
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
 """
 _POP_HEAD = """
@@ -101,11 +122,7 @@ class RedisStore:
         # A blocking pool: under load a request waits for a free connection instead of
         # failing with "Too many connections" (which would turn into a 503).
         pool = aioredis.BlockingConnectionPool.from_url(
-            url,
-            max_connections=max_connections,
-            timeout=5,
-            socket_connect_timeout=2.0,
-            health_check_interval=10,
+            url, max_connections=max_connections, timeout=5, socket_connect_timeout=2.0
         )
         self.redis: aioredis.Redis = aioredis.Redis(connection_pool=pool)
         self._enqueue = self.redis.register_script(_ENQUEUE)
@@ -114,6 +131,7 @@ class RedisStore:
         self._release = self.redis.register_script(_RELEASE)
         self._commit_turn = self.redis.register_script(_COMMIT_TURN)
         self._pop_head = self.redis.register_script(_POP_HEAD)
+        self._fence_send = self.redis.register_script(_FENCE_SEND)
         self._groups_ready: set[Lane] = set()
 
     @_translated
@@ -223,37 +241,39 @@ class RedisStore:
         return StoredSession(version=int(fields[b"v"]), data=_b(fields[b"data"]))
 
     @_translated
-    async def commit_turn(
-        self,
-        key: str,
-        token: str,
-        item: bytes,
-        session: StoredSession,
-        expected_version: int,
-        outbound: list[bytes],
-        ttl: float,
-    ) -> bool:
+    async def commit_turn(self, key: str, token: str, item: bytes, commit: TurnCommit) -> bool:
         keys = [
             conversation_key(key, "turns:lock"),
             conversation_key(key, "turns"),
             conversation_key(key, "session"),
             conversation_key(key, "sends"),
+            conversation_key(key, "transcript"),
         ]
+        session = commit.session
         args: list[Any] = [
             token,
             item,
-            str(expected_version),
+            str(commit.expected_version),
             str(session.version),
             session.data,
-            _ms(ttl),
-            *outbound,
+            _ms(commit.session_ttl),
+            commit.transcript_limit,
+            len(commit.outbound),
+            *commit.outbound,
+            *commit.transcript,
         ]
         return bool(await self._commit_turn(keys=keys, args=args) == 1)
 
+    @_translated
+    async def transcript(self, key: str) -> list[bytes]:
+        return [_b(v) for v in await self.redis.lrange(conversation_key(key, "transcript"), 0, -1)]
+
     # ---------------------------------------------------------------- outbox
     @_translated
-    async def was_sent(self, key: str, message_key: str) -> bool:
-        return bool(await self.redis.exists(conversation_key(key, f"sent:{message_key}")))
+    async def fence_send(self, key: str, token: str, message_key: str, ttl: float) -> Fence:
+        keys = [conversation_key(key, "sends:lock"), conversation_key(key, f"sent:{message_key}")]
+        code = await self._fence_send(keys=keys, args=[token, _ms(ttl)])
+        return "sent" if code == 2 else "ok" if code == 1 else "lost"
 
     @_translated
     async def commit_sent(

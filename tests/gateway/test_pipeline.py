@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 from channels.api import signature_matches
 from gateway.app import GATEWAY, create_app
 from gateway.config import Settings
-from gateway.sessions import decode_session
+from gateway.sessions import decode_entry
 from tests.conftest import API_SECRET, api_body, signed_headers
 from tests.support.fake_callback import FakeCallback
 
@@ -123,10 +123,11 @@ async def test_same_event_twice_at_once_gives_one_turn_and_one_reply(
     await fake.wait_for(1)
     await asyncio.sleep(0.5)
     assert [r["text"] for r in fake.delivered] == ["echo: only once"]
-    stored = await app[GATEWAY].store.load_session("api:dup-user")
-    assert stored is not None
-    session = decode_session(stored.data)
-    assert [e.text for e in session.transcript if e.direction == "in"] == ["only once"]
+    transcript = [decode_entry(e) for e in await app[GATEWAY].store.transcript("api:dup-user")]
+    assert [(e.direction, e.text) for e in transcript] == [
+        ("in", "only once"),
+        ("out", "echo: only once"),
+    ]
     metrics = await (await client.get("/metrics")).text()
     assert 'frontdesk_events_in_total{channel="api",outcome="duplicate"} 4.0' in metrics
 

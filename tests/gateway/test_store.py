@@ -9,8 +9,28 @@ import pytest
 import redis.asyncio as aioredis
 from redis.crc import key_slot
 
-from gateway.sessions import Session, TranscriptEntry, decode_session, encode_session
-from gateway.store import Store, StoredSession, open_store
+from gateway.sessions import TranscriptEntry, decode_entry, encode_entry
+from gateway.store import Store, StoredSession, TurnCommit, open_store
+
+
+def turn(
+    version: int,
+    expected: int,
+    outbound: list[bytes] | None = None,
+    *,
+    data: bytes = b"{}",
+    transcript: list[bytes] | None = None,
+    ttl: float = 60,
+    limit: int = 100,
+) -> TurnCommit:
+    return TurnCommit(
+        session=StoredSession(version=version, data=data),
+        expected_version=expected,
+        outbound=outbound or [],
+        transcript=transcript or [],
+        session_ttl=ttl,
+        transcript_limit=limit,
+    )
 
 
 @pytest.fixture(params=["redis", "memory"])
@@ -32,24 +52,26 @@ async def test_an_event_id_is_claimed_once(store: Store) -> None:
 async def test_turn_commit_is_all_or_nothing(store: Store) -> None:
     await store.enqueue("api:u", "e1", b"event-1", 60)
     assert await store.acquire("turns", "api:u", "me", 10)
-    session = StoredSession(version=1, data=b"{}")
+    good = turn(1, 0, [b"r1", b"r2"], transcript=[b"t1"])
     # Wrong token, wrong head, wrong version: nothing changes.
-    assert not await store.commit_turn("api:u", "other", b"event-1", session, 0, [b"r"], 60)
-    assert not await store.commit_turn("api:u", "me", b"event-2", session, 0, [b"r"], 60)
-    assert not await store.commit_turn("api:u", "me", b"event-1", session, 5, [b"r"], 60)
+    assert not await store.commit_turn("api:u", "other", b"event-1", good)
+    assert not await store.commit_turn("api:u", "me", b"event-2", good)
+    assert not await store.commit_turn("api:u", "me", b"event-1", turn(6, 5, [b"r"]))
     assert await store.head("turns", "api:u") == b"event-1"
     assert await store.load_session("api:u") is None
     assert await store.head("sends", "api:u") is None
-    # Right: popped, saved and queued together.
-    assert await store.commit_turn("api:u", "me", b"event-1", session, 0, [b"r1", b"r2"], 60)
+    assert await store.transcript("api:u") == []
+    # Right: popped, saved, queued and recorded together.
+    assert await store.commit_turn("api:u", "me", b"event-1", good)
     assert await store.head("turns", "api:u") is None
-    assert await store.load_session("api:u") == session
+    assert await store.load_session("api:u") == good.session
     assert await store.head("sends", "api:u") == b"r1"
+    assert await store.transcript("api:u") == [b"t1"]
     # A concurrent writer that read version 0 cannot overwrite version 1.
     await store.enqueue("api:u", "e2", b"event-2", 60)
-    stale = StoredSession(version=1, data=b'{"stale": true}')
-    assert not await store.commit_turn("api:u", "me", b"event-2", stale, 0, [], 60)
-    assert (await store.load_session("api:u")) == session
+    stale = turn(1, 0, data=b'{"stale": true}')
+    assert not await store.commit_turn("api:u", "me", b"event-2", stale)
+    assert (await store.load_session("api:u")) == good.session
 
 
 async def test_lock_is_released_only_when_the_list_is_empty(store: Store) -> None:
@@ -58,7 +80,7 @@ async def test_lock_is_released_only_when_the_list_is_empty(store: Store) -> Non
     await store.enqueue("k", "e1", b"x", 60)
     assert await store.release_if_empty("turns", "k", "a") == "not_empty"
     assert await store.release_if_empty("turns", "k", "b") == "lost"
-    assert await store.commit_turn("k", "a", b"x", StoredSession(version=1, data=b"{}"), 0, [], 60)
+    assert await store.commit_turn("k", "a", b"x", turn(1, 0))
     assert await store.release_if_empty("turns", "k", "a") == "released"
     assert await store.acquire("turns", "k", "b", 10)
 
@@ -74,19 +96,32 @@ async def test_an_expired_lock_can_be_taken_over(store: Store) -> None:
 async def test_session_expires_after_its_ttl(store: Store) -> None:
     await store.enqueue("k", "e1", b"x", 60)
     await store.acquire("turns", "k", "t", 10)
-    await store.commit_turn("k", "t", b"x", StoredSession(version=1, data=b"{}"), 0, [], 0.1)
+    await store.commit_turn("k", "t", b"x", turn(1, 0, transcript=[b"t"], ttl=0.1))
     assert await store.load_session("k") is not None
+    assert await store.transcript("k") == [b"t"]
     await asyncio.sleep(0.25)
     assert await store.load_session("k") is None
+    assert await store.transcript("k") == []
 
 
-def test_transcript_is_capped_to_the_newest_entries() -> None:
-    session = Session(key="k")
+async def test_transcript_keeps_the_newest_entries(store: Store) -> None:
     for i in range(7):
+        await store.enqueue("k", f"e{i}", b"x%d" % i, 60)
+        await store.acquire("turns", "k", "t", 10)
         entry = TranscriptEntry(at=float(i), direction="in", channel="api", text=f"m{i}")
-        session = session.with_entries([entry], limit=5)
-    assert [e.text for e in session.transcript] == ["m2", "m3", "m4", "m5", "m6"]
-    assert decode_session(encode_session(session)) == session
+        assert await store.commit_turn(
+            "k", "t", b"x%d" % i, turn(i + 1, i, transcript=[encode_entry(entry)], limit=5)
+        )
+    entries = [decode_entry(raw) for raw in await store.transcript("k")]
+    assert [e.text for e in entries] == ["m2", "m3", "m4", "m5", "m6"]
+
+
+async def test_fence_send_tells_sent_lost_and_ok(store: Store) -> None:
+    await store.acquire("sends", "k", "me", 10)
+    assert await store.fence_send("k", "me", "m#0", 10) == "ok"
+    assert await store.fence_send("k", "other", "m#0", 10) == "lost"
+    await store.commit_sent("k", "me", b"not-the-head", "m#0", 60)
+    assert await store.fence_send("k", "me", "m#0", 10) == "sent"
 
 
 async def test_a_conversations_keys_share_one_cluster_slot(redis_url: str) -> None:
@@ -94,7 +129,7 @@ async def test_a_conversations_keys_share_one_cluster_slot(redis_url: str) -> No
     key = "tel:+14155238886"
     await store.enqueue(key, "e1", b"x", 60)
     await store.acquire("turns", key, "t", 10)
-    await store.commit_turn(key, "t", b"x", StoredSession(version=1, data=b"{}"), 0, [b"r"], 60)
+    await store.commit_turn(key, "t", b"x", turn(1, 0, [b"r"], transcript=[b"t"]))
     await store.acquire("sends", key, "s", 10)
     await store.commit_sent(key, "s", b"r", "e1#0", 60)
     client = aioredis.Redis.from_url(redis_url)
@@ -102,5 +137,5 @@ async def test_a_conversations_keys_share_one_cluster_slot(redis_url: str) -> No
     await client.aclose()
     await store.close()
     suffixes = {k.decode().split("}:", 1)[1] for k in keys}
-    assert {"seen:e1", "session", "sent:e1#0", "sends:lock"} <= suffixes
+    assert {"seen:e1", "session", "transcript", "sent:e1#0", "sends:lock"} <= suffixes
     assert len({key_slot(k) for k in keys}) == 1

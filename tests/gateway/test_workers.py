@@ -18,7 +18,7 @@ from gateway.ingest import Ingest
 from gateway.messages import ConversationRef, CustomerMessage, CustomerRef
 from gateway.metrics import Metrics
 from gateway.runtime import Gateway
-from gateway.sessions import decode_session
+from gateway.sessions import decode_entry
 from gateway.store import open_store
 from tests.conftest import API_SECRET, api_body, signed_headers
 from tests.support.fake_callback import FakeCallback
@@ -113,10 +113,8 @@ async def test_work_of_a_killed_worker_is_reclaimed_and_answered_once(
         assert reply["in_reply_to"] == "crash-1"
         await asyncio.sleep(1.5)  # another reclaim round must not answer again
         assert len(fake.delivered) == 1
-        stored = await store.load_session("api:u-crash")
-        assert stored is not None
-        session = decode_session(stored.data)
-        assert [e.direction for e in session.transcript] == ["in", "out"]
+        transcript = [decode_entry(e) for e in await store.transcript("api:u-crash")]
+        assert [e.direction for e in transcript] == ["in", "out"]
         reclaimed = survivor.metrics.registry.get_sample_value(
             "frontdesk_reclaimed_total", {"lane": "turns"}
         )
