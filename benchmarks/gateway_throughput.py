@@ -6,6 +6,11 @@ in subprocesses. With --url/--secret a running gateway is measured instead; its
 channels.api.callback_url must point at http://127.0.0.1:<--callback-port>/.
 
   python benchmarks/gateway_throughput.py [--messages N] [--conversations M] [--concurrency C]
+                                          [--rate R]
+
+Without --rate the load is as fast as the gateway acknowledges, which queues work faster than
+one process can answer it: the end-to-end figures then measure the backlog. With --rate below
+the reply rate they measure a turn's real latency.
 """
 
 from __future__ import annotations
@@ -126,13 +131,21 @@ class Result:
     elapsed: float = 0.0
 
 
-async def drive(url: str, load: Load, concurrency: int, per_request: float) -> Result:
-    """Each conversation sends in order, awaiting each 200; at most ``concurrency`` in flight."""
+async def drive(
+    url: str, load: Load, concurrency: int, per_request: float, rate: float = 0.0
+) -> Result:
+    """Each conversation sends in order, awaiting each 200; at most ``concurrency`` in flight;
+    with ``rate`` > 0, requests start no faster than ``rate`` per second overall."""
     result, sem = Result(), asyncio.Semaphore(concurrency)
+    slots = iter(range(sum(len(c) for c in load.conversations)))
+    start = time.perf_counter()
 
     async def conversation(http: aiohttp.ClientSession, bodies: list[Body]) -> None:
         for event_id, raw, signature in bodies:
             headers = {"Content-Type": "application/json", SIGNATURE_HEADER: signature}
+            if rate > 0:
+                due = start + next(slots) / rate
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
             async with sem:
                 result.sent_at[event_id] = t0 = time.perf_counter()
                 try:
@@ -279,7 +292,8 @@ async def main_async(args: argparse.Namespace, tmp: Path, procs: Procs) -> int:
         bare_proc = procs[-1]
         bare = f"http://{HOST}:{bare_port}"
         await wait_ready(bare + "/readyz", bare_proc, 30)
-        print(f"load: {n} messages, {m} conversations, concurrency {c}")
+        offered = f", offered {args.rate:,.0f} msg/s" if args.rate > 0 else ""
+        print(f"load: {n} messages, {m} conversations, concurrency {c}{offered}")
         print(f"gateway {gateway}, callback http://{HOST}:{cb_port}/, bare {bare}")
 
         warm = make_load(secret, min(m, 50), min(m, 50))  # connections, redis groups, caches
@@ -289,11 +303,11 @@ async def main_async(args: argparse.Namespace, tmp: Path, procs: Procs) -> int:
         await wait_replies(replies, set(warmed.ack), 60, 45)
 
         load = make_load(secret, n, m)
-        bare_result = await drive(bare + "/webhooks/api", load, c, per_request)
+        bare_result = await drive(bare + "/webhooks/api", load, c, per_request, args.rate)
         stop([bare_proc])
         procs.remove(bare_proc)
         replies.reset(load.texts)
-        gw_result = await drive(gateway + "/webhooks/api", load, c, per_request)
+        gw_result = await drive(gateway + "/webhooks/api", load, c, per_request, args.rate)
         await wait_replies(replies, set(gw_result.ack), args.reply_timeout, args.reply_stall)
 
         print()
@@ -314,6 +328,9 @@ def main() -> int:
     p.add_argument("--messages", type=int, default=20000)
     p.add_argument("--conversations", type=int, default=200)
     p.add_argument("--concurrency", type=int, default=64)
+    p.add_argument(
+        "--rate", type=float, default=0.0, help="offered messages/s (default: as fast as acked)"
+    )
     p.add_argument("--url", help="base URL of a running gateway (default: start one here)")
     p.add_argument("--secret", help="channels.api.secret of the running gateway")
     p.add_argument("--callback-port", type=int, help="port of that gateway's callback_url")

@@ -122,3 +122,36 @@ async def test_work_of_a_killed_worker_is_reclaimed_and_answered_once(
     finally:
         await survivor.stop()
         await store.close()
+
+
+async def test_shutdown_finishes_the_message_in_hand_and_hands_back_the_rest(
+    redis_url: str, callback: tuple[FakeCallback, str]
+) -> None:
+    fake, url = callback
+    fake.delay = 0.3  # a slow platform: sends are in progress when we stop
+    settings = _settings(redis_url, url)
+    first = Gateway(settings, dialog=EchoDialog(), channels=enabled_channels(settings))
+    await first.start()
+    for i in range(6):
+        event = CustomerMessage(
+            event_id=f"sd-{i}",
+            conversation=ConversationRef(channel="api", chat_id="c-sd"),
+            customer=CustomerRef(channel="api", user_id="u-sd"),
+            text=f"m{i}",
+        )
+        await first.ingest.accept(event)
+    await fake.wait_for(1)
+    await first.stop()
+    delivered_by_first = len(fake.delivered)
+    assert 1 <= delivered_by_first < 6  # it stopped early, after the send in hand
+    assert not any(r.status != 200 for r in fake.requests)  # nothing cut off mid-request
+
+    second = Gateway(settings, dialog=EchoDialog(), channels=enabled_channels(settings))
+    await second.start()
+    try:
+        replies = await fake.wait_for(6, timeout=20)
+        await asyncio.sleep(0.5)
+        assert [r["text"] for r in fake.delivered] == [f"echo: m{i}" for i in range(6)]
+        assert len(replies) == 6
+    finally:
+        await second.stop()

@@ -36,6 +36,7 @@ class FakeCallback:
     secret: str
     script: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     default: tuple[int, dict[str, str]] = (200, {})
+    delay: float = 0.0  # seconds before answering each request
     requests: list[Recorded] = field(default_factory=list)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -46,6 +47,8 @@ class FakeCallback:
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if not signature_matches(self.secret, body, request.headers.get("X-Frontdesk-Signature")):
             status, headers = 401, {}
         else:
