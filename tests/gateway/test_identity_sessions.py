@@ -1,0 +1,93 @@
+"""SMS and WhatsApp from the same number: one customer, one session, one history."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from channels.base import Route, WebhookRequest, WebhookResponse
+from dialogs.echo import EchoDialog
+from gateway.config import Settings
+from gateway.messages import (
+    ConversationRef,
+    CustomerMessage,
+    CustomerRef,
+    InboundEvent,
+    OutboundMessage,
+)
+from gateway.runtime import Gateway
+from gateway.sessions import decode_entry, decode_session
+
+
+class RecordingChannel:
+    """A stand-in phone channel that records what the outbox sends through it."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.sent: list[OutboundMessage] = []
+
+    def routes(self) -> Sequence[Route]:
+        return ()
+
+    def verify(self, request: WebhookRequest) -> None:
+        return None
+
+    def parse(self, request: WebhookRequest) -> list[InboundEvent]:
+        return []
+
+    def acknowledge(self, request: WebhookRequest, events: list[InboundEvent]) -> WebhookResponse:
+        return WebhookResponse()
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def send(self, message: OutboundMessage) -> str:
+        self.sent.append(message)
+        return message.key
+
+
+def message(channel: str, number: str, text: str, name: str) -> CustomerMessage:
+    return CustomerMessage(
+        event_id=f"{channel}-{text}",
+        conversation=ConversationRef(channel=channel, chat_id=number),
+        customer=CustomerRef(channel=channel, user_id=number, display_name=name),
+        text=text,
+    )
+
+
+async def test_sms_and_whatsapp_from_one_number_share_a_session(redis_url: str) -> None:
+    sms, whatsapp = RecordingChannel("sms"), RecordingChannel("whatsapp")
+    settings = Settings.model_validate({"store": {"url": redis_url}})
+    gateway = Gateway(settings, dialog=EchoDialog(), channels={"sms": sms, "whatsapp": whatsapp})
+    await gateway.start()
+    try:
+        await gateway.ingest.accept(message("sms", "+1 (415) 523-8886", "by text", "Ann"))
+        await gateway.ingest.accept(
+            message("whatsapp", "whatsapp:+14155238886", "by whatsapp", "Ann W")
+        )
+        for _ in range(100):
+            if sms.sent and whatsapp.sent:
+                break
+            await asyncio.sleep(0.05)
+        # Each reply goes back on the channel it came from ...
+        assert [m.text for m in sms.sent] == ["echo: by text"]
+        assert [m.text for m in whatsapp.sent] == ["echo: by whatsapp"]
+        # ... and both turns are one customer's history.
+        stored = await gateway.store.load_session("tel:+14155238886")
+        assert stored is not None
+        session = decode_session(stored.data)
+        assert session.channels == ("sms", "whatsapp")
+        assert session.names == {"sms": "Ann", "whatsapp": "Ann W"}
+        assert session.dialog["turn"] == 2
+        entries = [decode_entry(e) for e in await gateway.store.transcript("tel:+14155238886")]
+        assert [(e.channel, e.direction) for e in entries] == [
+            ("sms", "in"),
+            ("sms", "out"),
+            ("whatsapp", "in"),
+            ("whatsapp", "out"),
+        ]
+    finally:
+        await gateway.stop()
