@@ -3,50 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 
-from channels.base import Route, WebhookRequest, WebhookResponse
+from channels.console import ConsoleChannel
 from dialogs.echo import EchoDialog
 from gateway.config import Settings
 from gateway.messages import (
     ConversationRef,
     CustomerMessage,
     CustomerRef,
-    InboundEvent,
     OutboundMessage,
 )
 from gateway.runtime import Gateway
 from gateway.sessions import decode_entry, decode_session
 
 
-class RecordingChannel:
-    """A stand-in phone channel that records what the outbox sends through it."""
+class RecordingChannel(ConsoleChannel):
+    """A stand-in phone channel: the console adapter, recording what the outbox sends."""
 
     def __init__(self, name: str) -> None:
-        self.name = name
         self.sent: list[OutboundMessage] = []
-
-    def routes(self) -> Sequence[Route]:
-        return ()
-
-    def verify(self, request: WebhookRequest) -> None:
-        return None
-
-    def parse(self, request: WebhookRequest) -> list[InboundEvent]:
-        return []
-
-    def acknowledge(self, request: WebhookRequest, events: list[InboundEvent]) -> WebhookResponse:
-        return WebhookResponse()
-
-    async def start(self) -> None:
-        return None
-
-    async def close(self) -> None:
-        return None
-
-    async def send(self, message: OutboundMessage) -> str:
-        self.sent.append(message)
-        return message.key
+        super().__init__(self.sent.append)
+        self.name = name
 
 
 def message(channel: str, number: str, text: str, name: str) -> CustomerMessage:
