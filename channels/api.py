@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 
 from channels.base import (
+    EventSink,
     Route,
     SendError,
     WebhookRejected,
@@ -59,6 +60,7 @@ def _field(data: dict[str, Any], name: str, *, required: bool = True) -> str | N
 
 class ApiChannel:
     name = "api"
+    conversation_channels: tuple[str, ...] = ("api",)
 
     def __init__(self, *, secret: str, callback_url: str, timeout: float = 15.0) -> None:
         self.secret = secret
@@ -118,7 +120,7 @@ class ApiChannel:
             ensure_ascii=False,
         ).encode()
 
-    async def start(self) -> None:
+    async def start(self, sink: EventSink) -> None:
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
 
     async def close(self) -> None:

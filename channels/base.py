@@ -7,7 +7,7 @@ generic gateway handler serves every platform's webhook route.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -86,10 +86,17 @@ def parse_retry_after(value: str | None) -> float | None:
         return None  # an HTTP date: fall back to our own backoff
 
 
+EventSink = Callable[[InboundEvent], Awaitable[object]]
+
+
 class Channel(Protocol):
-    """A platform adapter. ``name`` is the channel of the conversations it serves."""
+    """A platform adapter. ``name`` names the adapter; ``conversation_channels`` are the
+    conversation channels whose messages it sends (Twilio: ``sms`` and ``whatsapp``)."""
 
     name: str
+
+    @property
+    def conversation_channels(self) -> Sequence[str]: ...
 
     def routes(self) -> Sequence[Route]: ...
 
@@ -103,7 +110,9 @@ class Channel(Protocol):
     def acknowledge(self, request: WebhookRequest, events: list[InboundEvent]) -> WebhookResponse:
         """What the platform expects back once the events are durably queued."""
 
-    async def start(self) -> None: ...
+    async def start(self, sink: EventSink) -> None:
+        """Open clients; a channel that pulls events itself (Telegram long polling) feeds
+        them to ``sink``, the same ingest the webhooks use."""
 
     async def close(self) -> None: ...
 

@@ -10,7 +10,7 @@ import itertools
 import uuid
 from collections.abc import Callable, Sequence
 
-from channels.base import Route, WebhookRejected, WebhookRequest, WebhookResponse
+from channels.base import EventSink, Route, WebhookRejected, WebhookRequest, WebhookResponse
 from gateway.messages import (
     ConversationRef,
     CustomerMessage,
@@ -21,9 +21,11 @@ from gateway.messages import (
 
 
 class ConsoleChannel:
-    name = "console"
-
-    def __init__(self, write: Callable[[OutboundMessage], None], *, user: str = "you") -> None:
+    def __init__(
+        self, write: Callable[[OutboundMessage], None], *, user: str = "you", name: str = "console"
+    ) -> None:
+        self.name = name
+        self.conversation_channels = (name,)
         self._write = write
         self._user = user
         self._session = uuid.uuid4().hex[:8]
@@ -52,7 +54,7 @@ class ConsoleChannel:
     def acknowledge(self, request: WebhookRequest, events: list[InboundEvent]) -> WebhookResponse:
         return WebhookResponse()
 
-    async def start(self) -> None:
+    async def start(self, sink: EventSink) -> None:
         return None
 
     async def close(self) -> None:

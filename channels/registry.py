@@ -30,6 +30,7 @@ FACTORIES: dict[str, Factory] = {
 
 
 def enabled_channels(settings: Settings) -> dict[str, Channel]:
+    """The enabled adapters by the conversation channel they send for."""
     channels: dict[str, Channel] = {}
     log = get_logger()
     for name, factory in FACTORIES.items():
@@ -37,5 +38,5 @@ def enabled_channels(settings: Settings) -> dict[str, Channel]:
         if channel is None:
             log.info("channel_off", channel=name, reason="no credentials configured")
         else:
-            channels[channel.name] = channel
+            channels.update({name: channel for name in channel.conversation_channels})
     return channels

@@ -111,7 +111,7 @@ def create_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
-    for channel in gateway.channels.values():
+    for channel in gateway.adapters():
         handler = webhook_handler(channel, gateway)
         for route in channel.routes():
             app.router.add_route(route.method, route.path, handler)

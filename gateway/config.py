@@ -16,6 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    def requirements(self) -> list[tuple[str, str]]:
+        """Settings required by other settings: (key, message) for each one missing."""
+        return []
+
 
 class ServerSettings(_Section):
     host: str = "127.0.0.1"
@@ -93,6 +97,9 @@ class TwilioSettings(_Section):
     auth_token: str = ""
     sms_number: str = ""
     whatsapp_number: str = ""
+    messaging_service_sid: str = ""  # send through a Messaging Service instead of a number
+    whatsapp_template_sid: str = ""  # Content SID sent when the 24-hour window is closed
+    help_text: str = "You are talking to our assistant. Reply STOP to opt out, START to opt in."
     api_base_url: str = "https://api.twilio.com"
 
     def requirements(self) -> list[tuple[str, str]]:
@@ -106,6 +113,8 @@ class WhatsAppSettings(_Section):
     app_secret: str = ""
     verify_token: str = ""
     phone_number_id: str = ""
+    template_name: str = ""  # approved template sent when the 24-hour window is closed
+    template_language: str = "en_US"
     api_base_url: str = "https://graph.facebook.com/v21.0"
 
     def requirements(self) -> list[tuple[str, str]]:
@@ -126,6 +135,21 @@ class ChannelSettings(_Section):
     whatsapp: WhatsAppSettings = WhatsAppSettings()
 
 
+class NluSettings(_Section):
+    backend: Literal["builtin", "rasa"] = "builtin"
+    data: tuple[str, ...] = ("dialogs/nlu/*.yml",)  # Rasa-format NLU YAML files (globs)
+    threshold: float = Field(default=0.5, ge=0, le=1, description="below: not understood")
+    url: str = ""  # the Rasa server, for backend: rasa
+    timeout: float = Field(default=2.0, gt=0)
+    fallback: Literal["builtin", "none"] = "builtin"  # when the Rasa server fails
+    model_dir: str = ".frontdesk/models"
+
+    def requirements(self) -> list[tuple[str, str]]:
+        if self.backend == "rasa" and not self.url:
+            return [("url", "required when nlu.backend is rasa")]
+        return []
+
+
 class HandoffSettings(_Section):
     slack_channel: str = ""
 
@@ -137,6 +161,7 @@ class Settings(_Section):
     outbox: OutboxSettings = OutboxSettings()
     log: LogSettings = LogSettings()
     channels: ChannelSettings = ChannelSettings()
+    nlu: NluSettings = NluSettings()
     handoff: HandoffSettings = HandoffSettings()
 
 
@@ -255,17 +280,22 @@ def parse_settings(text: str, file: str, env: dict[str, str] | None = None) -> S
             problems.append(
                 ConfigProblem(file, loader.line_of(loc), f"{_dotted(loc)}: {_describe(error)}")
             )
-    # Checked on each channel's own data, so they are reported even when other settings are bad.
+    # Cross-field requirements, checked on each section's own data so that they are reported
+    # even when other settings are bad.
     channels = data.get("channels")
     channels = channels if isinstance(channels, dict) else {}
-    defaults = ChannelSettings()
-    for name in ChannelSettings.model_fields:
+    sections: list[tuple[Path_, type[_Section], Any]] = [
+        (("channels", name), type(getattr(ChannelSettings(), name)), channels.get(name, {}))
+        for name in ChannelSettings.model_fields
+    ]
+    sections.append((("nlu",), NluSettings, data.get("nlu", {})))
+    for path, model, raw in sections:
         try:
-            channel = type(getattr(defaults, name)).model_validate(channels.get(name, {}))
+            section = model.model_validate(raw)
         except ValidationError:
             continue  # already reported above
-        for key, message in channel.requirements():
-            loc = ("channels", name, key)
+        for key, message in section.requirements():
+            loc = (*path, key)
             problems.append(ConfigProblem(file, loader.line_of(loc), f"{_dotted(loc)}: {message}"))
     if problems:
         raise ConfigError(sorted(problems, key=lambda p: p.line))

@@ -1,7 +1,8 @@
 """Customer identity: which session a platform user belongs to.
 
-SMS and WhatsApp reach the same phone number, so both are keyed by the number in E.164
-(normalised with ``phonenumbers``) and share one customer profile and history. Every other
+SMS and WhatsApp (through Twilio, ``whatsapp``, or the Cloud API, ``whatsapp_cloud``) reach the
+same phone number, so all are keyed by the number in E.164 (normalised with ``phonenumbers``)
+and share one customer profile and history. Every other
 channel keys a customer by channel and platform user id.
 """
 
@@ -11,7 +12,9 @@ from typing import Protocol
 
 import phonenumbers
 
-PHONE_CHANNELS = frozenset({"sms", "whatsapp"})
+PHONE_CHANNELS = frozenset({"sms", "whatsapp", "whatsapp_cloud"})
+WINDOWED_CHANNELS = frozenset({"whatsapp", "whatsapp_cloud"})  # 24-hour service window
+SERVICE_WINDOW = 24 * 3600.0
 
 
 class _HasIdentity(Protocol):

@@ -70,6 +70,10 @@ class CustomerMessage:
     location: Location | None = None
     button_payload: str | None = None
     edited: bool = False
+    # The platform's id of the interaction to acknowledge (Telegram callback_query id).
+    interaction_id: str | None = None
+    # A channel-level keyword the platform reserves: SMS STOP/START/HELP.
+    control: Literal["opt_out", "opt_in", "help"] | None = None
     received_at: float = field(default_factory=time.time)
 
     @property
@@ -133,6 +137,10 @@ class OutboundMessage:
     buttons: tuple[Button, ...] = ()
     attachments: tuple[Attachment, ...] = ()
     in_reply_to: str | None = None
+    interaction_id: str | None = None  # answered before sending (Telegram callback_query)
+    # When the platform's customer-service window closes (WhatsApp: 24 h after the customer's
+    # last message); past it, free text cannot be sent. None: no window on this channel.
+    window_closes_at: float | None = None
 
     @property
     def session_key(self) -> str:

@@ -47,6 +47,7 @@ class Gateway:
             metrics=self.metrics,
             session_ttl=settings.store.session_ttl,
             transcript_limit=settings.store.transcript_limit,
+            help_text=settings.channels.twilio.help_text,
         )
         self.outbox = Outbox(
             store=self.store,
@@ -72,8 +73,8 @@ class Gateway:
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self, *, workers: bool = True) -> None:
-        for channel in self.channels.values():
-            await channel.start()
+        for channel in self.adapters():
+            await channel.start(self.ingest.accept)
         if workers:
             self._tasks = [asyncio.create_task(r.run()) for r in self.runners]
 
@@ -84,9 +85,16 @@ class Gateway:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        for channel in self.channels.values():
+        for channel in self.adapters():
             await channel.close()
         await self.store.close()
+
+    def adapters(self) -> list[Channel]:
+        """Each adapter once (one adapter may serve several conversation channels)."""
+        unique: dict[int, Channel] = {}
+        for channel in self.channels.values():
+            unique.setdefault(id(channel), channel)
+        return list(unique.values())
 
     async def refresh_gauges(self) -> None:
         for lane in LANES:

@@ -37,6 +37,9 @@ class Session:
     agent: str | None = None
     names: dict[str, str] = field(default_factory=dict)  # display name per channel
     channels: tuple[str, ...] = ()  # every channel the customer has used, first first
+    last_inbound: dict[str, float] = field(default_factory=dict)  # per channel
+    opted_out: tuple[str, ...] = ()  # channels where the customer said STOP
+    offered: dict[str, list[list[str]]] = field(default_factory=dict)  # numbered options
     slots: dict[str, Any] = field(default_factory=dict)
     dialog: dict[str, Any] = field(default_factory=dict)
     created_at: float = 0.0

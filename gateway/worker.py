@@ -8,9 +8,11 @@ of the inbox for the next worker; after it, nothing is done twice.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from dialogs.base import Dialog, Reply
+from gateway.identity import SERVICE_WINDOW, WINDOWED_CHANNELS
 from gateway.lanes import LockLost
 from gateway.logging import get_logger
 from gateway.messages import (
@@ -23,6 +25,7 @@ from gateway.messages import (
     encode_outbound,
 )
 from gateway.metrics import Metrics
+from gateway.options import NUMBERED_OPTION_CHANNELS, remembered, resolve_choice
 from gateway.sessions import (
     Session,
     TranscriptEntry,
@@ -33,10 +36,12 @@ from gateway.sessions import (
 from gateway.store import Store, StoredSession, TurnCommit
 
 FALLBACK_TEXT = "Sorry, something went wrong on our side. Please try again in a moment."
+DEFAULT_HELP_TEXT = "You are talking to our assistant. Reply STOP to opt out, START to opt in."
 
 
 def replies_for(event: InboundEvent, replies: list[Reply]) -> list[OutboundMessage]:
     """Outbound messages keyed by the turn: ``<event id>#<n>``."""
+    interaction = event.interaction_id if isinstance(event, CustomerMessage) else None
     return [
         OutboundMessage(
             key=f"{event.event_id}#{n}",
@@ -45,6 +50,7 @@ def replies_for(event: InboundEvent, replies: list[Reply]) -> list[OutboundMessa
             text=reply.text,
             buttons=reply.buttons,
             in_reply_to=event.event_id,
+            interaction_id=interaction,
         )
         for n, reply in enumerate(replies)
     ]
@@ -59,7 +65,9 @@ class TurnWorker:
         metrics: Metrics,
         session_ttl: float,
         transcript_limit: int,
+        help_text: str = DEFAULT_HELP_TEXT,
     ) -> None:
+        self.help_text = help_text
         self.store = store
         self.dialog = dialog
         self.metrics = metrics
@@ -99,11 +107,65 @@ class TurnWorker:
 
     def turn(self, session: Session, event: InboundEvent) -> tuple[Session, list[OutboundMessage]]:
         """Pure: the session after ``event`` and the messages to send."""
-        session = session.seen_on(event.conversation.channel, event.customer.display_name)
-        if isinstance(event, CustomerMessage) and not event.edited and session.owner == "bot":
-            state, replies = self.dialog.step(session.dialog, event)
-            return session.replace(dialog=state), replies_for(event, replies)
-        return session, []
+        channel = event.conversation.channel
+        session = session.seen_on(channel, event.customer.display_name)
+        outbound: list[OutboundMessage] = []
+        if isinstance(event, CustomerMessage) and not event.edited:
+            session = session.replace(
+                last_inbound={**session.last_inbound, channel: event.received_at}
+            )
+            event = self._resolve_numbered_choice(session, event)
+            if event.control is not None:
+                session, outbound = self._control(session, event)
+            elif session.owner == "bot":
+                state, replies = self.dialog.step(session.dialog, event)
+                session = session.replace(dialog=state)
+                outbound = replies_for(event, replies)
+        # An opted-out customer gets nothing more on that channel, whoever speaks.
+        outbound = [m for m in outbound if m.conversation.channel not in session.opted_out]
+        session = self._remember_options(session, outbound)
+        return session, [self._with_window(session, m) for m in outbound]
+
+    @staticmethod
+    def _resolve_numbered_choice(session: Session, event: CustomerMessage) -> CustomerMessage:
+        """On SMS-like channels, "2" or an option's title answers the options last offered."""
+        options = session.offered.get(event.conversation.channel)
+        if event.button_payload or not options:
+            return event
+        payload = resolve_choice(event.text, options)
+        return event if payload is None else dataclasses.replace(event, button_payload=payload)
+
+    @staticmethod
+    def _remember_options(session: Session, outbound: list[OutboundMessage]) -> Session:
+        offered = dict(session.offered)
+        for message in outbound:
+            channel = message.conversation.channel
+            if channel in NUMBERED_OPTION_CHANNELS:
+                offered[channel] = remembered(message.buttons) if message.buttons else []
+        offered = {c: o for c, o in offered.items() if o}
+        return session if offered == session.offered else session.replace(offered=offered)
+
+    def _control(
+        self, session: Session, event: CustomerMessage
+    ) -> tuple[Session, list[OutboundMessage]]:
+        """SMS keywords. The carrier (through Twilio) confirms STOP and START itself."""
+        channel = event.conversation.channel
+        if event.control == "opt_out":
+            if channel not in session.opted_out:
+                session = session.replace(opted_out=(*session.opted_out, channel))
+            return session, []
+        if event.control == "opt_in":
+            opted_out = tuple(c for c in session.opted_out if c != channel)
+            return session.replace(opted_out=opted_out), []
+        return session, replies_for(event, [Reply(text=self.help_text)])
+
+    @staticmethod
+    def _with_window(session: Session, message: OutboundMessage) -> OutboundMessage:
+        channel = message.conversation.channel
+        last = session.last_inbound.get(channel)
+        if channel not in WINDOWED_CHANNELS or last is None:
+            return message
+        return dataclasses.replace(message, window_closes_at=last + SERVICE_WINDOW)
 
 
 def transcript_entries(

@@ -22,8 +22,7 @@ class RecordingChannel(ConsoleChannel):
 
     def __init__(self, name: str) -> None:
         self.sent: list[OutboundMessage] = []
-        super().__init__(self.sent.append)
-        self.name = name
+        super().__init__(self.sent.append, name=name)
 
 
 def message(channel: str, number: str, text: str, name: str) -> CustomerMessage:
