@@ -44,12 +44,26 @@ class WorkerSettings(_Section):
     shutdown_grace: float = Field(default=20.0, ge=0)
 
 
+DEFAULT_RATE_LIMITS = {
+    # Messages per second per process and channel, below each platform's documented limit.
+    "telegram": 25.0,  # 30/s per bot
+    "slack": 1.0,  # chat.postMessage: about 1/s per channel
+    "sms": 1.0,  # a US long code: 1 segment/s
+    "whatsapp": 20.0,
+    "whatsapp_cloud": 50.0,  # 80/s per business phone number
+}
+
+
 class OutboxSettings(_Section):
     max_attempts: int = Field(default=6, ge=1)
     base_delay: float = Field(default=0.5, gt=0)
     max_delay: float = Field(default=60.0, gt=0)
     max_retry_after: float = Field(default=300.0, gt=0)
     timeout: float = Field(default=15.0, gt=0)
+    rate_limits: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_RATE_LIMITS),
+        description="messages per second per process, by conversation channel",
+    )
 
 
 class LogSettings(_Section):

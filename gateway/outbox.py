@@ -3,8 +3,10 @@
 A message is sent through its channel's adapter. Rate limits wait as long as the platform's
 ``Retry-After`` says; transient failures (5xx, timeouts, network) back off exponentially with
 jitter (tenacity); permanent ones (4xx) are not retried. After the last attempt the message goes
-to the dead-letter queue (``frontdesk dlq list`` / ``frontdesk dlq retry ID``). A sent message's
-key is remembered, so a retried turn or a re-sent dead letter never goes out twice.
+to the dead-letter queue (``frontdesk dlq list`` / ``frontdesk dlq retry ID``). Sends are
+paced per channel (``outbox.rate_limits``, aiolimiter) below each platform's documented limit.
+A sent message's key is remembered, so a retried turn or a re-sent dead letter never goes out
+twice.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import time
 import uuid
 from collections.abc import Mapping
 
+from aiolimiter import AsyncLimiter
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -52,6 +55,11 @@ class Outbox:
         self.channels = channels
         self.metrics = metrics
         self.settings = settings
+        self._limiters = {
+            channel: AsyncLimiter(max_rate=rate, time_period=1.0)
+            for channel, rate in settings.rate_limits.items()
+            if rate > 0
+        }
         self._backoff = wait_random_exponential(
             multiplier=settings.base_delay, max=settings.max_delay
         )
@@ -134,7 +142,12 @@ class Outbox:
                         raise AlreadySent(message.key)
                     if fence == "lost":
                         raise LockLost(key)
-                    platform_id = await self._send_once(adapter, message)
+                    limiter = self._limiters.get(channel_name)
+                    if limiter is None:
+                        platform_id = await self._send_once(adapter, message)
+                    else:
+                        async with limiter:
+                            platform_id = await self._send_once(adapter, message)
         except SendError as exc:
             self.metrics.sends.labels(channel_name, "failed").inc()
             exc.attempts = attempt

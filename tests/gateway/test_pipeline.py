@@ -206,3 +206,17 @@ async def test_health_readiness_and_metrics(
     assert 'frontdesk_sends_total{channel="api",outcome="sent"} 1.0' in text
     assert "frontdesk_turn_seconds_count 1.0" in text
     assert 'frontdesk_queue_depth{lane="turns"} 0.0' in text
+
+
+async def test_sends_are_paced_by_the_channel_rate_limit(
+    aiohttp_client: Client, redis_url: str, callback: tuple[FakeCallback, str]
+) -> None:
+    fake, url = callback
+    settings = settings_for(redis_url, url, rate_limits={"api": 4})
+    client = await aiohttp_client(create_app(settings))
+    for i in range(8):  # eight conversations: nothing else would hold them back
+        assert await post(client, api_body(f"m{i}", user=f"paced-{i}")) == 200
+    await fake.wait_for(8)
+    arrivals = sorted(r.at for r in fake.requests)
+    # 4/s with a burst of 4: the last four wait for the bucket to refill.
+    assert arrivals[-1] - arrivals[0] >= 0.75
