@@ -1,10 +1,6 @@
-"""Dialogs: the engine that decides what the bot says, and the dialog YAML admins edit.
+"""Dialogs: the engine that decides what the bot says, and the dialog YAML admins edit."""
 
-The engine is pure: ``step(state, event) -> (state, replies)``. It never touches files, Redis
-or HTTP; the gateway's worker carries out what it returns.
-"""
-
-from dialogs.base import Dialog, Reply
+from dialogs.base import Dialog, Handoff, Outcome, Reply, SystemEvent, TurnContext
 from dialogs.echo import EchoDialog
 
-__all__ = ["Dialog", "EchoDialog", "Reply"]
+__all__ = ["Dialog", "EchoDialog", "Handoff", "Outcome", "Reply", "SystemEvent", "TurnContext"]

@@ -40,6 +40,7 @@ class Session:
     last_inbound: dict[str, float] = field(default_factory=dict)  # per channel
     opted_out: tuple[str, ...] = ()  # channels where the customer said STOP
     offered: dict[str, list[list[str]]] = field(default_factory=dict)  # numbered options
+    handoff: dict[str, Any] | None = None  # the open handoff: trigger, reason, when, …
     slots: dict[str, Any] = field(default_factory=dict)
     dialog: dict[str, Any] = field(default_factory=dict)
     created_at: float = 0.0

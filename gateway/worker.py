@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import time
 
-from dialogs.base import Dialog, Reply
+from dialogs.base import Dialog, Reply, TurnContext
 from gateway.identity import SERVICE_WINDOW, WINDOWED_CHANNELS
 from gateway.lanes import LockLost
 from gateway.logging import get_logger
@@ -81,7 +81,7 @@ class TurnWorker:
         session = decode_session(stored.data) if stored else Session(key=key, created_at=now)
         outcome = "ok"
         try:
-            session, outbound = self.turn(session, event)
+            session, outbound = await self.turn(session, event)
         except Exception:
             get_logger(conversation_id=key, channel=event.conversation.channel).exception(
                 "turn_failed", event_id=event.event_id
@@ -105,8 +105,10 @@ class TurnWorker:
         self.metrics.turns.labels(outcome).inc()
         self.metrics.turn_seconds.observe(max(0.0, time.time() - event.received_at))
 
-    def turn(self, session: Session, event: InboundEvent) -> tuple[Session, list[OutboundMessage]]:
-        """Pure: the session after ``event`` and the messages to send."""
+    async def turn(
+        self, session: Session, event: InboundEvent
+    ) -> tuple[Session, list[OutboundMessage]]:
+        """The session after ``event`` and the messages to send (no store access)."""
         channel = event.conversation.channel
         session = session.seen_on(channel, event.customer.display_name)
         outbound: list[OutboundMessage] = []
@@ -114,17 +116,54 @@ class TurnWorker:
             session = session.replace(
                 last_inbound={**session.last_inbound, channel: event.received_at}
             )
-            event = self._resolve_numbered_choice(session, event)
-            if event.control is not None:
-                session, outbound = self._control(session, event)
+            message = self._resolve_numbered_choice(session, event)
+            if message.control is not None:
+                session, outbound = self._control(session, message)
             elif session.owner == "bot":
-                state, replies = self.dialog.step(session.dialog, event)
-                session = session.replace(dialog=state)
-                outbound = replies_for(event, replies)
+                session, outbound = await self._respond(session, message)
         # An opted-out customer gets nothing more on that channel, whoever speaks.
         outbound = [m for m in outbound if m.conversation.channel not in session.opted_out]
         session = self._remember_options(session, outbound)
         return session, [self._with_window(session, m) for m in outbound]
+
+    async def _respond(
+        self, session: Session, event: CustomerMessage
+    ) -> tuple[Session, list[OutboundMessage]]:
+        context = TurnContext(
+            channel=event.conversation.channel,
+            customer_name=event.customer.display_name,
+            slots=session.slots,
+        )
+        outcome = await self.dialog.respond(session.dialog, event, context)
+        session = session.replace(dialog=outcome.state, slots=outcome.slots)
+        if outcome.handoff is not None:
+            handoff = outcome.handoff
+            session = session.replace(
+                owner="queued",
+                handoff={
+                    "trigger": handoff.trigger,
+                    "reason": handoff.reason,
+                    "queue": handoff.queue,
+                    "summary": handoff.summary,
+                    "at": event.received_at,
+                    "debug": outcome.debug,
+                },
+            )
+        return session, replies_for(event, outcome.replies)
+
+    def _control(
+        self, session: Session, event: CustomerMessage
+    ) -> tuple[Session, list[OutboundMessage]]:
+        """SMS keywords. The carrier (through Twilio) confirms STOP and START itself."""
+        channel = event.conversation.channel
+        if event.control == "opt_out":
+            if channel not in session.opted_out:
+                session = session.replace(opted_out=(*session.opted_out, channel))
+            return session, []
+        if event.control == "opt_in":
+            opted_out = tuple(c for c in session.opted_out if c != channel)
+            return session.replace(opted_out=opted_out), []
+        return session, replies_for(event, [Reply(text=self.help_text)])
 
     @staticmethod
     def _resolve_numbered_choice(session: Session, event: CustomerMessage) -> CustomerMessage:
@@ -144,20 +183,6 @@ class TurnWorker:
                 offered[channel] = remembered(message.buttons) if message.buttons else []
         offered = {c: o for c, o in offered.items() if o}
         return session if offered == session.offered else session.replace(offered=offered)
-
-    def _control(
-        self, session: Session, event: CustomerMessage
-    ) -> tuple[Session, list[OutboundMessage]]:
-        """SMS keywords. The carrier (through Twilio) confirms STOP and START itself."""
-        channel = event.conversation.channel
-        if event.control == "opt_out":
-            if channel not in session.opted_out:
-                session = session.replace(opted_out=(*session.opted_out, channel))
-            return session, []
-        if event.control == "opt_in":
-            opted_out = tuple(c for c in session.opted_out if c != channel)
-            return session.replace(opted_out=opted_out), []
-        return session, replies_for(event, [Reply(text=self.help_text)])
 
     @staticmethod
     def _with_window(session: Session, message: OutboundMessage) -> OutboundMessage:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from dialogs.base import Reply
+from dialogs.base import Outcome, SystemEvent, TurnContext
 from gateway.config import load_settings
 from gateway.messages import CustomerMessage
 from gateway.runtime import Gateway
@@ -24,12 +23,12 @@ class StallingDialog:
     def __init__(self, marker: Path) -> None:
         self.marker = marker
 
-    def step(
-        self, state: Mapping[str, Any], event: CustomerMessage
-    ) -> tuple[dict[str, Any], list[Reply]]:
+    async def respond(
+        self, state: Mapping[str, Any], event: CustomerMessage | SystemEvent, context: TurnContext
+    ) -> Outcome:
         self.marker.write_text(event.event_id)
-        time.sleep(3600)  # the test kills us here
-        return dict(state), []
+        await asyncio.sleep(3600)  # the test kills us here
+        return Outcome(state=dict(state), replies=[])
 
 
 async def main(config: str, marker: str) -> None:
