@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from channels.api import ApiChannel
 from channels.base import Channel
+from channels.whatsapp import WhatsAppCloudChannel
 from gateway.config import Settings
 from gateway.logging import get_logger
 
@@ -24,8 +25,16 @@ def _api(settings: Settings) -> Channel | None:
     )
 
 
+def _whatsapp_cloud(settings: Settings) -> Channel | None:
+    whatsapp = settings.channels.whatsapp
+    if not whatsapp.access_token:
+        return None
+    return WhatsAppCloudChannel.from_settings(whatsapp, timeout=settings.outbox.timeout)
+
+
 FACTORIES: dict[str, Factory] = {
     "api": _api,
+    "whatsapp_cloud": _whatsapp_cloud,
 }
 
 

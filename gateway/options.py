@@ -1,8 +1,9 @@
 """Buttons on channels that cannot show them (SMS, WhatsApp through Twilio).
 
-Such channels render buttons as numbered options. The worker remembers the options it last
-offered on the channel, and maps the customer's answer back to a button press: the option's
-number ("2") or its title, ignoring case and surrounding punctuation.
+Such channels render buttons as numbered options (the WhatsApp Cloud API beyond ten). The
+worker remembers the options it last offered on the channel, and maps the customer's answer
+back to a button press: the option's number ("2") or its title, ignoring case and surrounding
+punctuation.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from collections.abc import Sequence
 
 from gateway.messages import Button
 
-NUMBERED_OPTION_CHANNELS = frozenset({"sms", "whatsapp"})
+# Twilio's SMS and WhatsApp show no buttons; the Cloud API shows up to 10 and numbers the rest.
+NUMBERED_OPTION_CHANNELS = frozenset({"sms", "whatsapp", "whatsapp_cloud"})
 
 
 def remembered(buttons: Sequence[Button]) -> list[list[str]]:

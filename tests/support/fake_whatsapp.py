@@ -62,10 +62,12 @@ class FakeGraph:
     async def handle(self, request: web.Request) -> web.Response:
         auth = request.headers.get("Authorization")
         body: Any = await request.json()
+        answer: Answer = (200, None, {})
         if auth != f"Bearer {self.access_token}":
-            status, error, headers = 401, graph_error(190, "Invalid OAuth access token."), {}
-        else:
-            status, error, headers = self.script.pop(0) if self.script else (200, None, {})
+            answer = (401, graph_error(190, "Invalid OAuth access token."), {})
+        elif self.script:
+            answer = self.script.pop(0)
+        status, error, headers = answer
         self.calls.append(GraphCall(time.monotonic(), request.path, auth, body, status))
         self.arrived.set()
         if status >= 300:
