@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from channels.api import ApiChannel
 from channels.base import Channel
+from channels.twilio import TwilioChannel
 from channels.whatsapp import WhatsAppCloudChannel
 from gateway.config import Settings
 from gateway.logging import get_logger
@@ -25,6 +26,15 @@ def _api(settings: Settings) -> Channel | None:
     )
 
 
+def _twilio(settings: Settings) -> Channel | None:
+    twilio = settings.channels.twilio
+    if not twilio.account_sid:
+        return None
+    return TwilioChannel(
+        twilio, public_url=settings.server.public_url, timeout=settings.outbox.timeout
+    )
+
+
 def _whatsapp_cloud(settings: Settings) -> Channel | None:
     whatsapp = settings.channels.whatsapp
     if not whatsapp.access_token:
@@ -34,6 +44,7 @@ def _whatsapp_cloud(settings: Settings) -> Channel | None:
 
 FACTORIES: dict[str, Factory] = {
     "api": _api,
+    "twilio": _twilio,  # the "sms" and "whatsapp" conversation channels
     "whatsapp_cloud": _whatsapp_cloud,
 }
 
