@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from channels.api import ApiChannel
 from channels.base import Channel
+from channels.slack import SlackChannel
 from channels.twilio import TwilioChannel
 from channels.whatsapp import WhatsAppCloudChannel
 from gateway.config import Settings
@@ -23,6 +24,19 @@ def _api(settings: Settings) -> Channel | None:
         return None
     return ApiChannel(
         secret=api.secret, callback_url=api.callback_url, timeout=settings.outbox.timeout
+    )
+
+
+def _slack(settings: Settings) -> Channel | None:
+    slack = settings.channels.slack
+    if not slack.bot_token:
+        return None
+    return SlackChannel(
+        bot_token=slack.bot_token,
+        signing_secret=slack.signing_secret,  # required by config when bot_token is set
+        api_base_url=slack.api_base_url,
+        handoff_channel=settings.handoff.slack_channel,
+        timeout=settings.outbox.timeout,
     )
 
 
@@ -44,6 +58,7 @@ def _whatsapp_cloud(settings: Settings) -> Channel | None:
 
 FACTORIES: dict[str, Factory] = {
     "api": _api,
+    "slack": _slack,
     "twilio": _twilio,  # the "sms" and "whatsapp" conversation channels
     "whatsapp_cloud": _whatsapp_cloud,
 }

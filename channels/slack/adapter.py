@@ -1,0 +1,225 @@
+"""The Slack adapter: ``POST /webhooks/slack`` in, ``chat.postMessage`` out.
+
+Verification uses ``slack_sdk.signature.SignatureVerifier`` (HMAC over ``v0:<timestamp>:<body>``
+with the signing secret, compared in constant time, 5-minute window; the clock is injectable).
+Missing signature headers answer 401, a bad or stale signature 403. The only unsigned body
+accepted is Slack's ``ssl_check=1`` probe, which yields no event (as in Bolt).
+
+Why slack_sdk and not slack-bolt's ``AsyncApp``: our generic handler must put events in the
+durable queue *before* Slack gets its 200, and Bolt acknowledges from inside its listeners, with
+the work done (or lost) in-process; it neither dedups Slack's retries nor separates "missing"
+(401) from "bad or stale" (403) signatures, and its body parser (``slack_bolt.request.internals
+.parse_body``, a private module) treats any form body containing the word ``payload`` as an
+interaction, which loses a slash command whose text says "payload". What Bolt would contribute
+here is ``SignatureVerifier`` and ``AsyncWebClient``, which come from slack_sdk, so the adapter
+uses slack_sdk directly and keeps the pure verify / parse / acknowledge contract.
+
+Sending: slack_sdk's ``AsyncWebClient`` (base URL from ``channels.slack.api_base_url``), built
+with ``retry_handlers=[]`` so the SDK never retries underneath the outbox, which owns retries.
+Failures are classified: HTTP 429 or ``ratelimited`` wait for ``Retry-After``; 5xx, timeouts,
+connection errors and Slack's ``internal_error``/``fatal_error``/``service_unavailable`` are
+transient; every other ``ok: false`` (``channel_not_found``, ``not_in_channel``,
+``is_archived``, ``invalid_auth``, ``account_inactive``, ``invalid_blocks`` …) is permanent.
+
+Events from the agents' handoff channel (``handoff.slack_channel``) are not customer
+conversations: they go to ``agent_events`` (by default: none), the hook the handoff module
+fills in to turn them into ``AgentEvent``s.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from urllib.parse import parse_qsl
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import Clock, SignatureVerifier
+from slack_sdk.web.async_client import AsyncWebClient
+
+from channels.base import (
+    EventSink,
+    Route,
+    SendError,
+    WebhookRejected,
+    WebhookRequest,
+    WebhookResponse,
+    classify_http_status,
+    parse_retry_after,
+)
+from channels.slack.inbound import SlackBody, customer_events, decode
+from channels.slack.render import render
+from gateway.logging import get_logger
+from gateway.messages import InboundEvent, OutboundMessage
+
+AgentEvents = Callable[[SlackBody], list[InboundEvent]]
+TRANSIENT_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavailable"})
+_REMEMBERED_POSTS = 1024  # multi-post messages whose delivered parts are remembered
+
+
+class _CallableClock(Clock):
+    def __init__(self, now: Callable[[], float]) -> None:
+        self._now = now
+
+    def now(self) -> float:
+        return self._now()
+
+
+def no_agent_events(body: SlackBody) -> list[InboundEvent]:
+    return []
+
+
+class SlackChannel:
+    name = "slack"
+    conversation_channels: tuple[str, ...] = ("slack",)
+
+    def __init__(
+        self,
+        *,
+        bot_token: str,
+        signing_secret: str,
+        api_base_url: str = AsyncWebClient.BASE_URL,
+        handoff_channel: str = "",
+        timeout: float = 15.0,
+        clock: Callable[[], float] = time.time,
+        agent_events: AgentEvents = no_agent_events,
+    ) -> None:
+        self.bot_token = bot_token
+        self.api_base_url = api_base_url
+        self.handoff_channel = handoff_channel
+        self.timeout = timeout
+        self.agent_events = agent_events
+        self.bot_user_ids: frozenset[str] = frozenset()  # learned from auth.test at start
+        self._verifier = SignatureVerifier(signing_secret, clock=_CallableClock(clock))
+        self._clock = clock
+        self._http: aiohttp.ClientSession | None = None
+        self._client: AsyncWebClient | None = None
+        # Message key -> ts of the parts already posted, so a retried multi-post message
+        # resumes after the parts that went out (within this process).
+        self._posted: OrderedDict[str, list[str]] = OrderedDict()
+        self._log = get_logger(channel=self.name)
+
+    def routes(self) -> Sequence[Route]:
+        return (Route(method="POST", path="/webhooks/slack"),)
+
+    # ------------------------------------------------------------------ inbound (pure)
+
+    def verify(self, request: WebhookRequest) -> None:
+        timestamp = request.header("X-Slack-Request-Timestamp")
+        signature = request.header("X-Slack-Signature")
+        if timestamp is None or signature is None:
+            if timestamp is None and signature is None and _is_ssl_check(request):
+                return
+            raise WebhookRejected(401, "missing X-Slack-Signature or X-Slack-Request-Timestamp")
+        try:
+            age = abs(self._clock() - int(timestamp))
+        except ValueError:
+            raise WebhookRejected(403, "bad X-Slack-Request-Timestamp") from None
+        if age > 300:
+            raise WebhookRejected(403, "stale X-Slack-Request-Timestamp (over 5 minutes)")
+        if not self._verifier.is_valid(request.body, timestamp, signature):
+            raise WebhookRejected(403, "bad X-Slack-Signature")
+
+    def parse(self, request: WebhookRequest) -> list[InboundEvent]:
+        body = decode(request)
+        if self.handoff_channel and body.channel_id == self.handoff_channel:
+            return self.agent_events(body)
+        return customer_events(body, bot_user_ids=self.bot_user_ids)
+
+    def acknowledge(self, request: WebhookRequest, events: list[InboundEvent]) -> WebhookResponse:
+        """Empty 200, except ``url_verification``, answered with its challenge. For slash
+        commands too: Slack then shows nothing, and the reply comes through the API."""
+        try:
+            body = decode(request)
+        except WebhookRejected:
+            return WebhookResponse()
+        if body.kind == "url_verification":
+            challenge = json.dumps({"challenge": body.data["challenge"]}).encode()
+            return WebhookResponse(body=challenge, content_type="application/json")
+        return WebhookResponse()
+
+    # ------------------------------------------------------------------ outbound
+
+    async def start(self, sink: EventSink) -> None:
+        self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
+        self._client = AsyncWebClient(
+            token=self.bot_token,
+            base_url=self.api_base_url,
+            session=self._http,
+            timeout=math.ceil(self.timeout),
+            retry_handlers=[],
+        )
+        try:
+            auth = await self._client.auth_test()
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+            self._log.error("slack_auth_test_failed", error=str(exc))
+            return
+        self.bot_user_ids = frozenset(
+            v for v in (auth.get("user_id"), auth.get("bot_id")) if isinstance(v, str)
+        )
+        self._log.info("slack_connected", team=auth.get("team"), bot_user=auth.get("user_id"))
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+        self._http = self._client = None
+
+    async def send(self, message: OutboundMessage) -> str:
+        if self._client is None:
+            raise RuntimeError("SlackChannel.send before start()")
+        posts = render(message)
+        posted = self._posted.get(message.key, [])
+        for post in posts[len(posted) :]:
+            try:
+                response = await self._client.chat_postMessage(
+                    channel=post.channel,
+                    text=post.text,
+                    blocks=list(post.blocks),
+                    thread_ts=post.thread_ts,
+                )
+            except SlackApiError as exc:
+                raise classify_slack_error(exc) from exc
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise SendError("transient", f"Slack unreachable: {exc!r}") from exc
+            ts = response.get("ts")
+            posted = [*posted, ts if isinstance(ts, str) else ""]
+            if len(posts) > 1:
+                self._remember(message.key, posted)
+        self._posted.pop(message.key, None)
+        return posted[-1]
+
+    def _remember(self, key: str, posted: list[str]) -> None:
+        self._posted[key] = posted
+        self._posted.move_to_end(key)
+        while len(self._posted) > _REMEMBERED_POSTS:
+            self._posted.popitem(last=False)
+
+
+def classify_slack_error(exc: SlackApiError) -> SendError:
+    """How the outbox treats a failed Web API call."""
+    response = exc.response
+    status = int(getattr(response, "status_code", 0) or 0)
+    headers = getattr(response, "headers", None) or {}
+    retry_after = headers.get("Retry-After") or headers.get("retry-after")
+    data = getattr(response, "data", None)
+    error = data.get("error") if isinstance(data, dict) else None
+    detail = f"chat.postMessage: HTTP {status}" + (f" {error}" if error else "")
+    if status == 429 or error == "ratelimited":
+        return SendError("rate_limited", detail, retry_after=parse_retry_after(retry_after))
+    if status != 200:
+        return classify_http_status(status, detail, retry_after)
+    if error in TRANSIENT_ERRORS:
+        return SendError("transient", detail)
+    return SendError("permanent", detail)
+
+
+def _is_ssl_check(request: WebhookRequest) -> bool:
+    """Slack's unsigned certificate probe: ``ssl_check=1`` (and a token), nothing else."""
+    try:
+        form = dict(parse_qsl(request.body.decode(), keep_blank_values=True, strict_parsing=True))
+    except (UnicodeDecodeError, ValueError):
+        return False
+    return form.get("ssl_check") == "1" and set(form) <= {"ssl_check", "token"}
