@@ -10,6 +10,7 @@ from collections.abc import Callable
 from channels.api import ApiChannel
 from channels.base import Channel
 from channels.slack import SlackChannel
+from channels.telegram import TelegramChannel
 from channels.twilio import TwilioChannel
 from channels.whatsapp import WhatsAppCloudChannel
 from gateway.config import Settings
@@ -40,6 +41,13 @@ def _slack(settings: Settings) -> Channel | None:
     )
 
 
+def _telegram(settings: Settings) -> Channel | None:
+    telegram = settings.channels.telegram
+    if not telegram.token:
+        return None
+    return TelegramChannel.from_settings(telegram, timeout=settings.outbox.timeout)
+
+
 def _twilio(settings: Settings) -> Channel | None:
     twilio = settings.channels.twilio
     if not twilio.account_sid:
@@ -59,6 +67,7 @@ def _whatsapp_cloud(settings: Settings) -> Channel | None:
 FACTORIES: dict[str, Factory] = {
     "api": _api,
     "slack": _slack,
+    "telegram": _telegram,
     "twilio": _twilio,  # the "sms" and "whatsapp" conversation channels
     "whatsapp_cloud": _whatsapp_cloud,
 }

@@ -18,7 +18,7 @@ from gateway.logging import configure_logging
 DEFAULT_CONFIG = "config.yml"
 
 
-def _settings(path: str | None) -> Settings:
+def load_cli_settings(path: str | None) -> Settings:
     """``--config`` if given; else ./config.yml if present; else the embedded defaults."""
     if path is None and Path(DEFAULT_CONFIG).exists():
         path = DEFAULT_CONFIG
@@ -28,7 +28,7 @@ def _settings(path: str | None) -> Settings:
 def cmd_run(args: argparse.Namespace) -> int:
     from gateway.app import create_app
 
-    settings = _settings(args.config)
+    settings = load_cli_settings(args.config)
     configure_logging(settings.log.level, settings.log.format)
     app = create_app(settings)
     host = args.host or settings.server.host
@@ -40,14 +40,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_chat(args: argparse.Namespace) -> int:
     from gateway.chat import chat
 
-    settings = _settings(args.config)
+    settings = load_cli_settings(args.config)
     configure_logging("warning", "console")
     return asyncio.run(chat(settings))
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     try:
-        _settings(args.config)
+        load_cli_settings(args.config)
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem)
@@ -91,7 +91,7 @@ async def _dlq(settings: Settings, action: str, letter_id: str | None) -> int:
 
 
 def cmd_dlq(args: argparse.Namespace) -> int:
-    settings = _settings(args.config)
+    settings = load_cli_settings(args.config)
     if settings.store.url.startswith("memory://"):
         print(
             "store.url is memory://: dead letters live only inside the running process",
@@ -131,6 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     retry.add_argument("id")
     dlq.set_defaults(func=cmd_dlq)
+
+    from channels.telegram_cli import add_commands as add_telegram_commands
+
+    add_telegram_commands(sub)
     return parser
 
 

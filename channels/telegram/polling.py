@@ -1,0 +1,108 @@
+"""Long polling (``channels.telegram.mode: polling``): for a laptop with no public URL.
+
+A task deletes any webhook, then calls ``getUpdates`` in a loop and feeds each update's events
+to the sink (the same ingest the webhook uses). The offset passed to ``getUpdates`` confirms
+every earlier update to Telegram, so it advances past an update only after the sink accepted
+all of its events: a crash re-fetches what was not yet queued, and dedup by ``update_id``
+drops what was. A store outage is retried on the same update; an update that cannot be
+parsed is logged and skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from telegram import Bot, Update
+from telegram.error import RetryAfter, TelegramError
+
+from channels.base import EventSink, WebhookRejected
+from channels.telegram.errors import retry_after_seconds
+from channels.telegram.parse import ALLOWED_UPDATES, CHANNEL, BotIdentityUnknown
+from gateway.logging import get_logger
+from gateway.messages import InboundEvent
+
+MAX_BACKOFF = 60.0
+R = TypeVar("R")
+
+
+class Poller:
+    def __init__(
+        self,
+        bot: Bot,
+        parse: Callable[[object], list[InboundEvent]],
+        sink: EventSink,
+        *,
+        timeout: int = 30,
+    ) -> None:
+        self.bot = bot
+        self.parse = parse
+        self.sink = sink
+        self.timeout = timeout
+        self.offset: int | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._log = get_logger(channel=CHANNEL)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="telegram-polling")
+
+    async def stop(self) -> None:
+        """Stop polling, then confirm what was accepted so a restart does not fetch it again
+        (that matters with ``store.url: memory://``, whose dedup dies with the process)."""
+        if self._task is None:
+            return
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+        if self.offset is not None:
+            with contextlib.suppress(TelegramError, TypeError, ValueError):
+                await self.bot.get_updates(offset=self.offset, timeout=0, limit=1)
+
+    async def _run(self) -> None:
+        await self._with_backoff(self._delete_webhook)
+        while True:
+            updates = await self._with_backoff(self._fetch)
+            for update in updates:
+                await self._with_backoff(functools.partial(self._deliver, update))
+                self.offset = update.update_id + 1
+
+    async def _delete_webhook(self) -> None:
+        await self.bot.delete_webhook()
+        self._log.info("telegram_polling_started", timeout=self.timeout)
+
+    async def _fetch(self) -> tuple[Update, ...]:
+        updates: tuple[Update, ...] = await self.bot.get_updates(
+            offset=self.offset, timeout=self.timeout, allowed_updates=list(ALLOWED_UPDATES)
+        )
+        return updates
+
+    async def _deliver(self, update: Update) -> None:
+        try:
+            events = self.parse(update.to_dict())
+        except WebhookRejected as exc:
+            self._log.warning(
+                "telegram_update_skipped", update_id=update.update_id, reason=exc.reason
+            )
+            return
+        for event in events:
+            await self.sink(event)
+
+    async def _with_backoff(self, call: Callable[[], Awaitable[R]]) -> R:
+        """``call()`` until it succeeds: Telegram's flood wait, else exponential backoff."""
+        delay = 1.0
+        while True:
+            try:
+                return await call()
+            except RetryAfter as exc:
+                wait = retry_after_seconds(exc)
+            except BotIdentityUnknown:
+                wait = delay  # getMe is being retried; group messages wait for it
+            except Exception as exc:  # network, store outage, an update PTB cannot read
+                self._log.warning("telegram_polling_error", error=repr(exc), retry_in=delay)
+                wait = delay
+            await asyncio.sleep(wait)
+            delay = min(delay * 2, MAX_BACKOFF)
