@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
 
 from aiohttp import web
 
@@ -15,6 +16,7 @@ from channels.base import Channel, WebhookRejected, WebhookRequest
 from channels.registry import enabled_channels
 from dialogs.base import Dialog
 from dialogs.echo import EchoDialog
+from gateway.assembly import bot_dialog
 from gateway.config import Settings
 from gateway.logging import get_logger
 from gateway.metrics import CONTENT_TYPE_LATEST
@@ -93,7 +95,8 @@ def create_app(
     channels: dict[str, Channel] | None = None,
     workers: bool = True,
 ) -> web.Application:
-    """The gateway as an aiohttp app; its workers start and stop with the app."""
+    """The gateway as an aiohttp app; its workers start and stop with the app. Without
+    ``dialog``, the configured bot is built at startup (see gateway.assembly)."""
     gateway = Gateway(
         settings,
         dialog=dialog or EchoDialog(),
@@ -103,9 +106,20 @@ def create_app(
     app[GATEWAY] = gateway
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        await gateway.start(workers=workers)
-        yield
-        await gateway.stop()
+        async with AsyncExitStack() as stack:
+            if dialog is None:
+                # The configured bot (NLU, dialog YAML, hot reload) replaces the echo dialog.
+                errors = gateway.metrics.nlu_backend_errors
+
+                def count(backend: str, outcome: str) -> None:
+                    errors.labels(backend, outcome).inc()
+
+                gateway.worker.dialog = await stack.enter_async_context(
+                    bot_dialog(settings, on_nlu_error=count)
+                )
+            await gateway.start(workers=workers)
+            yield
+            await gateway.stop()
 
     app.cleanup_ctx.append(lifecycle)
     app.router.add_get("/healthz", healthz)

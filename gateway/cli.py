@@ -1,4 +1,4 @@
-"""The ``frontdesk`` command line: run, chat, validate, dlq."""
+"""The ``frontdesk`` command line: run, chat, validate, test, dlq, telegram, nlu."""
 
 from __future__ import annotations
 
@@ -42,15 +42,23 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
     settings = load_cli_settings(args.config)
     configure_logging("warning", "console")
-    return asyncio.run(chat(settings))
+    return asyncio.run(chat(settings, debug=args.debug))
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    """Configuration, then dialogs and NLU data: every problem as ``file:line: message``."""
+    from dialogs.cli import validate_dialogs
+
     try:
-        load_cli_settings(args.config)
+        settings = load_cli_settings(args.config)
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem)
+        return 1
+    problems = validate_dialogs(settings)
+    for problem in problems:
+        print(problem)
+    if problems:
         return 1
     print("ok: no problems found")
     return 0
@@ -115,9 +123,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--port", type=int, help="override server.port")
     run.set_defaults(func=cmd_run)
 
-    command("chat", "talk to the bot in the terminal through the real pipeline").set_defaults(
-        func=cmd_chat
+    chat_cmd = command("chat", "talk to the bot in the terminal through the real pipeline")
+    chat_cmd.add_argument(
+        "--debug",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="show intent, confidence, entities and flow/step beside each reply (default: on)",
     )
+    chat_cmd.set_defaults(func=cmd_chat)
     command(
         "validate", "check the configuration; print problems as file:line: message"
     ).set_defaults(func=cmd_validate)
@@ -133,8 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
     dlq.set_defaults(func=cmd_dlq)
 
     from channels.telegram_cli import add_commands as add_telegram_commands
+    from dialogs.cli import add_commands as add_dialog_commands
 
     add_telegram_commands(sub)
+    add_dialog_commands(sub)
     return parser
 
 

@@ -164,8 +164,80 @@ class NluSettings(_Section):
         return []
 
 
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_SPAN = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
+
+
+class BusinessHoursSettings(_Section):
+    """When agents are there. No ``weekly`` entries: always open."""
+
+    time_zone: str = "UTC"
+    # Day (mon … sun) -> spans "HH:MM-HH:MM" (end exclusive, "24:00" allowed); a day not listed
+    # is closed.
+    weekly: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    holidays: tuple[str, ...] = ()  # YYYY-MM-DD, closed all day
+
+    def requirements(self) -> list[tuple[str, str]]:
+        import datetime
+        import zoneinfo
+
+        problems: list[tuple[str, str]] = []
+        try:
+            zoneinfo.ZoneInfo(self.time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            problems.append(("time_zone", f"unknown time zone {self.time_zone!r}"))
+        for day, spans in self.weekly.items():
+            if day not in _DAYS:
+                problems.append(("weekly", f"unknown day {day!r} (use {', '.join(_DAYS)})"))
+            for span in spans:
+                m = _SPAN.match(span)
+                if m is None or (m.group(1), m.group(2)) >= (m.group(3), m.group(4)):
+                    problems.append(("weekly", f"{day}: bad span {span!r} (use HH:MM-HH:MM)"))
+        for holiday in self.holidays:
+            try:
+                datetime.date.fromisoformat(holiday)
+            except ValueError:
+                problems.append(("holidays", f"bad date {holiday!r} (use YYYY-MM-DD)"))
+        return problems
+
+
+class CsatSettings(_Section):
+    enabled: bool = True
+    question: str = (
+        "Thanks for your patience! How would you rate the help you got (1 = poor, 5 = great)?"
+    )
+    thanks: str = "Thank you for your feedback!"
+
+
 class HandoffSettings(_Section):
-    slack_channel: str = ""
+    slack_channel: str = ""  # the agents' channel id
+    note_prefix: str = "//"  # a thread reply starting with it stays internal
+    reannounce_after: float = Field(default=300.0, gt=0, description="seconds unclaimed")
+    mention: str = ""  # a Slack user group id (S…) mentioned when re-announcing
+    abandon_after: float = Field(default=1800.0, gt=0, description="seconds without a word")
+    tick: float = Field(default=15.0, gt=0, description="seconds between timer scans")
+    relay_attempts: int = Field(default=40, ge=1, description="send attempts for handoff posts")
+    business_hours: BusinessHoursSettings = BusinessHoursSettings()
+    csat: CsatSettings = CsatSettings()
+    agents: dict[str, str] = Field(default_factory=dict)  # Slack user id -> name customers see
+    default_agent_name: str = "Support"
+    pickup_samples: int = Field(default=20, ge=1, description="recent pickups for the wait")
+
+
+class DialogSettings(_Section):
+    # Off unless configured (the committed config.yml turns the example bot on): without
+    # dialogs, the gateway runs the echo dialog.
+    enabled: bool = False
+    path: str = "dialogs/example"  # a directory of dialog YAML
+    tests: str = ""  # conversation tests for `frontdesk test`; default: <path>/tests
+    hot_reload: bool = True  # watch path and nlu.data; swap in valid changes
+    # Serve the example's fake order service in process at this URL (frontdesk chat / run);
+    # empty: the business's own backend is used.
+    demo_order_service: str = ""
+
+    @property
+    def tests_path(self) -> str:
+        return self.tests or f"{self.path.rstrip('/')}/tests"
 
 
 class Settings(_Section):
@@ -176,6 +248,7 @@ class Settings(_Section):
     log: LogSettings = LogSettings()
     channels: ChannelSettings = ChannelSettings()
     nlu: NluSettings = NluSettings()
+    dialogs: DialogSettings = DialogSettings()
     handoff: HandoffSettings = HandoffSettings()
 
 
@@ -303,6 +376,9 @@ def parse_settings(text: str, file: str, env: dict[str, str] | None = None) -> S
         for name in ChannelSettings.model_fields
     ]
     sections.append((("nlu",), NluSettings, data.get("nlu", {})))
+    handoff = data.get("handoff")
+    hours = handoff.get("business_hours", {}) if isinstance(handoff, dict) else {}
+    sections.append((("handoff", "business_hours"), BusinessHoursSettings, hours))
     for path, model, raw in sections:
         try:
             section = model.model_validate(raw)
@@ -326,4 +402,28 @@ def load_settings(path: str | Path | None, env: dict[str, str] | None = None) ->
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([ConfigProblem(str(p), 1, f"cannot read: {exc.strerror}")]) from exc
-    return parse_settings(text, str(p), env)
+    return _relative_to(parse_settings(text, str(p), env), p.parent)
+
+
+def _relative_to(settings: Settings, base: Path) -> Settings:
+    """Paths in a configuration file are relative to the file, not to where the command runs
+    (kept relative to the working directory where possible, for short messages)."""
+
+    def resolve(value: str) -> str:
+        if not value or os.path.isabs(value):
+            return value
+        return os.path.relpath(os.path.normpath(base / value))
+
+    dialogs = settings.dialogs.model_copy(
+        update={
+            "path": resolve(settings.dialogs.path),
+            "tests": resolve(settings.dialogs.tests),
+        }
+    )
+    nlu = settings.nlu.model_copy(
+        update={
+            "data": tuple(resolve(d) for d in settings.nlu.data),
+            "model_dir": resolve(settings.nlu.model_dir),
+        }
+    )
+    return settings.model_copy(update={"dialogs": dialogs, "nlu": nlu})

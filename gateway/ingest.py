@@ -7,22 +7,35 @@ retries (nothing is acknowledged that was not stored).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Literal
 
 from gateway.messages import InboundEvent, encode_event
 from gateway.metrics import Metrics
 from gateway.store import Store
 
-Outcome = Literal["accepted", "duplicate"]
+Outcome = Literal["accepted", "duplicate", "unrouted"]
+# Finds the conversation an event belongs to when the adapter could not (an agent's reply in a
+# handoff card's thread); None drops the event.
+Resolver = Callable[[InboundEvent], Awaitable[InboundEvent | None]]
 
 
 class Ingest:
-    def __init__(self, store: Store, metrics: Metrics, *, dedup_ttl: float) -> None:
+    def __init__(
+        self, store: Store, metrics: Metrics, *, dedup_ttl: float, resolver: Resolver | None = None
+    ) -> None:
+        self.resolver = resolver
         self.store = store
         self.metrics = metrics
         self.dedup_ttl = dedup_ttl
 
     async def accept(self, event: InboundEvent) -> Outcome:
+        if self.resolver is not None:
+            resolved = await self.resolver(event)
+            if resolved is None:
+                self.metrics.events_in.labels(event.conversation.channel, "unrouted").inc()
+                return "unrouted"
+            event = resolved
         fresh = await self.store.enqueue(
             event.session_key, event.event_id, encode_event(event), self.dedup_ttl
         )

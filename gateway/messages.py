@@ -99,7 +99,9 @@ class DeliveryStatus:
         return session_key_for(self.customer)
 
 
-AgentAction = Literal["claim", "reply", "note", "resolve", "return_to_bot"]
+# ``timer``: the handoff scheduler's wake-up (re-announce, abandon), queued in the customer's
+# lane like any event so that it sees the session as the other turns leave it.
+AgentAction = Literal["claim", "reply", "note", "resolve", "return_to_bot", "timer"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -115,6 +117,8 @@ class AgentEvent:
     agent_name: str | None = None
     text: str = ""
     attachments: tuple[Attachment, ...] = ()
+    # The agent's own message on the agents' platform (Slack ``ts``), for delivery marks.
+    message_ts: str | None = None
     received_at: float = field(default_factory=time.time)
 
     @property
@@ -123,6 +127,30 @@ class AgentEvent:
 
 
 InboundEvent = CustomerMessage | DeliveryStatus | AgentEvent
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CardField:
+    label: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Card:
+    """A structured notice for the agents' channel (a handoff card): every text in it is
+    plain text that the adapter escapes; ``buttons`` carry payloads back as agent events."""
+
+    title: str
+    fields: tuple[CardField, ...] = ()
+    text: str = ""
+    context: str = ""
+    buttons: tuple[Button, ...] = ()
+
+
+# What an outbound message is for. ``reply``: to a customer (or a plain post); ``card`` /
+# ``card_update``: a handoff card posted / edited in place; ``thread``: a post in the card's
+# thread; ``ephemeral``: seen only by ``recipient``; ``reaction``: an emoji on ``target``.
+Purpose = Literal["reply", "card", "card_update", "thread", "ephemeral", "reaction"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -141,6 +169,18 @@ class OutboundMessage:
     # When the platform's customer-service window closes (WhatsApp: 24 h after the customer's
     # last message); past it, free text cannot be sent. None: no window on this channel.
     window_closes_at: float | None = None
+    purpose: Purpose = "reply"
+    card: Card | None = None
+    # The card (by its message key) whose thread this goes to, or which it updates: the outbox
+    # fills in ``conversation.thread_id`` / ``target`` once the card has been posted.
+    anchor: str | None = None
+    target: str | None = None  # the platform message acted on (card_update, reaction)
+    recipient: str | None = None  # ephemeral: the one user who sees it
+    reaction: str | None = None  # emoji name, for purpose "reaction"
+    mention: str | None = None  # a user group to notify (Slack subteam id), never escaped
+    broadcast: bool = False  # a thread post also shown in the channel
+    relay_of: str | None = None  # an agent's message relayed to the customer (its Slack ts)
+    max_attempts: int | None = None  # overrides outbox.max_attempts (relays outlast outages)
 
     @property
     def session_key(self) -> str:

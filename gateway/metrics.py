@@ -48,10 +48,61 @@ class Metrics:
             ["channel"],
             registry=r,
         )
+        self.nlu_backend_errors = Counter(
+            "frontdesk_nlu_backend_errors",
+            "NLU backend calls that gave no usable answer, by backend and outcome "
+            "(fallback, not_understood).",
+            ["backend", "outcome"],
+            registry=r,
+        )
         self.reclaimed = Counter(
             "frontdesk_reclaimed",
             "Work tickets taken over from a consumer that stopped answering, by lane.",
             ["lane"],
+            registry=r,
+        )
+
+        # Human handoff (gateway.handoff).
+        minutes = (10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 43200, 86400)
+        self.handoffs = Counter(
+            "frontdesk_handoffs", "Handoffs to agents, by trigger.", ["trigger"], registry=r
+        )
+        self.handoff_claim_seconds = Histogram(
+            "frontdesk_handoff_claim_seconds",
+            "Time from a handoff to an agent claiming it.",
+            buckets=minutes,
+            registry=r,
+        )
+        self.handoff_first_reply_seconds = Histogram(
+            "frontdesk_handoff_first_reply_seconds",
+            "Time from a handoff to the agent's first reply reaching the outbox.",
+            buckets=minutes,
+            registry=r,
+        )
+        self.handoff_duration_seconds = Histogram(
+            "frontdesk_handoff_duration_seconds",
+            "Time from a handoff to its end (resolved, returned to the bot or abandoned).",
+            buckets=minutes,
+            registry=r,
+        )
+        self.handoffs_closed = Counter(
+            "frontdesk_handoffs_closed",
+            "Handoffs ended, by outcome (resolved, returned, abandoned).",
+            ["outcome"],
+            registry=r,
+        )
+        self.csat = Counter(
+            "frontdesk_csat",
+            "Satisfaction ratings after a handoff, by score.",
+            ["score"],
+            registry=r,
+        )
+        self.handoffs_open = Gauge(
+            "frontdesk_handoffs_open", "Handoffs queued or with an agent now.", registry=r
+        )
+        self.bot_containment = Gauge(
+            "frontdesk_bot_containment_ratio",
+            "Share of conversations of the last 7 days (UTC) never handed to a person.",
             registry=r,
         )
 

@@ -15,6 +15,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Mapping
+from typing import Protocol
 
 from aiolimiter import AsyncLimiter
 from tenacity import (
@@ -36,6 +37,17 @@ from gateway.store import DeadLetter, Store, StoreUnavailable
 SENT_TTL = 7 * 24 * 3600.0
 
 
+class SendHooks(Protocol):
+    """What the handoff adds around a send (``gateway.handoff.relay``): fill in where a
+    message goes (a card's thread), and act on its success or final failure."""
+
+    async def prepare(self, key: str, message: OutboundMessage) -> OutboundMessage: ...
+
+    async def sent(self, key: str, message: OutboundMessage, platform_id: str) -> None: ...
+
+    async def failed(self, key: str, message: OutboundMessage, error: str) -> None: ...
+
+
 class AlreadySent(Exception):
     """The message's key is recorded as sent: a retried turn or a re-sent dead letter."""
 
@@ -49,7 +61,9 @@ class Outbox:
         metrics: Metrics,
         settings: OutboxSettings,
         lease: float,
+        hooks: SendHooks | None = None,
     ) -> None:
+        self.hooks = hooks
         self.store = store
         self.lease = lease
         self.channels = channels
@@ -77,6 +91,7 @@ class Outbox:
         except SendError as exc:
             attempts = exc.attempts
             log.warning("send_dead_lettered", error=str(exc), attempts=attempts)
+            await self._hook("failed", key, message, str(exc))
             letter = DeadLetter(
                 id=uuid.uuid4().hex[:12],
                 key=key,
@@ -91,7 +106,35 @@ class Outbox:
                 raise LockLost(key) from None
             return
         log.info("sent", platform_message_id=platform_id, attempts=attempts)
+        await self._hook("sent", key, message, platform_id)
         await self._remember_sent(key, token, item, message.key)
+
+    async def _hook(self, name: str, key: str, message: OutboundMessage, detail: str) -> None:
+        """Run a hook after a send; its failure is logged and never makes us send again."""
+        if self.hooks is None:
+            return
+        delay = 0.1
+        deadline = time.monotonic() + min(10.0, self.settings.max_retry_after)
+        while True:
+            try:
+                if name == "sent":
+                    await self.hooks.sent(key, message, detail)
+                else:
+                    await self.hooks.failed(key, message, detail)
+                return
+            except StoreUnavailable:
+                if time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+            except Exception:
+                get_logger(conversation_id=key, message_key=message.key).exception(
+                    "send_hook_failed", hook=name
+                )
+                return
+        get_logger(conversation_id=key, message_key=message.key).error(
+            "send_hook_failed", hook=name, error="store unavailable"
+        )
 
     async def _remember_sent(self, key: str, token: str, item: bytes, message_key: str) -> None:
         """Record the send, waiting out a store outage: it is the only record that the
@@ -123,7 +166,7 @@ class Outbox:
         if adapter is None:
             raise SendError("permanent", f"channel {channel_name!r} is not enabled")
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.settings.max_attempts),
+            stop=stop_after_attempt(message.max_attempts or self.settings.max_attempts),
             wait=self._wait,
             retry=retry_if_exception(lambda e: isinstance(e, SendError) and e.retryable),
             reraise=True,
@@ -142,12 +185,16 @@ class Outbox:
                         raise AlreadySent(message.key)
                     if fence == "lost":
                         raise LockLost(key)
+                    # A post in a handoff card's thread learns the card's ts here.
+                    ready = message
+                    if self.hooks is not None:
+                        ready = await self.hooks.prepare(key, message)
                     limiter = self._limiters.get(channel_name)
                     if limiter is None:
-                        platform_id = await self._send_once(adapter, message)
+                        platform_id = await self._send_once(adapter, ready)
                     else:
                         async with limiter:
-                            platform_id = await self._send_once(adapter, message)
+                            platform_id = await self._send_once(adapter, ready)
         except SendError as exc:
             self.metrics.sends.labels(channel_name, "failed").inc()
             exc.attempts = attempt

@@ -15,6 +15,7 @@ import uuid
 from channels.base import Channel
 from dialogs.base import Dialog
 from gateway.config import Settings
+from gateway.handoff import build_handoff
 from gateway.ingest import Ingest
 from gateway.lanes import LaneRunner
 from gateway.metrics import Metrics
@@ -40,7 +41,15 @@ class Gateway:
         )
         self.channels = channels
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        self.ingest = Ingest(self.store, self.metrics, dedup_ttl=settings.store.dedup_ttl)
+        self.handoff = build_handoff(
+            settings, self.store, self.metrics, slack_enabled="slack" in channels
+        )
+        self.ingest = Ingest(
+            self.store,
+            self.metrics,
+            dedup_ttl=settings.store.dedup_ttl,
+            resolver=self.handoff.relay.resolve if self.handoff else None,
+        )
         self.worker = TurnWorker(
             store=self.store,
             dialog=dialog,
@@ -48,6 +57,7 @@ class Gateway:
             session_ttl=settings.store.session_ttl,
             transcript_limit=settings.store.transcript_limit,
             help_text=settings.channels.twilio.help_text,
+            desk=self.handoff.desk if self.handoff else None,
         )
         self.outbox = Outbox(
             store=self.store,
@@ -55,6 +65,7 @@ class Gateway:
             metrics=self.metrics,
             settings=settings.outbox,
             lease=settings.workers.lease,
+            hooks=self.handoff.relay if self.handoff else None,
         )
         w = settings.workers
         self.runners = [
@@ -77,10 +88,14 @@ class Gateway:
             await channel.start(self.ingest.accept)
         if workers:
             self._tasks = [asyncio.create_task(r.run()) for r in self.runners]
+            if self.handoff is not None:
+                self._tasks.append(asyncio.create_task(self.handoff.ticker.run()))
 
     async def stop(self) -> None:
         """Stop taking work, finish what is held, then close channels and the store."""
         grace = self.settings.workers.shutdown_grace
+        if self.handoff is not None:
+            self.handoff.ticker.stop()
         await asyncio.gather(*(r.stop(grace) for r in self.runners))
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
@@ -99,3 +114,5 @@ class Gateway:
     async def refresh_gauges(self) -> None:
         for lane in LANES:
             self.metrics.queue_depth.labels(lane).set(await self.store.depth(lane))
+        if self.handoff is not None:
+            await self.handoff.refresh_gauges()

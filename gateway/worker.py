@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from typing import TYPE_CHECKING, Any
 
-from dialogs.base import Dialog, Reply, TurnContext
+from dialogs.base import Dialog, Reply, SystemEvent, TurnContext
 from gateway.identity import SERVICE_WINDOW, WINDOWED_CHANNELS
 from gateway.lanes import LockLost
 from gateway.logging import get_logger
 from gateway.messages import (
     AgentEvent,
+    ConversationRef,
     CustomerMessage,
+    CustomerRef,
     DeliveryStatus,
     InboundEvent,
     OutboundMessage,
@@ -34,6 +37,11 @@ from gateway.sessions import (
     encode_session,
 )
 from gateway.store import Store, StoredSession, TurnCommit
+
+if TYPE_CHECKING:
+    from gateway.handoff.desk import DeskTurn, HandoffDesk
+
+Records = list[dict[str, Any]]
 
 FALLBACK_TEXT = "Sorry, something went wrong on our side. Please try again in a moment."
 DEFAULT_HELP_TEXT = "You are talking to our assistant. Reply STOP to opt out, START to opt in."
@@ -66,7 +74,9 @@ class TurnWorker:
         session_ttl: float,
         transcript_limit: int,
         help_text: str = DEFAULT_HELP_TEXT,
+        desk: HandoffDesk | None = None,
     ) -> None:
+        self.desk = desk
         self.help_text = help_text
         self.store = store
         self.dialog = dialog
@@ -80,8 +90,10 @@ class TurnWorker:
         now = time.time()
         session = decode_session(stored.data) if stored else Session(key=key, created_at=now)
         outcome = "ok"
+        before = session
+        records: Records = []
         try:
-            session, outbound = await self.turn(session, event)
+            session, outbound, records = await self._turn(session, event)
         except Exception:
             get_logger(conversation_id=key, channel=event.conversation.channel).exception(
                 "turn_failed", event_id=event.event_id
@@ -102,33 +114,93 @@ class TurnWorker:
             raise LockLost(key)
         if outbound:
             await self.store.post_ticket("sends", key)
+        if self.desk is not None:
+            await self.desk.after_commit(key, before if stored else None, session, records)
         self.metrics.turns.labels(outcome).inc()
         self.metrics.turn_seconds.observe(max(0.0, time.time() - event.received_at))
 
     async def turn(
         self, session: Session, event: InboundEvent
     ) -> tuple[Session, list[OutboundMessage]]:
-        """The session after ``event`` and the messages to send (no store access)."""
+        """The session after ``event`` and the messages to send."""
+        session, outbound, _ = await self._turn(session, event)
+        return session, outbound
+
+    async def _turn(
+        self, session: Session, event: InboundEvent
+    ) -> tuple[Session, list[OutboundMessage], Records]:
+        """Route by ownership: the bot answers its own conversations; while queued or with an
+        agent, the customer's messages go to the agents' thread (the handoff desk), never to
+        the bot. The desk reads the store (transcript, card threads); the dialog does not."""
         channel = event.conversation.channel
-        session = session.seen_on(channel, event.customer.display_name)
+        if not isinstance(event, AgentEvent):  # an agent's event says nothing of the customer
+            session = session.seen_on(channel, event.customer.display_name)
         outbound: list[OutboundMessage] = []
+        records: Records = []
+        desk = self.desk
         if isinstance(event, CustomerMessage) and not event.edited:
             session = session.replace(
                 last_inbound={**session.last_inbound, channel: event.received_at}
             )
             message = self._resolve_numbered_choice(session, event)
+            rating = desk.csat_answer(session, message) if desk and session.owner == "bot" else None
             if message.control is not None:
                 session, outbound = self._control(session, message)
+            elif rating is not None and rating.handled:
+                session, outbound, records = await self._desk(rating, message.event_id)
             elif session.owner == "bot":
-                session, outbound = await self._respond(session, message)
+                session = rating.session if rating is not None else session
+                session, outbound, records = await self._respond(session, message)
+            elif desk is not None:
+                session, outbound, records = await self._desk(
+                    desk.customer_message(session, message), message.event_id
+                )
+        elif isinstance(event, AgentEvent) and desk is not None:
+            turn = await desk.agent_event(session.key, session, event)
+            session, outbound, records = await self._desk(turn, event.event_id)
+        elif isinstance(event, DeliveryStatus) and desk is not None:
+            turn = await desk.delivery_turn(session.key, session, event)
+            session, outbound, records = await self._desk(turn, event.event_id)
         # An opted-out customer gets nothing more on that channel, whoever speaks.
         outbound = [m for m in outbound if m.conversation.channel not in session.opted_out]
         session = self._remember_options(session, outbound)
-        return session, [self._with_window(session, m) for m in outbound]
+        return session, [self._with_window(session, m) for m in outbound], records
+
+    async def _desk(
+        self, turn: DeskTurn, event_id: str
+    ) -> tuple[Session, list[OutboundMessage], Records]:
+        """A desk turn; when the bot takes over again, the dialog greets the customer back in
+        context (``handoff_returned``) on the channel they last wrote on."""
+        session, outbound = turn.session, list(turn.outbound)
+        if not turn.returned or not turn.session.handoff:
+            return session, outbound, turn.records
+        handoff = turn.session.handoff
+        conversation = ConversationRef(**handoff["conversation"])
+        customer = CustomerRef(**handoff["customer"])
+        context = TurnContext(
+            channel=conversation.channel,
+            customer_name=customer.display_name,
+            slots=session.slots,
+        )
+        returned = SystemEvent(name="handoff_returned", event_id=event_id)
+        outcome = await self.dialog.respond(session.dialog, returned, context)
+        session = session.replace(dialog=outcome.state, slots=outcome.slots)
+        outbound += [
+            OutboundMessage(
+                key=f"{event_id}#r{n}",
+                conversation=conversation,
+                customer=customer,
+                text=reply.text,
+                buttons=reply.buttons,
+                in_reply_to=event_id,
+            )
+            for n, reply in enumerate(outcome.replies)
+        ]
+        return session, outbound, turn.records
 
     async def _respond(
         self, session: Session, event: CustomerMessage
-    ) -> tuple[Session, list[OutboundMessage]]:
+    ) -> tuple[Session, list[OutboundMessage], Records]:
         context = TurnContext(
             channel=event.conversation.channel,
             customer_name=event.customer.display_name,
@@ -149,7 +221,11 @@ class TurnWorker:
                     "debug": outcome.debug,
                 },
             )
-        return session, replies_for(event, outcome.replies)
+        replies = replies_for(event, outcome.replies)
+        if outcome.handoff is not None and self.desk is not None:
+            turn = await self.desk.start(session.key, session, event, replies)
+            return turn.session, replies + turn.outbound, turn.records
+        return session, replies, []
 
     def _control(
         self, session: Session, event: CustomerMessage
@@ -224,7 +300,7 @@ def transcript_entries(
                 status=event.status,
             )
         )
-    elif isinstance(event, AgentEvent):
+    elif isinstance(event, AgentEvent) and event.action != "timer":
         entries.append(
             TranscriptEntry(
                 at=event.received_at,
@@ -235,7 +311,10 @@ def transcript_entries(
             )
         )
     entries.extend(
-        TranscriptEntry(at=now, direction="out", channel=channel, text=m.text, ref=m.key)
+        TranscriptEntry(
+            at=now, direction="out", channel=m.conversation.channel, text=m.text, ref=m.key
+        )
         for m in outbound
+        if m.purpose == "reply"  # the agents' posts, cards and marks are not the customer's
     )
     return entries

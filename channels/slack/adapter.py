@@ -22,8 +22,14 @@ transient; every other ``ok: false`` (``channel_not_found``, ``not_in_channel``,
 ``is_archived``, ``invalid_auth``, ``account_inactive``, ``invalid_blocks`` …) is permanent.
 
 Events from the agents' handoff channel (``handoff.slack_channel``) are not customer
-conversations: they go to ``agent_events`` (by default: none), the hook the handoff module
-fills in to turn them into ``AgentEvent``s.
+conversations: they go to ``agent_events`` (by default ``channels.slack.agents``: thread
+replies, thread commands and card buttons as ``AgentEvent``s).
+
+Besides plain posts, ``send`` serves the handoff's purposes: ``card`` (a Block Kit card,
+``chat.postMessage``), ``card_update`` (``chat.update`` of the card), ``thread`` (a post in the
+card's thread, optionally broadcast to the channel with a user group mention), ``ephemeral``
+(``chat.postEphemeral``, seen by one agent) and ``reaction`` (``reactions.add``; an emoji
+already there counts as done).
 """
 
 from __future__ import annotations
@@ -50,8 +56,9 @@ from channels.base import (
     classify_http_status,
     parse_retry_after,
 )
+from channels.slack.agents import agent_events
 from channels.slack.inbound import SlackBody, customer_events, decode
-from channels.slack.render import render
+from channels.slack.render import escape, render, render_card
 from gateway.logging import get_logger
 from gateway.messages import InboundEvent, OutboundMessage
 
@@ -85,7 +92,7 @@ class SlackChannel:
         handoff_channel: str = "",
         timeout: float = 15.0,
         clock: Callable[[], float] = time.time,
-        agent_events: AgentEvents = no_agent_events,
+        agent_events: AgentEvents | None = None,
     ) -> None:
         self.bot_token = bot_token
         self.api_base_url = api_base_url
@@ -126,7 +133,9 @@ class SlackChannel:
     def parse(self, request: WebhookRequest) -> list[InboundEvent]:
         body = decode(request)
         if self.handoff_channel and body.channel_id == self.handoff_channel:
-            return self.agent_events(body)
+            if self.agent_events is not None:
+                return self.agent_events(body)
+            return agent_events(body, channel=self.handoff_channel, bot_user_ids=self.bot_user_ids)
         return customer_events(body, bot_user_ids=self.bot_user_ids)
 
     def acknowledge(self, request: WebhookRequest, events: list[InboundEvent]) -> WebhookResponse:
@@ -170,6 +179,8 @@ class SlackChannel:
     async def send(self, message: OutboundMessage) -> str:
         if self._client is None:
             raise RuntimeError("SlackChannel.send before start()")
+        if message.purpose in ("card", "card_update", "ephemeral", "reaction"):
+            return await self._handoff_call(self._client, message)
         posts = render(message)
         posted = self._posted.get(message.key, [])
         for post in posts[len(posted) :]:
@@ -179,6 +190,7 @@ class SlackChannel:
                     text=post.text,
                     blocks=list(post.blocks),
                     thread_ts=post.thread_ts,
+                    reply_broadcast=post.reply_broadcast or None,
                 )
             except SlackApiError as exc:
                 raise classify_slack_error(exc) from exc
@@ -191,6 +203,56 @@ class SlackChannel:
         self._posted.pop(message.key, None)
         return posted[-1]
 
+    async def _handoff_call(self, client: AsyncWebClient, message: OutboundMessage) -> str:
+        channel = message.conversation.chat_id
+        method = {
+            "card": "chat.postMessage",
+            "card_update": "chat.update",
+            "ephemeral": "chat.postEphemeral",
+            "reaction": "reactions.add",
+        }[message.purpose]
+        try:
+            if message.purpose in ("card", "card_update"):
+                if message.card is None:
+                    raise SendError("permanent", f"{message.purpose} without a card")
+                text, blocks = render_card(message.card)
+                if message.purpose == "card":
+                    response = await client.chat_postMessage(
+                        channel=channel, text=text, blocks=blocks
+                    )
+                else:
+                    if message.target is None:
+                        raise SendError("permanent", "card_update without the card's ts")
+                    response = await client.chat_update(
+                        channel=channel, ts=message.target, text=text, blocks=blocks
+                    )
+                ts = response.get("ts")
+                return ts if isinstance(ts, str) else ""
+            if message.purpose == "ephemeral":
+                if message.recipient is None:
+                    raise SendError("permanent", "ephemeral without a recipient")
+                response = await client.chat_postEphemeral(
+                    channel=channel,
+                    user=message.recipient,
+                    text=escape(message.text),
+                    thread_ts=message.conversation.thread_id,
+                )
+                ts = response.get("message_ts")
+                return ts if isinstance(ts, str) else ""
+            if message.target is None or message.reaction is None:
+                raise SendError("permanent", "reaction without a message or an emoji")
+            await client.reactions_add(
+                channel=channel, timestamp=message.target, name=message.reaction
+            )
+            return message.target
+        except SlackApiError as exc:
+            data = getattr(exc.response, "data", None)
+            if isinstance(data, dict) and data.get("error") == "already_reacted":
+                return message.target or ""
+            raise classify_slack_error(exc, method) from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise SendError("transient", f"Slack unreachable: {exc!r}") from exc
+
     def _remember(self, key: str, posted: list[str]) -> None:
         self._posted[key] = posted
         self._posted.move_to_end(key)
@@ -198,7 +260,7 @@ class SlackChannel:
             self._posted.popitem(last=False)
 
 
-def classify_slack_error(exc: SlackApiError) -> SendError:
+def classify_slack_error(exc: SlackApiError, method: str = "chat.postMessage") -> SendError:
     """How the outbox treats a failed Web API call."""
     response = exc.response
     status = int(getattr(response, "status_code", 0) or 0)
@@ -206,7 +268,7 @@ def classify_slack_error(exc: SlackApiError) -> SendError:
     retry_after = headers.get("Retry-After") or headers.get("retry-after")
     data = getattr(response, "data", None)
     error = data.get("error") if isinstance(data, dict) else None
-    detail = f"chat.postMessage: HTTP {status}" + (f" {error}" if error else "")
+    detail = f"{method}: HTTP {status}" + (f" {error}" if error else "")
     if status == 429 or error == "ratelimited":
         return SendError("rate_limited", detail, retry_after=parse_retry_after(retry_after))
     if status != 200:

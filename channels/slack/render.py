@@ -22,7 +22,7 @@ from typing import Any
 
 from channels.base import SendError
 from channels.text import split_text
-from gateway.messages import Attachment, Button, OutboundMessage
+from gateway.messages import Attachment, Button, Card, OutboundMessage
 
 SECTION_LIMIT = 3000  # characters of a section block's text
 TEXT_LIMIT = 40000  # characters of a message's top-level text
@@ -42,6 +42,7 @@ class SlackPost:
     text: str  # the notification / fallback text, escaped
     blocks: tuple[Block, ...]
     thread_ts: str | None = None
+    reply_broadcast: bool = False  # a thread reply also shown in the channel
 
 
 def escape(text: str) -> str:
@@ -69,6 +70,8 @@ def _escaped_parts(text: str, limit: int, size: int) -> list[str]:
 def render(message: OutboundMessage) -> list[SlackPost]:
     """The posts that carry ``message``, in order; SendError(permanent) if it cannot be sent."""
     sections = escaped_parts(message.text) if message.text.strip() else []
+    if message.mention and sections:  # a user group ping: the one unescaped mention we write
+        sections[0] = f"<!subteam^{escape(message.mention)}> {sections[0]}"
     tail = [*_attachment_blocks(message.attachments), *_button_blocks(message.buttons)]
     if not sections and not tail:
         raise SendError("permanent", "nothing to send: no text, buttons or attachments")
@@ -93,9 +96,53 @@ def render(message: OutboundMessage) -> list[SlackPost]:
             text="\n".join(texts),
             blocks=tuple(blocks),
             thread_ts=message.conversation.thread_id,
+            reply_broadcast=message.broadcast and bool(message.conversation.thread_id) and n == 0,
         )
-        for blocks, texts in posts
+        for n, (blocks, texts) in enumerate(posts)
     ]
+
+
+FIELD_LIMIT = 2000  # characters of a section field
+MAX_FIELDS = 10
+HEADER_LIMIT = 150
+
+
+def render_card(card: Card) -> tuple[str, list[Block]]:
+    """A handoff card: header, fields, summary, status context and its buttons. Every text is
+    escaped or plain_text, so nothing a customer wrote can ping or link."""
+    title = card.title.strip() or "Handoff"
+    blocks: list[Block] = [
+        {"type": "header", "text": {"type": "plain_text", "text": _cut(title, HEADER_LIMIT)}}
+    ]
+    fields = [
+        {"type": "mrkdwn", "text": _cut(f"*{escape(f.label)}*\n{escape(f.value)}", FIELD_LIMIT)}
+        for f in card.fields
+    ]
+    for i in range(0, len(fields), MAX_FIELDS):
+        blocks.append({"type": "section", "fields": fields[i : i + MAX_FIELDS]})
+    for part in escaped_parts(card.text) if card.text.strip() else []:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": part}})
+    if card.context.strip():
+        context = _cut(escape(card.context), SECTION_LIMIT)
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
+    if card.buttons:
+        elements = []
+        for button in card.buttons:
+            element: Block = {
+                "type": "button",
+                "action_id": button.payload.replace(":", "-"),
+                "text": {"type": "plain_text", "text": _title(button.title), "emoji": True},
+                "value": button.payload,
+            }
+            if button.payload.endswith(":claim"):
+                element["style"] = "primary"
+            elements.append(element)
+        blocks.append({"type": "actions", "block_id": "fd-handoff", "elements": elements})
+    return escape(title)[:TEXT_LIMIT], blocks
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _button_blocks(buttons: tuple[Button, ...]) -> list[Block]:

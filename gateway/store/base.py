@@ -128,6 +128,10 @@ class Store(Protocol):
 
     async def dead_letters(self) -> list[DeadLetter]: ...
 
+    async def append_outbound(self, key: str, items: list[bytes]) -> None:
+        """Append messages to the end of the conversation's outbox and post a ticket (for a
+        send's follow-ups, e.g. a delivery mark after a relayed reply)."""
+
     async def requeue_dead_letter(self, letter_id: str) -> DeadLetter | None:
         """Put a dead letter back at the end of its conversation's outbox."""
 

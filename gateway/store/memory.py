@@ -169,6 +169,11 @@ class MemoryStore:
     async def dead_letters(self) -> list[DeadLetter]:
         return sorted(self._dlq.values(), key=lambda d: d.failed_at)
 
+    async def append_outbound(self, key: str, items: list[bytes]) -> None:
+        if items:
+            self._lists["sends", key].extend(items)
+            await self.post_ticket("sends", key)
+
     async def requeue_dead_letter(self, letter_id: str) -> DeadLetter | None:
         letter = self._dlq.pop(letter_id, None)
         if letter is not None:

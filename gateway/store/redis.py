@@ -301,6 +301,12 @@ class RedisStore:
         return sorted((_letter(v) for v in raw.values()), key=lambda d: d.failed_at)
 
     @_translated
+    async def append_outbound(self, key: str, items: list[bytes]) -> None:
+        if items:
+            await self.redis.rpush(conversation_key(key, "sends"), *items)
+            await self.post_ticket("sends", key)
+
+    @_translated
     async def requeue_dead_letter(self, letter_id: str) -> DeadLetter | None:
         raw = await self.redis.hget(DLQ, letter_id)
         if raw is None:

@@ -86,13 +86,12 @@ async def start_fake_rasa(fake: FakeRasa) -> tuple[web.AppRunner, str]:
 def rasa_python() -> tuple[Path | None, str]:
     """The interpreter that has Rasa, or None and the reason there is none."""
     configured = os.environ.get("FRONTDESK_RASA_PYTHON")
+    if not configured and os.environ.get("FRONTDESK_RASA_SKIP_REASON"):
+        return None, os.environ["FRONTDESK_RASA_SKIP_REASON"]  # from scripts/ci_rasa.sh
     python = Path(configured) if configured else DEFAULT_VENV / "bin" / "python"
     where = "FRONTDESK_RASA_PYTHON" if configured else f"the default venv {DEFAULT_VENV}"
     if not python.exists():
-        reason = os.environ.get("FRONTDESK_RASA_SKIP_REASON") or (
-            f"no Rasa interpreter: {python} ({where}) does not exist; run scripts/ci_rasa.sh"
-        )
-        return None, reason
+        return None, f"no Rasa interpreter: {python} ({where}) does not exist; see docs/rasa.md"
     probe = subprocess.run(
         [str(python), "-c", "import importlib.metadata as m; print(m.version('rasa'))"],
         capture_output=True,
@@ -101,7 +100,7 @@ def rasa_python() -> tuple[Path | None, str]:
     )
     if probe.returncode != 0 or not probe.stdout.startswith("3.6."):
         found = probe.stdout.strip() or "not installed"
-        return None, f"{python} has no Rasa 3.6 (rasa: {found}); run scripts/ci_rasa.sh"
+        return None, f"{python} has no Rasa 3.6 (rasa: {found}); see docs/rasa.md"
     return python, ""
 
 
@@ -115,25 +114,30 @@ def _env() -> dict[str, str]:
 
 
 def train_model(python: Path, nlu: Path, config: Path, log: Path) -> Path:
-    """``rasa train nlu``, cached by a hash of the data, the config and the interpreter."""
+    """``rasa train nlu`` on a file or a directory of NLU YAML, cached by a hash of the data,
+    the config and the interpreter."""
+    data = sorted(nlu.rglob("*.yml")) if nlu.is_dir() else [nlu]
     digest = hashlib.sha256(
-        nlu.read_bytes() + b"\0" + config.read_bytes() + b"\0" + str(python).encode()
+        b"\0".join([*(f.read_bytes() for f in data), config.read_bytes(), str(python).encode()])
     ).hexdigest()[:16]
     model = MODEL_CACHE / f"nlu-{digest}.tar.gz"
     if model.exists():
         return model
     MODEL_CACHE.mkdir(parents=True, exist_ok=True)
     out = MODEL_CACHE / f"training-{digest}-{os.getpid()}"
+    out.mkdir()  # also Rasa's working directory: its training cache (.rasa/) goes with it
     args = [str(python), "-m", "rasa", "train", "nlu", "--nlu", str(nlu), "--config"]
     args += [str(config), "--out", str(out), "--fixed-model-name", "nlu"]
-    with log.open("wb") as sink:
-        done = subprocess.run(
-            args, cwd=out.parent, env=_env(), stdout=sink, stderr=subprocess.STDOUT, timeout=600
-        )
-    if done.returncode != 0:
-        raise RuntimeError(f"rasa train nlu failed ({done.returncode}); see {log}")
-    (out / "nlu.tar.gz").replace(model)
-    shutil.rmtree(out, ignore_errors=True)
+    try:
+        with log.open("wb") as sink:
+            done = subprocess.run(
+                args, cwd=out, env=_env(), stdout=sink, stderr=subprocess.STDOUT, timeout=600
+            )
+        if done.returncode != 0:
+            raise RuntimeError(f"rasa train nlu failed ({done.returncode}); see {log}")
+        (out / "nlu.tar.gz").replace(model)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
     return model
 
 

@@ -1,0 +1,1 @@
+"""The example retail customer-care bot (YAML) and its fake order service."""

@@ -1,0 +1,196 @@
+"""The YAML dialog as the worker sees it: a ``Dialog`` that parses the message with the NLU,
+steps the engine, carries out its HTTP actions (aiohttp) and feeds the results back until the
+engine has only replies and perhaps a handoff left.
+
+It holds the current compiled ``Bot`` and swaps it atomically on reload (``swap``): a turn
+uses the bot it started with from start to end.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+
+from dialogs.base import Handoff, Outcome, Reply, SystemEvent, TurnContext
+from dialogs.engine import (
+    CallResult,
+    DialogEvent,
+    HandOffAction,
+    HttpRequest,
+    SayAction,
+    Trace,
+    UserInput,
+    payload_parse,
+    step,
+)
+from dialogs.model import Bot, DialogState, from_json
+from gateway.logging import get_logger
+from gateway.messages import CustomerMessage
+from nlu.result import NluBackend, ParseResult
+
+MAX_CALLS_PER_TURN = 10
+
+
+class DialogRunner:
+    def __init__(
+        self,
+        bot: Bot,
+        nlu: NluBackend,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.bot = bot
+        self.nlu = nlu
+        self._session = session
+        self._own_session = session is None
+        self._random = random.Random(seed)
+
+    def swap(self, bot: Bot, nlu: NluBackend | None = None) -> None:
+        """Put a new version in force; turns already running finish with the old one."""
+        self.bot = bot
+        if nlu is not None:
+            self.nlu = nlu
+
+    async def close(self) -> None:
+        if self._session is not None and self._own_session:
+            await self._session.close()
+            self._session = None
+
+    async def respond(
+        self,
+        state: Mapping[str, Any],
+        event: CustomerMessage | SystemEvent,
+        context: TurnContext,
+    ) -> Outcome:
+        outcome, _ = await self.respond_detailed(state, event, context)
+        return outcome
+
+    async def respond_detailed(
+        self,
+        state: Mapping[str, Any],
+        event: CustomerMessage | SystemEvent,
+        context: TurnContext,
+    ) -> tuple[Outcome, list[tuple[str, ...]]]:
+        """``respond``, plus every variant each reply could have been (for conversation
+        tests, which accept any of them)."""
+        bot, nlu = self.bot, self.nlu
+        current = from_json(bot, dict(state), dict(context.slots))
+        parse: ParseResult | None = None
+        if isinstance(event, SystemEvent):
+            engine_event: UserInput | DialogEvent = DialogEvent(
+                name=event.name, channel=context.channel, customer_name=context.customer_name
+            )
+        else:
+            text = event.text or ""
+            parse = payload_parse(bot, event.button_payload)
+            if parse is None and text.strip():
+                parse = await nlu.parse(text)
+            engine_event = UserInput(
+                text=text,
+                payload=event.button_payload,
+                channel=context.channel,
+                customer_name=context.customer_name,
+                seed=self._random.randrange(1 << 30),
+            )
+        return await self.run_turn(bot, current, engine_event, parse)
+
+    async def run_turn(
+        self,
+        bot: Bot,
+        state: DialogState,
+        event: UserInput | DialogEvent,
+        parse: ParseResult | None,
+    ) -> tuple[Outcome, list[tuple[str, ...]]]:
+        """Step the engine and perform its HTTP calls until the turn is over."""
+        replies: list[Reply] = []
+        alternatives: list[tuple[str, ...]] = []
+        handoff: Handoff | None = None
+        trace: Trace | None = None
+        pending: UserInput | DialogEvent | CallResult | None = event
+        calls = 0
+        while pending is not None:
+            state, actions = step(bot, state, pending, parse)
+            pending = None
+            for action in actions:
+                if isinstance(action, SayAction):
+                    replies.append(Reply(text=action.text, buttons=action.buttons))
+                    alternatives.append(action.alternatives or (action.text,))
+                elif isinstance(action, Trace):
+                    trace = action
+                elif isinstance(action, HandOffAction):
+                    handoff = Handoff(
+                        trigger=action.trigger,
+                        reason=action.reason,
+                        queue=action.queue,
+                        summary=summary(parse, state.slots),
+                    )
+                elif isinstance(action, HttpRequest) and calls < MAX_CALLS_PER_TURN:
+                    calls += 1
+                    pending = await self.call(action)
+        outcome = Outcome(
+            state=state.to_json(),
+            replies=replies,
+            slots=dict(state.slots),
+            handoff=handoff,
+            debug=debug_info(parse, trace, handoff),
+        )
+        return outcome, alternatives
+
+    async def call(self, request: HttpRequest) -> CallResult:
+        """One HTTP action; any failure (status ≥ 400, timeout, no JSON) is ``ok=False``."""
+        log = get_logger(action=request.action)
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        kwargs: dict[str, Any] = {"timeout": aiohttp.ClientTimeout(total=request.timeout)}
+        if request.body is not None and request.method != "GET":
+            kwargs["json"] = request.body
+        try:
+            async with self._session.request(request.method, request.url, **kwargs) as resp:
+                raw = await resp.read()
+                status = resp.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("dialog_action_failed", error=type(exc).__name__)
+            return CallResult(action=request.action, ok=False, status=0)
+        data: Any = None
+        if raw:
+            try:
+                data = json.loads(raw)
+            except ValueError:
+                log.warning("dialog_action_not_json", status=status)
+                return CallResult(action=request.action, ok=False, status=status)
+        if status >= 400:
+            log.info("dialog_action_status", status=status)
+        return CallResult(action=request.action, ok=status < 400, status=status, data=data)
+
+
+def summary(parse: ParseResult | None, slots: Mapping[str, Any]) -> str:
+    known = ", ".join(f"{k}={v}" for k, v in slots.items() if v not in (None, ""))
+    said = f"last intent: {parse.intent or 'not understood'}" if parse else ""
+    return "; ".join(p for p in (said, f"slots: {known}" if known else "") if p)
+
+
+def debug_info(
+    parse: ParseResult | None, trace: Trace | None, handoff: Handoff | None
+) -> dict[str, Any]:
+    """Why the bot did what it did: for ``frontdesk chat`` and the handoff card."""
+    info: dict[str, Any] = {
+        "intent": parse.intent if parse else None,
+        "confidence": round(parse.confidence, 3) if parse else None,
+        "entities": [{"entity": e.entity, "value": e.value} for e in parse.entities]
+        if parse
+        else [],
+        "flow": trace.flow if trace else None,
+        "step": trace.step if trace else None,
+    }
+    if parse is not None:
+        info["sentiment"] = round(parse.sentiment, 3)
+    if trace is not None and trace.trigger:
+        info["trigger"] = trace.trigger
+    if handoff is not None:
+        info["handoff"] = handoff.trigger
+    return info

@@ -1,0 +1,60 @@
+"""Human handoff to agents in a Slack channel: the card, the thread, claim / reply / resolve /
+return to the bot, the queue's timers, business hours, satisfaction ratings and statistics.
+
+:func:`build_handoff` wires the parts for a gateway: the desk (the turn worker's partner), the
+relay (ingest's resolver and the outbox's send hooks), the ticker (timers) and the statistics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.config import Settings
+from gateway.handoff.desk import DeskTurn, HandoffDesk
+from gateway.handoff.relay import HandoffRelay
+from gateway.handoff.stats import Stats
+from gateway.handoff.store import HandoffStore, handoff_store
+from gateway.handoff.ticker import Ticker
+from gateway.logging import get_logger
+from gateway.metrics import Metrics
+from gateway.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    desk: HandoffDesk
+    relay: HandoffRelay
+    ticker: Ticker
+    stats: Stats
+    store: HandoffStore
+
+    async def refresh_gauges(self) -> None:
+        await self.stats.refresh(self.store)
+
+
+def build_handoff(
+    settings: Settings, store: Store, metrics: Metrics, *, slack_enabled: bool
+) -> Handoff | None:
+    """The handoff parts, or None when no agents' channel is configured (or Slack is off)."""
+    if not settings.handoff.slack_channel:
+        return None
+    if not slack_enabled:
+        get_logger().warning(
+            "handoff_off", reason="handoff.slack_channel is set but the Slack channel is off"
+        )
+        return None
+    hstore = handoff_store(store)
+    stats = Stats(metrics)
+    desk = HandoffDesk(settings=settings.handoff, store=store, hstore=hstore, stats=stats)
+    relay = HandoffRelay(desk=desk, store=store, hstore=hstore)
+    ticker = Ticker(
+        store=store,
+        hstore=hstore,
+        channel=settings.handoff.slack_channel,
+        every=settings.handoff.tick,
+        dedup_ttl=settings.store.dedup_ttl,
+    )
+    return Handoff(desk=desk, relay=relay, ticker=ticker, stats=stats, store=hstore)
+
+
+__all__ = ["DeskTurn", "Handoff", "HandoffDesk", "HandoffRelay", "build_handoff"]

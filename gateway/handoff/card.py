@@ -1,0 +1,155 @@
+"""What agents read: the handoff card, the transcript post and the thread lines (pure).
+
+Everything here is plain text; the Slack adapter escapes it, so customer text can neither
+ping ``@channel`` nor forge a link. Phone numbers are masked on the card.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from zoneinfo import ZoneInfo
+
+from gateway.handoff.state import HandoffState
+from gateway.messages import Attachment, Button, Card, CardField
+from gateway.sessions import Session, TranscriptEntry
+
+CLAIM = "handoff:claim"
+RESOLVE = "handoff:resolve"
+RETURN = "handoff:return_to_bot"
+ACTIONS = {CLAIM: "claim", RESOLVE: "resolve", RETURN: "return_to_bot"}
+
+CHANNEL_LABELS = {
+    "telegram": "Telegram",
+    "sms": "SMS",
+    "whatsapp": "WhatsApp",
+    "whatsapp_cloud": "WhatsApp",
+    "slack": "Slack",
+    "api": "App",
+    "console": "Console",
+}
+TRANSCRIPT_ENTRIES = 60  # the newest entries posted in the card's thread
+
+
+def channel_label(channel: str) -> str:
+    return CHANNEL_LABELS.get(channel, channel)
+
+
+def mask_phone(phone: str) -> str:
+    """``+15555550123`` -> ``+15•••••••23``: enough to tell customers apart, not to call."""
+    if len(phone) <= 6:
+        return "•" * len(phone)
+    return phone[:3] + "•" * (len(phone) - 5) + phone[-2:]
+
+
+def customer_name(session: Session, state: HandoffState) -> str:
+    name = state.customer.display_name or session.names.get(state.conversation.channel)
+    if not name:
+        name = next(iter(session.names.values()), None)
+    if name:
+        return name
+    if state.customer.phone:
+        return mask_phone(state.customer.phone)
+    return "Customer"
+
+
+def duration(seconds: float) -> str:
+    minutes = int(max(0.0, seconds) // 60)
+    if minutes < 1:
+        return "under a minute"
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def clock(at: float, zone: ZoneInfo) -> str:
+    return f"{dt.datetime.fromtimestamp(at, zone):%H:%M} {zone.key}"
+
+
+def status_line(state: HandoffState, now: float) -> str:
+    if state.state == "queued":
+        return f"Waiting for an agent for {duration(now - state.at)}"
+    if state.state == "agent":
+        return f"With {state.agent_name or 'an agent'}"
+    waited = duration((state.closed_at or now) - state.at)
+    by = f" by {state.closed_by}" if state.closed_by else ""
+    if state.outcome == "abandoned":
+        return f"Closed: the customer left (after {waited})"
+    if state.outcome == "returned":
+        return f"Returned to the bot{by} (after {waited})"
+    return f"Resolved{by} (after {waited})"
+
+
+def build_card(
+    session: Session, state: HandoffState, now: float, zone: ZoneInfo, closed_note: str = ""
+) -> Card:
+    channel = state.conversation.channel
+    where = channel_label(channel)
+    if state.customer.phone:
+        where += f" · {mask_phone(state.customer.phone)}"
+    others = [channel_label(c) for c in session.channels if c != channel and c != "slack_thread"]
+    if others:
+        where += f" (also {', '.join(dict.fromkeys(others))})"
+    fields = [
+        CardField(label="Customer", value=customer_name(session, state)),
+        CardField(label="Channel", value=where),
+        CardField(label="Why", value=f"{state.reason or state.trigger} ({state.trigger})"),
+        CardField(label="Waiting since", value=clock(state.at, zone)),
+    ]
+    intent = state.debug.get("intent")
+    if intent:
+        confidence = state.debug.get("confidence")
+        shown = f"{intent} ({confidence:.0%})" if isinstance(confidence, float) else str(intent)
+        fields.append(CardField(label="Intent", value=shown))
+    if session.slots:
+        slots = ", ".join(f"{k}={v}" for k, v in sorted(session.slots.items()))
+        fields.append(CardField(label="Known", value=slots[:500]))
+    if state.queue:
+        fields.append(CardField(label="Queue", value=state.queue))
+    fields.append(CardField(label="Status", value=status_line(state, now)))
+    buttons: tuple[Button, ...] = ()
+    if state.state == "queued":
+        buttons = (
+            Button(title="Claim", payload=CLAIM),
+            Button(title="Resolve", payload=RESOLVE),
+            Button(title="Return to bot", payload=RETURN),
+        )
+    elif state.state == "agent":
+        buttons = (
+            Button(title="Resolve", payload=RESOLVE),
+            Button(title="Return to bot", payload=RETURN),
+        )
+    context = closed_note or (
+        "Reply in the thread to answer the customer; start with // for an internal note; "
+        "!claim, !resolve, !bot work in the thread too."
+        if state.open
+        else ""
+    )
+    return Card(
+        title=f"Handoff: {customer_name(session, state)} on {channel_label(channel)}",
+        fields=tuple(fields),
+        text=f"Summary: {state.summary}" if state.summary else "",
+        context=context,
+        buttons=buttons,
+    )
+
+
+def transcript_text(entries: Iterable[TranscriptEntry], name: str, zone: ZoneInfo) -> str:
+    lines = []
+    for entry in list(entries)[-TRANSCRIPT_ENTRIES:]:
+        if entry.direction == "in" and entry.status != "edited":
+            who = name
+        elif entry.direction == "out":
+            who = "Bot"
+        else:
+            continue
+        when = dt.datetime.fromtimestamp(entry.at, zone).strftime("%H:%M")
+        lines.append(f"[{when}] {who}: {entry.text}")
+    if not lines:
+        return "Conversation so far: (nothing yet)"
+    return "Conversation so far:\n" + "\n".join(lines)
+
+
+def attachment_lines(attachments: Iterable[Attachment]) -> list[str]:
+    return [f"[{a.kind}{': ' + a.name if a.name else ''}] {a.url}" for a in attachments]

@@ -1,0 +1,195 @@
+"""The ``frontdesk nlu`` commands (eval, parse, import) and the NLU part of ``frontdesk
+validate``. ``add_commands`` hooks them into the main parser; ``main`` runs them alone."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from gateway.config import ConfigError, ConfigProblem, Settings, load_settings
+from gateway.logging import configure_logging
+from nlu.data import DEFAULT_MIN_EXAMPLES
+from nlu.importer import read_any, to_yaml
+from nlu.model import TrainOptions, load_or_train, resolve_paths
+
+DEFAULT_CONFIG = "config.yml"
+
+
+def validate_nlu(settings: Settings, *, config_file: str = DEFAULT_CONFIG) -> list[ConfigProblem]:
+    """Every problem in the NLU training data named by ``nlu.data``, as ``file:line``."""
+    min_examples = int(getattr(settings.nlu, "min_examples", DEFAULT_MIN_EXAMPLES))
+    paths = resolve_paths(settings.nlu.data)
+    if not paths:
+        if settings.nlu.backend == "rasa" and settings.nlu.fallback == "none":
+            return []
+        globs = ", ".join(settings.nlu.data)
+        message = f"nlu.data: no training data file matches {globs}: nothing will be understood"
+        return [ConfigProblem(config_file, 1, message)]
+    return read_any(paths, min_examples=min_examples).problems
+
+
+def _settings(path: str | None) -> Settings:
+    configure_logging("warning", "console")  # logs to stderr: stdout is the command's output
+    if path is None and Path(DEFAULT_CONFIG).exists():
+        path = DEFAULT_CONFIG
+    return load_settings(path)
+
+
+def _options(args: argparse.Namespace, settings: Settings) -> TrainOptions:
+    classifier = args.classifier or getattr(settings.nlu, "classifier", "tfidf")
+    return TrainOptions(
+        classifier=classifier,
+        text_column=args.text,
+        intent_columns=tuple(c.strip() for c in args.intent.split(",") if c.strip()),
+    )
+
+
+def _model_dir(args: argparse.Namespace, settings: Settings) -> str:
+    return "" if args.no_cache else settings.nlu.model_dir
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from nlu.evaluate import cross_validate, evaluate, format_report
+
+    settings = _settings(args.config)
+    options = _options(args, settings)
+    threshold = settings.nlu.threshold if args.threshold is None else args.threshold
+    if args.test:
+        nlu = load_or_train(
+            args.train, model_dir=_model_dir(args, settings), threshold=threshold, options=options
+        )
+        test_paths = resolve_paths(args.test)
+        test = read_any(
+            test_paths, text_column=options.text_column, intent_columns=options.intent_columns,
+            min_examples=1,
+        )  # fmt: skip
+        report = evaluate(nlu, test)
+    else:
+        data = read_any(
+            resolve_paths(args.train), text_column=options.text_column,
+            intent_columns=options.intent_columns,
+        )  # fmt: skip
+        report = cross_validate(data, folds=args.folds, options=options, threshold=threshold)
+    if args.json:
+        print(json.dumps(report.as_json(), indent=1))
+    else:
+        mode = "held-out test set" if args.test else f"{args.folds}-fold cross-validation"
+        print(f"# {mode}, classifier {options.classifier}, threshold {threshold}")
+        print(format_report(report, per_intent=not args.summary))
+    if args.floor is not None and report.accuracy < args.floor:
+        print(
+            f"intent accuracy {report.accuracy:.2%} is below the floor {args.floor:.2%}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    settings = _settings(args.config)
+    options = _options(args, settings)
+    source = args.train or settings.nlu
+    nlu = load_or_train(
+        source, model_dir=_model_dir(args, settings), threshold=settings.nlu.threshold,
+        options=options,
+    )  # fmt: skip
+    for line in sys.stdin:
+        text = line.rstrip("\n")
+        if text.strip():
+            print(json.dumps(nlu.parse(text).as_json(), ensure_ascii=False), flush=True)
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    configure_logging("warning", "console")
+    intents = tuple(c.strip() for c in args.intent.split(",") if c.strip())
+    data = read_any(args.files, text_column=args.text, intent_columns=intents, min_examples=1)
+    for problem in data.problems:
+        print(problem, file=sys.stderr)
+    if not data.examples:
+        print("no examples read", file=sys.stderr)
+        return 1
+    text = to_yaml(data)
+    if args.output in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(
+            f"wrote {len(data.examples)} examples of {len(data.intents)} intents to {args.output}",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``nlu eval``, ``nlu parse`` and ``nlu import`` to the ``frontdesk`` parser."""
+    nlu = subparsers.add_parser("nlu", help="train, evaluate and try the built-in NLU")
+    sub = nlu.add_subparsers(dest="nlu_command", required=True)
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--config", help="configuration file (default: ./config.yml if present)")
+        return p
+
+    def training(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--classifier",
+            choices=("tfidf", "embeddings"),
+            default=None,
+            help="embeddings needs the extra: pip install 'frontdesk[embeddings]'",
+        )
+        p.add_argument("--text", default="text", help="CSV column of the text (default: text)")
+        p.add_argument(
+            "--intent",
+            default="intent",
+            help="CSV column(s) of the intent; several, comma-separated, are joined with _ "
+            "(default: intent)",
+        )
+        p.add_argument("--no-cache", action="store_true", help="do not read or write nlu.model_dir")
+
+    ev = command("eval", "train on --train and report intent figures on --test")
+    ev.add_argument("--train", nargs="+", required=True, help="Rasa YAML, CSV or SNIPS JSON files")
+    ev.add_argument("--test", nargs="+", help="test files; without: cross-validation of --train")
+    ev.add_argument("--folds", type=int, default=5, help="cross-validation folds (default: 5)")
+    ev.add_argument("--threshold", type=float, help="override nlu.threshold")
+    ev.add_argument("--json", action="store_true", help="machine-readable output")
+    ev.add_argument("--summary", action="store_true", help="leave out the per-intent table")
+    ev.add_argument("--floor", type=float, help="exit 1 when the accuracy is below (0-1)")
+    training(ev)
+    ev.set_defaults(func=cmd_eval)
+
+    pa = command("parse", "parse one message per line of stdin into one JSON per line")
+    pa.add_argument("--train", nargs="+", help="train on these files (default: nlu.data)")
+    training(pa)
+    pa.set_defaults(func=cmd_parse)
+
+    im = command("import", "convert CSV (or SNIPS JSON) training data to Rasa NLU YAML")
+    im.add_argument("files", nargs="+", metavar="FILE.csv")
+    im.add_argument("--text", required=True, help="column of the example text")
+    im.add_argument(
+        "--intent",
+        required=True,
+        help="column(s) of the intent, comma-separated to join several with _",
+    )
+    im.add_argument("-o", "--output", help="output file (default: standard output)")
+    im.set_defaults(func=cmd_import)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="frontdesk", description=__doc__)
+    add_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

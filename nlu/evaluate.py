@@ -1,0 +1,178 @@
+"""Measures a trained model on labelled examples: accuracy, macro-F1, per-intent precision and
+recall, the most confused pairs, out-of-scope recall and parse latency; and cross-validation."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from nlu.data import OUT_OF_SCOPE, NluData
+from nlu.model import BuiltinNlu, TrainOptions, train
+
+NOT_UNDERSTOOD = OUT_OF_SCOPE  # a "not understood" answer counts as the out_of_scope label
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IntentFigures:
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Report:
+    examples: int
+    accuracy: float
+    macro_f1: float
+    in_scope_accuracy: float
+    not_understood_rate: float  # of the in-scope examples
+    out_of_scope_recall: float | None  # None when the test set marks no out_of_scope example
+    out_of_scope_examples: int
+    train_seconds: float
+    parse_p50_ms: float
+    parse_p99_ms: float
+    per_intent: dict[str, IntentFigures] = field(default_factory=dict)
+    confused: list[tuple[str, str, int]] = field(default_factory=list)  # truth, predicted, n
+
+    def as_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["confused"] = [{"intent": t, "predicted": p, "count": n} for t, p, n in self.confused]
+        return out
+
+
+def score(
+    truth: Sequence[str],
+    predicted: Sequence[str | None],
+    *,
+    train_seconds: float = 0.0,
+    latencies: Sequence[float] = (),
+    top_confused: int = 10,
+) -> Report:
+    """Figures for predictions, ``None`` meaning "not understood"."""
+    pred = [NOT_UNDERSTOOD if p is None else p for p in predicted]
+    pairs = list(zip(truth, pred, strict=True))
+    labels = sorted(set(truth))
+    per_intent: dict[str, IntentFigures] = {}
+    for label in labels:
+        tp = sum(1 for t, p in pairs if t == label and p == label)
+        predicted_n = sum(1 for _, p in pairs if p == label)
+        support = sum(1 for t, _ in pairs if t == label)
+        precision = tp / predicted_n if predicted_n else 0.0
+        recall = tp / support if support else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_intent[label] = IntentFigures(
+            precision=precision, recall=recall, f1=f1, support=support
+        )
+    in_scope = [(t, p) for t, p in pairs if t != OUT_OF_SCOPE]
+    oos = [(t, p) for t, p in pairs if t == OUT_OF_SCOPE]
+    confused = Counter((t, p) for t, p in pairs if t != p)
+    ms = np.array(latencies) * 1000 if latencies else np.zeros(1)
+    return Report(
+        examples=len(pairs),
+        accuracy=sum(t == p for t, p in pairs) / len(pairs) if pairs else 0.0,
+        macro_f1=float(np.mean([f.f1 for f in per_intent.values()])) if per_intent else 0.0,
+        in_scope_accuracy=sum(t == p for t, p in in_scope) / len(in_scope) if in_scope else 0.0,
+        not_understood_rate=(
+            sum(p == NOT_UNDERSTOOD for _, p in in_scope) / len(in_scope) if in_scope else 0.0
+        ),
+        out_of_scope_recall=sum(p == NOT_UNDERSTOOD for _, p in oos) / len(oos) if oos else None,
+        out_of_scope_examples=len(oos),
+        train_seconds=train_seconds,
+        parse_p50_ms=float(np.percentile(ms, 50)),
+        parse_p99_ms=float(np.percentile(ms, 99)),
+        per_intent=per_intent,
+        confused=[(t, p, n) for (t, p), n in confused.most_common(top_confused)],
+    )
+
+
+def latencies(nlu: BuiltinNlu, texts: Sequence[str], limit: int = 1000) -> list[float]:
+    """Seconds for each single ``parse`` (the whole result: intent, entities, sentiment)."""
+    for text in texts[:20]:  # warm-up
+        nlu.parse(text)
+    out = []
+    for text in texts[:limit]:
+        started = time.perf_counter()
+        nlu.parse(text)
+        out.append(time.perf_counter() - started)
+    return out
+
+
+def evaluate(nlu: BuiltinNlu, test: NluData, *, latency_sample: int = 1000) -> Report:
+    texts = [e.text for e in test.examples]
+    results = nlu.parse_many(texts)
+    return score(
+        [e.intent for e in test.examples],
+        [r.intent for r in results],
+        train_seconds=nlu.train_seconds,
+        latencies=latencies(nlu, texts, latency_sample),
+    )
+
+
+def cross_validate(
+    data: NluData,
+    *,
+    folds: int = 5,
+    options: TrainOptions | None = None,
+    threshold: float = 0.5,
+    seed: int = 0,
+) -> Report:
+    """Stratified k-fold: every example is predicted by a model that did not see it."""
+    from sklearn.model_selection import StratifiedKFold  # type: ignore[import-untyped]
+
+    examples = data.examples
+    truth = [e.intent for e in examples]
+    folds = max(2, min(folds, min(Counter(truth).values())))
+    predicted: list[str | None] = [None] * len(examples)
+    seconds = 0.0
+    timings: list[float] = []
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for train_idx, test_idx in splitter.split(np.zeros(len(truth)), truth):
+        part = NluData(
+            examples=[examples[i] for i in train_idx],
+            synonyms=data.synonyms,
+            regexes=data.regexes,
+            lookups=data.lookups,
+        )
+        nlu = train(part, options, threshold=threshold)
+        seconds += nlu.train_seconds
+        texts = [examples[i].text for i in test_idx]
+        for i, result in zip(test_idx, nlu.parse_many(texts), strict=True):
+            predicted[i] = result.intent
+        timings += latencies(nlu, texts, 200)
+    return score(truth, predicted, train_seconds=seconds / folds, latencies=timings)
+
+
+def format_report(report: Report, per_intent: bool = True) -> str:
+    lines = [
+        f"examples            {report.examples}",
+        f"intent accuracy     {report.accuracy:.2%}",
+        f"macro-F1            {report.macro_f1:.4f}",
+        f"in-scope accuracy   {report.in_scope_accuracy:.2%}"
+        f"  (not understood: {report.not_understood_rate:.2%})",
+    ]
+    if report.out_of_scope_recall is not None:
+        lines.append(
+            f"out-of-scope recall {report.out_of_scope_recall:.2%}"
+            f"  ({report.out_of_scope_examples} examples)"
+        )
+    lines += [
+        f"training time       {report.train_seconds:.2f} s",
+        f"parse latency       p50 {report.parse_p50_ms:.3f} ms, p99 {report.parse_p99_ms:.3f} ms",
+    ]
+    if per_intent:
+        width = max((len(name) for name in report.per_intent), default=6)
+        lines += ["", f"{'intent':<{width}}  precision  recall     f1  support"]
+        for name, f in sorted(report.per_intent.items()):
+            lines.append(
+                f"{name:<{width}}  {f.precision:9.3f}  {f.recall:6.3f}  {f.f1:5.3f}  {f.support:7d}"
+            )
+    if report.confused:
+        lines += ["", "most confused (intent -> predicted: count)"]
+        lines += [f"  {t} -> {p}: {n}" for t, p, n in report.confused]
+    return "\n".join(lines)

@@ -1,0 +1,296 @@
+"""The built-in NLU: trains from NluData, parses one message into a ParseResult, and saves
+and loads itself under ``nlu.model_dir`` keyed by a hash of the data and training options
+(JSON + numpy .npz, no pickles), so that a start with unchanged data loads instead of training."""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import scipy.sparse as sp  # type: ignore[import-untyped,unused-ignore]
+
+from gateway.config import NluSettings
+from gateway.logging import get_logger
+from nlu.classifier import LinearClassifier
+from nlu.data import OUT_OF_SCOPE, NluData
+from nlu.entities import EntityExtractor
+from nlu.featurize import Featurizer
+from nlu.importer import read_any
+from nlu.result import IntentScore, ParseResult
+from nlu.sentiment import sentiment
+
+MODEL_FORMAT = 1
+RANKING_LENGTH = 10
+
+
+def _log() -> Any:
+    return get_logger(channel="nlu")  # bound when used: after the CLI configured logging
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrainOptions:
+    """Everything besides the data that changes the trained model (part of its cache key)."""
+
+    classifier: Literal["tfidf", "embeddings"] = "tfidf"
+    # the SVM's regularisation and the embeddings' weight, chosen on a dev split of HWU64's
+    # training data (benchmarks/nlu_tune.py)
+    c: float = 0.5
+    embeddings_c: float = 1.0
+    balanced: bool = True
+    embedding_weight: float = 1.0
+    text_column: str = "text"  # for CSV training files
+    intent_columns: tuple[str, ...] = ("intent",)
+
+
+class BuiltinNlu:
+    """A trained model. ``parse`` is synchronous and CPU-bound (well under a millisecond
+    with the default classifier); ``BuiltinBackend`` wraps it as an ``NluBackend``."""
+
+    def __init__(
+        self,
+        *,
+        featurizer: Featurizer,
+        classifier: LinearClassifier | None,
+        extractor: EntityExtractor,
+        options: TrainOptions,
+        threshold: float = 0.5,
+        key: str = "",
+        train_seconds: float = 0.0,
+        loaded: bool = False,
+    ) -> None:
+        self.featurizer = featurizer
+        self.classifier = classifier
+        self.extractor = extractor
+        self.options = options
+        self.threshold = threshold
+        self.key = key
+        self.train_seconds = train_seconds
+        self.loaded = loaded  # True when read from the cache rather than trained
+
+    @property
+    def intents(self) -> list[str]:
+        return list(self.classifier.labels) if self.classifier else []
+
+    def _dense(self, texts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float32]] | None:
+        if self.options.classifier != "embeddings":
+            return None
+        from nlu.embeddings import encode
+
+        return encode(texts) * self.options.embedding_weight
+
+    def parse(self, text: str) -> ParseResult:
+        return self._result(text, self._proba_one(text))
+
+    def parse_many(self, texts: Sequence[str]) -> list[ParseResult]:
+        """Like ``parse`` for each text, batched (faster with the embeddings classifier)."""
+        if self.classifier is None or not texts:
+            return [self.parse(t) for t in texts]
+        x = self.featurizer.transform(texts)
+        dense = self._dense(texts)
+        if dense is not None:
+            x = sp.hstack([x, sp.csr_matrix(dense)]).tocsr()
+        proba = self.classifier.proba(x)
+        if dense is None:  # a message with no known word or character gram: no idea
+            proba[np.diff(x.indptr) == 0] = 1.0 / len(self.classifier.labels)
+        return [self._result(t, p) for t, p in zip(texts, proba, strict=True)]
+
+    def _proba_one(self, text: str) -> np.ndarray[Any, np.dtype[Any]] | None:
+        if self.classifier is None:
+            return None
+        cols, vals = self.featurizer.indices(text)
+        dense = self._dense([text])
+        if not cols and dense is None:  # no known word or character gram: no idea
+            return np.full(len(self.classifier.labels), 1.0 / len(self.classifier.labels))
+        return self.classifier.proba_one(cols, vals, None if dense is None else dense[0])
+
+    def _result(self, text: str, proba: np.ndarray[Any, np.dtype[Any]] | None) -> ParseResult:
+        entities = self.extractor.extract(text)
+        mood = sentiment(text)
+        if proba is None or self.classifier is None:
+            return ParseResult(text=text, intent=None, confidence=0.0, entities=entities,
+                               sentiment=mood)  # fmt: skip
+        order = np.argsort(-proba)[:RANKING_LENGTH]
+        labels = self.classifier.labels
+        ranking = tuple(IntentScore(name=labels[i], confidence=float(proba[i])) for i in order)
+        best = ranking[0]
+        understood = best.confidence >= self.threshold and best.name != OUT_OF_SCOPE
+        return ParseResult(
+            text=text,
+            intent=best.name if understood else None,
+            confidence=best.confidence,
+            ranking=ranking,
+            entities=entities,
+            sentiment=mood,
+        )
+
+
+class BuiltinBackend:
+    """``NluBackend`` for the built-in model."""
+
+    def __init__(self, nlu: BuiltinNlu) -> None:
+        self.nlu = nlu
+
+    async def parse(self, text: str) -> ParseResult:
+        if self.nlu.options.classifier == "embeddings":  # milliseconds of torch: off the loop
+            return await asyncio.to_thread(self.nlu.parse, text)
+        return self.nlu.parse(text)
+
+
+# --------------------------------------------------------------------------- training
+
+
+def train(
+    data: NluData, options: TrainOptions | None = None, *, threshold: float = 0.5, key: str = ""
+) -> BuiltinNlu:
+    options = options or TrainOptions()
+    started = time.perf_counter()
+    texts = [e.text for e in data.examples]
+    labels = [e.intent for e in data.examples]
+    featurizer = Featurizer().fit(texts)
+    classifier = None
+    if len(set(labels)) >= 2:
+        x = featurizer.transform(texts)
+        if options.classifier == "embeddings":
+            from nlu.embeddings import encode
+
+            dense = encode(texts) * options.embedding_weight
+            x = sp.hstack([x, sp.csr_matrix(dense)]).tocsr()
+        c = options.embeddings_c if options.classifier == "embeddings" else options.c
+        classifier = LinearClassifier.fit(x, labels, c=c, balanced=options.balanced)
+    else:
+        _log().warning("nlu_not_trained", reason="fewer than two intents", intents=len(set(labels)))
+    return BuiltinNlu(
+        featurizer=featurizer,
+        classifier=classifier,
+        extractor=EntityExtractor.from_data(data),
+        options=options,
+        threshold=threshold,
+        key=key,
+        train_seconds=time.perf_counter() - started,
+    )
+
+
+# --------------------------------------------------------------------------- cache
+
+
+def resolve_paths(patterns: Sequence[str | Path]) -> list[Path]:
+    """Files matching the globs (or plain paths), sorted, without repeats."""
+    found: set[Path] = set()
+    for pattern in patterns:
+        text = str(pattern)
+        matches = glob.glob(text, recursive=True) if glob.has_magic(text) else [text]
+        found.update(Path(m) for m in matches if Path(m).is_file())
+    return sorted(found)
+
+
+def cache_key(paths: Sequence[Path], options: TrainOptions) -> str:
+    digest = hashlib.sha256()
+    digest.update(json.dumps({"format": MODEL_FORMAT, **asdict(options)}).encode())
+    for path in paths:
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:24]
+
+
+def save(nlu: BuiltinNlu, directory: Path) -> None:
+    """Write the model to ``directory`` atomically (a temporary folder, then a rename)."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=directory.parent))
+    try:
+        meta = {
+            "format": MODEL_FORMAT,
+            "key": nlu.key,
+            "options": asdict(nlu.options),
+            "labels": nlu.intents,
+            "train_seconds": nlu.train_seconds,
+            "trained_at": time.time(),
+        }
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+        (tmp / "featurizer.json").write_text(json.dumps(nlu.featurizer.to_json()))
+        (tmp / "entities.json").write_text(json.dumps(nlu.extractor.to_json()))
+        arrays: dict[str, Any] = {"idf": nlu.featurizer.idf}
+        if nlu.classifier is not None:
+            arrays.update(nlu.classifier.arrays())
+        np.savez(tmp / "weights.npz", **arrays)
+        if directory.exists():
+            shutil.rmtree(directory)
+        os.replace(tmp, directory)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def load(directory: Path, *, threshold: float = 0.5) -> BuiltinNlu:
+    meta = json.loads((directory / "meta.json").read_text())
+    if meta.get("format") != MODEL_FORMAT:
+        raise ValueError(f"model format {meta.get('format')} is not {MODEL_FORMAT}")
+    options = meta["options"]
+    options["intent_columns"] = tuple(options["intent_columns"])
+    with np.load(directory / "weights.npz", allow_pickle=False) as arrays:
+        weights = {name: arrays[name] for name in arrays.files}
+    labels = meta["labels"]
+    return BuiltinNlu(
+        featurizer=Featurizer.from_json(
+            json.loads((directory / "featurizer.json").read_text()), weights["idf"]
+        ),
+        classifier=LinearClassifier.from_arrays(labels, weights) if labels else None,
+        extractor=EntityExtractor.from_json(json.loads((directory / "entities.json").read_text())),
+        options=TrainOptions(**options),
+        threshold=threshold,
+        key=meta["key"],
+        train_seconds=float(meta["train_seconds"]),
+        loaded=True,
+    )
+
+
+def load_or_train(
+    source: NluSettings | Sequence[str | Path],
+    *,
+    model_dir: str | Path | None = None,
+    threshold: float | None = None,
+    options: TrainOptions | None = None,
+) -> BuiltinNlu:
+    """The model for ``settings.nlu`` (or for these files): loaded from the cache when the
+    data and options are unchanged, else trained and saved. ``model_dir=""`` skips the cache."""
+    if isinstance(source, NluSettings):
+        patterns: Sequence[str | Path] = source.data
+        model_dir = source.model_dir if model_dir is None else model_dir
+        threshold = source.threshold if threshold is None else threshold
+        wanted = getattr(source, "classifier", "tfidf")  # a proposed NluSettings field
+        options = options or TrainOptions(
+            classifier="embeddings" if wanted == "embeddings" else "tfidf"
+        )
+    else:
+        patterns = source
+    options = options or TrainOptions()
+    threshold = 0.5 if threshold is None else threshold
+    paths = resolve_paths(patterns)
+    key = cache_key(paths, options)
+    directory = Path(model_dir) / key if model_dir else None
+    if directory is not None and (directory / "meta.json").exists():
+        try:
+            nlu = load(directory, threshold=threshold)
+            _log().info("nlu_model_loaded", key=key, path=str(directory))
+            return nlu
+        except (OSError, ValueError, KeyError) as exc:
+            _log().warning("nlu_model_unreadable", key=key, error=str(exc))
+    data = read_any(paths, text_column=options.text_column, intent_columns=options.intent_columns)
+    for problem in data.problems:
+        _log().warning("nlu_data_problem", problem=str(problem))
+    nlu = train(data, options, threshold=threshold, key=key)
+    _log().info(
+        "nlu_model_trained", key=key, examples=len(data.examples), intents=len(nlu.intents),
+        seconds=round(nlu.train_seconds, 2),
+    )  # fmt: skip
+    if directory is not None:
+        save(nlu, directory)
+    return nlu

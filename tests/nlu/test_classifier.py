@@ -1,0 +1,76 @@
+"""The built-in intent classifier: learns, ranks with confidences, and says "not understood"
+below the threshold or for the out_of_scope intent; a cross-validation floor."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nlu.data import Example, NluData, read_files
+from nlu.evaluate import cross_validate
+from nlu.model import BuiltinBackend, BuiltinNlu, train
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="module")
+def shop() -> BuiltinNlu:
+    return train(read_files([DATA / "shop.yml"]), threshold=0.3)
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("where is my parcel", "order_status"),
+        ("please cancel my order", "cancel_order"),
+        ("I would like a refund", "refund"),
+        ("can I speak to a human agent", "human"),
+        ("hello there", "greet"),
+    ],
+)
+def test_learns_intents(shop: BuiltinNlu, text: str, intent: str) -> None:
+    result = shop.parse(text)
+    assert result.intent == intent
+    assert result.ranking[0].name == intent
+
+
+def test_ranking_is_best_first_with_probabilities(shop: BuiltinNlu) -> None:
+    ranking = shop.parse("cancel my order").ranking
+    confidences = [s.confidence for s in ranking]
+    assert confidences == sorted(confidences, reverse=True)
+    assert len({s.name for s in ranking}) == 6
+    assert sum(confidences) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_out_of_scope_intent_is_not_understood(shop: BuiltinNlu) -> None:
+    result = shop.parse("tell me a joke about the weather")
+    assert result.ranking[0].name == "out_of_scope"
+    assert result.intent is None
+
+
+def test_below_threshold_is_not_understood() -> None:
+    data = read_files([DATA / "shop.yml"])
+    strict = train(data, threshold=0.99)
+    result = strict.parse("xyzzy plugh")
+    assert result.intent is None and 0 < result.confidence < 0.99
+    assert result.ranking  # the ranking is still there for the dialog to use
+
+
+def test_fewer_than_two_intents_understands_nothing() -> None:
+    data = NluData(
+        examples=[Example(text="hi", intent="greet"), Example(text="yo", intent="greet")]
+    )
+    assert train(data).parse("hi").intent is None
+
+
+async def test_backend_satisfies_the_async_contract(shop: BuiltinNlu) -> None:
+    result = await BuiltinBackend(shop).parse("track my order")
+    assert result.intent == "order_status"
+
+
+def test_cross_validation_floor() -> None:
+    """The CI floor for the example data: a drop below it means the model got worse."""
+    report = cross_validate(read_files([DATA / "shop.yml"]), folds=5, threshold=0.3)
+    assert report.in_scope_accuracy >= 0.85
+    assert report.accuracy >= 0.8
