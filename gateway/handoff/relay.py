@@ -16,6 +16,7 @@ import dataclasses
 import json
 
 from pydantic import TypeAdapter
+from redis.exceptions import RedisError
 
 from channels.base import SendError
 from gateway.handoff.desk import HandoffDesk
@@ -30,7 +31,7 @@ from gateway.messages import (
     encode_outbound,
 )
 from gateway.sessions import decode_session
-from gateway.store import Store
+from gateway.store import Store, StoreUnavailable
 
 THREAD_CUSTOMER = "slack_thread"  # the customer channel of an agent event not yet resolved
 _customer: TypeAdapter[CustomerRef] = TypeAdapter(CustomerRef)
@@ -48,7 +49,10 @@ class HandoffRelay:
         if not isinstance(event, AgentEvent) or event.customer.channel != THREAD_CUSTOMER:
             return event
         thread = event.conversation.thread_id
-        found = await self.hstore.thread(thread) if thread else None
+        try:
+            found = await self.hstore.thread(thread) if thread else None
+        except (RedisError, OSError) as exc:  # the webhook answers 503: Slack retries
+            raise StoreUnavailable(str(exc)) from exc
         if found is None:
             get_logger(channel="slack").info("agent_event_outside_handoff", thread=thread)
             return None
