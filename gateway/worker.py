@@ -44,6 +44,10 @@ if TYPE_CHECKING:
 Records = list[dict[str, Any]]
 
 FALLBACK_TEXT = "Sorry, something went wrong on our side. Please try again in a moment."
+NO_AGENTS_TEXT = (
+    "I'm sorry, nobody from our team can join this conversation here right now. "
+    "I'm still here to help as best I can."
+)
 DEFAULT_HELP_TEXT = "You are talking to our assistant. Reply STOP to opt out, START to opt in."
 
 
@@ -208,6 +212,14 @@ class TurnWorker:
         )
         outcome = await self.dialog.respond(session.dialog, event, context)
         session = session.replace(dialog=outcome.state, slots=outcome.slots)
+        if outcome.handoff is not None and self.desk is None:
+            # No agents' desk (no handoff channel, or Slack off): rather than leave the customer
+            # waiting for nobody, the bot stays and says so.
+            get_logger(conversation_id=session.key, channel=event.conversation.channel).warning(
+                "handoff_unavailable", trigger=outcome.handoff.trigger
+            )
+            said = [*outcome.replies, Reply(text=NO_AGENTS_TEXT)]
+            return session, replies_for(event, said), []
         if outcome.handoff is not None:
             handoff = outcome.handoff
             session = session.replace(

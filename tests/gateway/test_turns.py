@@ -7,13 +7,13 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from dialogs.base import Outcome, Reply, SystemEvent, TurnContext
+from dialogs.base import Handoff, Outcome, Reply, SystemEvent, TurnContext
 from dialogs.echo import EchoDialog
 from gateway.messages import Button, ConversationRef, CustomerMessage, CustomerRef
 from gateway.metrics import Metrics
 from gateway.sessions import Session
 from gateway.store.memory import MemoryStore
-from gateway.worker import TurnWorker
+from gateway.worker import NO_AGENTS_TEXT, TurnWorker
 
 
 class MenuDialog:
@@ -123,3 +123,20 @@ async def test_edits_are_not_answered_and_agents_are_not_talked_over() -> None:
     with_agent = dataclasses.replace(Session(key="k"), owner="agent", agent="U123")
     _, out = await w.turn(with_agent, msg("are you there?"))
     assert out == []
+
+
+class HandOffDialog:
+    async def respond(
+        self, state: Mapping[str, Any], event: CustomerMessage | SystemEvent, context: TurnContext
+    ) -> Outcome:
+        return Outcome(
+            state=dict(state),
+            replies=[Reply(text="Passing you to a colleague.")],
+            handoff=Handoff(trigger="keyword", reason="asked for a person"),
+        )
+
+
+async def test_without_an_agents_desk_the_bot_stays_and_says_so() -> None:
+    session, out = await worker(HandOffDialog()).turn(Session(key="k"), msg("agent please"))
+    assert session.owner == "bot"  # not left waiting for nobody
+    assert [m.text for m in out] == ["Passing you to a colleague.", NO_AGENTS_TEXT]
