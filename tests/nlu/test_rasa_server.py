@@ -35,9 +35,7 @@ def rasa_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if python is None:
         pytest.skip(f"Rasa integration test skipped: {reason}")
     directory = tmp_path_factory.mktemp("rasa")
-    model = train_model(
-        python, EXAMPLE_NLU, PAYLOADS / "config.yml", directory / "rasa-train.log"
-    )
+    model = train_model(python, EXAMPLE_NLU, PAYLOADS / "config.yml", directory / "rasa-train.log")
     server = RasaServer(python, model, directory)
     server.start()
     yield server.url
