@@ -6,10 +6,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
-from gateway.config import ConfigError, ConfigProblem, Settings, load_settings
+from gateway.config import ConfigProblem, Settings
 from gateway.logging import configure_logging
 from nlu.data import DEFAULT_MIN_EXAMPLES
 from nlu.importer import read_any, to_yaml
@@ -32,10 +31,10 @@ def validate_nlu(settings: Settings, *, config_file: str = DEFAULT_CONFIG) -> li
 
 
 def _settings(path: str | None) -> Settings:
+    from gateway.cli import load_cli_settings
+
     configure_logging("warning", "console")  # logs to stderr: stdout is the command's output
-    if path is None and Path(DEFAULT_CONFIG).exists():
-        path = DEFAULT_CONFIG
-    return load_settings(path)
+    return load_cli_settings(path)
 
 
 def _options(args: argparse.Namespace, settings: Settings) -> TrainOptions:
@@ -176,20 +175,3 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     im.add_argument("-o", "--output", help="output file (default: standard output)")
     im.set_defaults(func=cmd_import)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="frontdesk", description=__doc__)
-    add_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        code: int = args.func(args)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        return 1
-    return code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

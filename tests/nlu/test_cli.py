@@ -16,7 +16,7 @@ ROOT = Path(__file__).parents[2]
 
 def run(cwd: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "nlu.cli", "nlu", *args],
+        [sys.executable, "-m", "gateway.cli", "nlu", *args],
         cwd=cwd,
         input=stdin,
         capture_output=True,
