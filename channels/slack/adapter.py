@@ -37,7 +37,6 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from urllib.parse import parse_qsl
 
@@ -56,15 +55,15 @@ from channels.base import (
     classify_http_status,
     parse_retry_after,
 )
+from channels.parts import Progress, Recent, send_parts
 from channels.slack.agents import agent_events
 from channels.slack.inbound import SlackBody, customer_events, decode
-from channels.slack.render import escape, render, render_card
+from channels.slack.render import SlackPost, escape, render, render_card
 from gateway.logging import get_logger
 from gateway.messages import InboundEvent, OutboundMessage
 
 AgentEvents = Callable[[SlackBody], list[InboundEvent]]
 TRANSIENT_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavailable"})
-_REMEMBERED_POSTS = 1024  # multi-post messages whose delivered parts are remembered
 
 
 class _CallableClock(Clock):
@@ -106,7 +105,7 @@ class SlackChannel:
         self._client: AsyncWebClient | None = None
         # Message key -> ts of the parts already posted, so a retried multi-post message
         # resumes after the parts that went out (within this process).
-        self._posted: OrderedDict[str, list[str]] = OrderedDict()
+        self._posted: Progress = Recent()
         self._log = get_logger(channel=self.name)
 
     def routes(self) -> Sequence[Route]:
@@ -181,27 +180,26 @@ class SlackChannel:
             raise RuntimeError("SlackChannel.send before start()")
         if message.purpose in ("card", "card_update", "ephemeral", "reaction"):
             return await self._handoff_call(self._client, message)
-        posts = render(message)
-        posted = self._posted.get(message.key, [])
-        for post in posts[len(posted) :]:
-            try:
-                response = await self._client.chat_postMessage(
-                    channel=post.channel,
-                    text=post.text,
-                    blocks=list(post.blocks),
-                    thread_ts=post.thread_ts,
-                    reply_broadcast=post.reply_broadcast or None,
-                )
-            except SlackApiError as exc:
-                raise classify_slack_error(exc) from exc
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                raise SendError("transient", f"Slack unreachable: {exc!r}") from exc
-            ts = response.get("ts")
-            posted = [*posted, ts if isinstance(ts, str) else ""]
-            if len(posts) > 1:
-                self._remember(message.key, posted)
-        self._posted.pop(message.key, None)
+        posted = await send_parts(message.key, render(message), self._post, self._posted)
         return posted[-1]
+
+    async def _post(self, post: SlackPost) -> str:
+        """One ``chat.postMessage``; its ``ts``."""
+        assert self._client is not None
+        try:
+            response = await self._client.chat_postMessage(
+                channel=post.channel,
+                text=post.text,
+                blocks=list(post.blocks),
+                thread_ts=post.thread_ts,
+                reply_broadcast=post.reply_broadcast or None,
+            )
+        except SlackApiError as exc:
+            raise classify_slack_error(exc) from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise SendError("transient", f"Slack unreachable: {exc!r}") from exc
+        ts = response.get("ts")
+        return ts if isinstance(ts, str) else ""
 
     async def _handoff_call(self, client: AsyncWebClient, message: OutboundMessage) -> str:
         channel = message.conversation.chat_id
@@ -252,12 +250,6 @@ class SlackChannel:
             raise classify_slack_error(exc, method) from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise SendError("transient", f"Slack unreachable: {exc!r}") from exc
-
-    def _remember(self, key: str, posted: list[str]) -> None:
-        self._posted[key] = posted
-        self._posted.move_to_end(key)
-        while len(self._posted) > _REMEMBERED_POSTS:
-            self._posted.popitem(last=False)
 
 
 def classify_slack_error(exc: SlackApiError, method: str = "chat.postMessage") -> SendError:

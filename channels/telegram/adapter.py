@@ -11,9 +11,8 @@ import asyncio
 import contextlib
 import hmac
 import json
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Literal
 
 from telegram import Bot, Message
 from telegram.error import TelegramError
@@ -27,6 +26,7 @@ from channels.base import (
     WebhookRequest,
     WebhookResponse,
 )
+from channels.parts import Progress, Recent, send_parts
 from channels.telegram.errors import classify
 from channels.telegram.parse import (
     CHANNEL,
@@ -45,7 +45,7 @@ WEBHOOK_PATH = "/webhooks/telegram"
 
 Step = Callable[[], Awaitable[Message]]
 Closer = Callable[[], Awaitable[None]]
-T = TypeVar("T")
+_REMEMBERED = 10_000  # answered callback queries, and messages whose sent parts are remembered
 
 
 def make_bot(token: str, api_base_url: str, timeout: float = 15.0) -> tuple[Bot, Closer]:
@@ -72,23 +72,6 @@ def make_bot(token: str, api_base_url: str, timeout: float = 15.0) -> tuple[Bot,
     return bot, close
 
 
-class _Recent(Generic[T]):
-    """A bounded memory by key (answered callback queries, parts already sent)."""
-
-    def __init__(self, capacity: int = 10_000) -> None:
-        self.capacity = capacity
-        self.items: OrderedDict[str, T] = OrderedDict()
-
-    def get(self, key: str) -> T | None:
-        return self.items.get(key)
-
-    def put(self, key: str, value: T) -> None:
-        self.items[key] = value
-        self.items.move_to_end(key)
-        while len(self.items) > self.capacity:
-            self.items.popitem(last=False)
-
-
 class TelegramChannel:
     name = CHANNEL
     conversation_channels: tuple[str, ...] = (CHANNEL,)
@@ -109,9 +92,9 @@ class TelegramChannel:
         self.bot, self._close_bot = make_bot(token, api_base_url, timeout)
         self.identity = bot_identity
         self.payloads = PayloadMemory()
-        self._answered: _Recent[bool] = _Recent()
-        # message key -> (parts sent, last message id): a retried send resumes where it failed
-        self._progress: _Recent[tuple[int, str]] = _Recent()
+        self._answered: Recent[bool] = Recent(_REMEMBERED)
+        # message key -> ids of the parts sent: a retried send resumes where it failed
+        self._progress: Progress = Recent(_REMEMBERED)
         self._poll_timeout = poll_timeout
         self._poller: Poller | None = None
         self._identify: asyncio.Task[None] | None = None
@@ -212,20 +195,19 @@ class TelegramChannel:
         steps = self._steps(message)
         if not steps:
             raise SendError("permanent", "nothing to send: no text and no attachments")
-        done, last_id = self._progress.get(message.key) or (0, "")
-        for n, step in enumerate(steps):
-            if n < done:
-                continue  # sent by an earlier attempt of this same message
+
+        async def send_step(step: Step) -> str:
             try:
                 sent = await step()
             except TelegramError as exc:
                 error = classify(exc)
                 log.warning("telegram_send_failed", kind=error.kind, error=error.detail)
                 raise error from exc
-            last_id = str(sent.message_id)
-            self._progress.put(message.key, (n + 1, last_id))
-        log.debug("telegram_sent", key=message.key, message_id=last_id, text=message.text)
-        return last_id
+            return str(sent.message_id)
+
+        ids = await send_parts(message.key, steps, send_step, self._progress)
+        log.debug("telegram_sent", key=message.key, message_id=ids[-1], text=message.text)
+        return ids[-1]
 
     async def _answer_callback(self, query_id: str, log: Any) -> None:
         """Stop the button's spinner. Its failure (the query is older than 15 minutes, or was

@@ -25,6 +25,7 @@ from channels.base import (
     WebhookRequest,
     WebhookResponse,
 )
+from channels.parts import Progress, Recent, send_parts
 from channels.twilio.inbound import form_params, parse_message, parse_status, verify_signature
 from channels.twilio.outbound import (
     WHATSAPP_PREFIX,
@@ -43,7 +44,6 @@ INBOUND_PATH = "/webhooks/twilio"
 STATUS_PATH = "/webhooks/twilio/status"
 EMPTY_TWIML = b'<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 _LOOPBACK = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
-_PROGRESS_LIMIT = 1024
 
 
 class TwilioChannel:
@@ -59,7 +59,7 @@ class TwilioChannel:
         self._client: Client | None = None
         # Parts of a multi-part message already accepted by Twilio, by message key: a retry
         # of the message by the outbox sends only the rest.
-        self._progress: dict[str, list[str]] = {}
+        self._progress: Progress = Recent()
         self._log = get_logger(channel=self.name)
 
     # ------------------------------------------------------------------ webhooks (pure)
@@ -120,22 +120,16 @@ class TwilioChannel:
         channel = message.conversation.channel
         parts = render(message, now=time.time(), template_sid=self.settings.whatsapp_template_sid)
         sender = self.sender(channel)
-        sids = self._progress.pop(message.key, [])
-        try:
-            for part in parts[len(sids) :]:
-                sids.append(await self._create(part, sender))
-        except SendError as exc:
-            if exc.retryable and sids:
-                self._remember(message.key, sids)
-            raise
+
+        async def create(part: Part) -> str:
+            return await self._create(part, sender)
+
+        sids = await send_parts(
+            message.key, parts, create, self._progress, forget_on_permanent=True
+        )
         if len(parts) > 1:
             self._log.debug("sent_in_parts", parts=len(parts), message_key=message.key)
         return ",".join(sids)
-
-    def _remember(self, key: str, sids: list[str]) -> None:
-        while len(self._progress) >= _PROGRESS_LIMIT:
-            self._progress.pop(next(iter(self._progress)))
-        self._progress[key] = sids
 
     async def _create(self, part: Part, sender: dict[str, str]) -> str:
         assert self._client is not None

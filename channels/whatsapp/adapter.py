@@ -16,7 +16,6 @@ import hashlib
 import hmac
 import json
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -30,6 +29,7 @@ from channels.base import (
     WebhookRequest,
     WebhookResponse,
 )
+from channels.parts import Progress, Recent, send_parts
 from channels.whatsapp.errors import classify_graph_error
 from channels.whatsapp.inbound import CHANNEL, NotificationParser, load_notification
 from channels.whatsapp.render import Payload, Template, render
@@ -39,7 +39,6 @@ from gateway.messages import InboundEvent, OutboundMessage
 
 PATH = "/webhooks/whatsapp"
 SIGNATURE_HEADER = "X-Hub-Signature-256"
-_PROGRESS_LIMIT = 1024  # messages whose sent parts are remembered for a retry
 
 
 def signature_for(app_secret: str, body: bytes) -> str:
@@ -82,7 +81,7 @@ class WhatsAppCloudChannel:
         self._http: aiohttp.ClientSession | None = None
         # Parts of a multi-part message already accepted by WhatsApp, so that a retry after a
         # failed later part does not send the earlier ones again (per process, best effort).
-        self._progress: OrderedDict[str, list[str]] = OrderedDict()
+        self._progress: Progress = Recent()
 
     @classmethod
     def from_settings(
@@ -156,23 +155,10 @@ class WhatsAppCloudChannel:
             get_logger(channel=self.name, conversation_id=message.session_key).info(
                 "whatsapp_window_closed", message_key=message.key, sending="template"
             )
-        sent = self._progress.pop(message.key, [])
-        try:
-            for payload in payloads[len(sent) :]:
-                sent.append(await self._post(payload))
-        except SendError as exc:
-            if not exc.retryable:
-                sent.clear()
-            raise
-        finally:  # also when the outbox's timeout cancels us between two parts
-            if 0 < len(sent) < len(payloads):
-                self._remember(message.key, sent)
+        sent = await send_parts(
+            message.key, payloads, self._post, self._progress, forget_on_permanent=True
+        )
         return sent[-1]
-
-    def _remember(self, key: str, sent: list[str]) -> None:
-        self._progress[key] = sent
-        while len(self._progress) > _PROGRESS_LIMIT:
-            self._progress.popitem(last=False)
 
     async def _post(self, payload: Payload) -> str:
         assert self._http is not None
