@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable, Sequence
 
 from channels.base import EventSink, Route, WebhookRejected, WebhookRequest, WebhookResponse
+from gateway.identity import session_key_for
 from gateway.messages import (
     ConversationRef,
     CustomerMessage,
@@ -31,13 +32,22 @@ class ConsoleChannel:
         self._session = uuid.uuid4().hex[:8]
         self._seq = itertools.count(1)
 
+    @property
+    def customer(self) -> CustomerRef:
+        return CustomerRef(channel=self.name, user_id=self._user, display_name=self._user)
+
+    @property
+    def session_key(self) -> str:
+        """The conversation typed in this terminal."""
+        return session_key_for(self.customer)
+
     def message(self, text: str) -> CustomerMessage:
         """A customer message from one typed line; ``/press PAYLOAD`` presses a button."""
         payload = text[len("/press ") :].strip() if text.startswith("/press ") else None
         return CustomerMessage(
             event_id=f"console-{self._session}-{next(self._seq)}",
             conversation=ConversationRef(channel=self.name, chat_id=self._user),
-            customer=CustomerRef(channel=self.name, user_id=self._user, display_name=self._user),
+            customer=self.customer,
             text="" if payload else text,
             button_payload=payload,
         )

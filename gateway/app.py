@@ -18,6 +18,7 @@ from dialogs.base import Dialog
 from dialogs.echo import EchoDialog
 from gateway.assembly import bot_dialog
 from gateway.config import Settings
+from gateway.handoff.media import mount_media
 from gateway.logging import get_logger
 from gateway.metrics import CONTENT_TYPE_LATEST
 from gateway.runtime import Gateway
@@ -125,6 +126,10 @@ def create_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    # The media proxy: files agents share in a handoff thread, served to customers' platforms
+    # through signed, expiring URLs (GET /media/slack/{id}; see gateway/handoff/media.py).
+    if gateway.handoff is not None and gateway.handoff.media is not None:
+        mount_media(app, gateway.handoff.media, settings.channels.slack)
     for channel in gateway.adapters():
         handler = webhook_handler(channel, gateway)
         for route in channel.routes():

@@ -4,36 +4,57 @@ Each typed line is a console-channel event: it is ingested, handled by the turn 
 configured bot (NLU + dialog YAML), and the reply comes back through the outbox to the console
 adapter, which prints it. With ``--debug`` (the default) each reply is followed by why the bot
 said it: intent, confidence, entities, sentiment, flow and step.
+
+When the real Slack channel is not configured, the terminal is the agents' channel too
+(``channels.console_agents``): a handoff runs the real desk, its card and thread posts are
+printed as ``agents> …`` lines, and ``/claim``, ``/reply TEXT``, ``/note TEXT``, ``/resolve``,
+``/bot`` act as the agent, through the same ingest and customer lane as Slack's events.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
+import time
 
 from channels.console import ConsoleChannel
+from channels.console_agents import HELP, ConsoleAgents
 from channels.registry import enabled_channels
 from dialogs.cli import DebugTap, format_debug
 from gateway.assembly import bot_dialog
 from gateway.config import Settings
-from gateway.messages import OutboundMessage
+from gateway.messages import InboundEvent, OutboundMessage
 from gateway.runtime import Gateway
+from gateway.store import LANES, Store, StoreUnavailable
 
 PROMPT = "you> "
+CONSOLE_AGENTS_CHANNEL = "console-agents"  # the agents' "channel id" when none is configured
+SETTLE_TIMEOUT = 30.0  # seconds to wait for a turn's effects before prompting again
 
 
 async def chat(
     settings: Settings, *, debug: bool = True, stdin: asyncio.StreamReader | None = None
 ) -> int:
-    replies: asyncio.Queue[OutboundMessage] = asyncio.Queue()
-    console = ConsoleChannel(replies.put_nowait)
-    channels = {**enabled_channels(settings), console.name: console}
+    console = ConsoleChannel(_print_reply)
+    channels = enabled_channels(settings)
+    agents: ConsoleAgents | None = None
+    if "slack" not in channels:
+        settings = console_desk_settings(settings)
+        agents = ConsoleAgents(
+            print,
+            channel=settings.handoff.slack_channel,
+            note_prefix=settings.handoff.note_prefix,
+        )
+        channels["slack"] = agents
+    channels[console.name] = console
     async with bot_dialog(settings) as dialog:
         tap = DebugTap(dialog)
         gateway = Gateway(settings, dialog=tap, channels=channels)
         await gateway.start()
         reader = stdin or await _stdin_reader()
         print("Talking to the bot. /press PAYLOAD presses a button; Ctrl-D quits.")
+        if agents is not None:
+            print(HELP)
         try:
             while True:
                 print(PROMPT, end="", flush=True)
@@ -44,8 +65,16 @@ async def chat(
                 text = line.decode().strip()
                 if not text:
                     continue
-                await gateway.ingest.accept(console.message(text))
-                await _print_replies(replies)
+                event: InboundEvent | str
+                if agents is not None and agents.is_command(text):
+                    event = agents.command(text)
+                else:
+                    event = console.message(text)
+                if isinstance(event, str):
+                    print(f"agents> {event}")
+                    continue
+                await gateway.ingest.accept(event)
+                await settle(gateway.store, console.session_key)
                 while not tap.debug.empty():
                     shown = format_debug(tap.debug.get_nowait())
                     if debug and shown:
@@ -54,18 +83,37 @@ async def chat(
             await gateway.stop()
 
 
-async def _print_replies(replies: asyncio.Queue[OutboundMessage]) -> None:
-    """Print this turn's replies: wait for the first, then take what follows it closely."""
-    timeout = 10.0
-    while True:
+def console_desk_settings(settings: Settings) -> Settings:
+    """The settings for a chat whose agents' channel is the terminal: a handoff channel id if
+    none is set (so the desk runs), and no Slack rate limit (nothing is sent to Slack)."""
+    handoff = settings.handoff
+    if not handoff.slack_channel:
+        handoff = handoff.model_copy(update={"slack_channel": CONSOLE_AGENTS_CHANNEL})
+    limits = {k: v for k, v in settings.outbox.rate_limits.items() if k != "slack"}
+    outbox = settings.outbox.model_copy(update={"rate_limits": limits})
+    return settings.model_copy(update={"handoff": handoff, "outbox": outbox})
+
+
+async def settle(store: Store, key: str, timeout: float = SETTLE_TIMEOUT) -> None:
+    """Wait until the conversation's turn is done and everything it sent went out (its inbox
+    and outbox are empty), so the next prompt comes after this line's effects."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         try:
-            message = await asyncio.wait_for(replies.get(), timeout=timeout)
-        except TimeoutError:
+            heads = [await store.head(lane, key) for lane in LANES]
+        except StoreUnavailable:
+            heads = [b"?"]
+        if all(h is None for h in heads):
             return
-        print(f"bot> {message.text}")
-        for n, button in enumerate(message.buttons, 1):
-            print(f"     [{n}] {button.title}  (/press {button.payload})")
-        timeout = 0.3
+        await asyncio.sleep(0.02)
+
+
+def _print_reply(message: OutboundMessage) -> None:
+    print(f"bot> {message.text}")
+    for n, button in enumerate(message.buttons, 1):
+        print(f"     [{n}] {button.title}  (/press {button.payload})")
+    for attachment in message.attachments:
+        print(f"     [{attachment.kind}] {attachment.url}")
 
 
 async def _stdin_reader() -> asyncio.StreamReader:

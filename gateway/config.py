@@ -225,6 +225,10 @@ class HandoffSettings(_Section):
     agents: dict[str, str] = Field(default_factory=dict)  # Slack user id -> name customers see
     default_agent_name: str = "Support"
     pickup_samples: int = Field(default=20, ge=1, description="recent pickups for the wait")
+    # Files agents share reach customers through signed URLs on server.public_url
+    # (/media/slack/…). Key: this secret, or else one derived from the Slack signing secret.
+    media_secret: str = ""
+    media_ttl: float = Field(default=24 * 3600.0, gt=0, description="seconds a file URL works")
 
 
 class DialogSettings(_Section):

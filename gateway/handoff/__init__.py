@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from gateway.config import Settings
 from gateway.handoff.desk import DeskTurn, HandoffDesk
+from gateway.handoff.media import MediaSigner, media_signer
 from gateway.handoff.relay import HandoffRelay
 from gateway.handoff.stats import Stats
 from gateway.handoff.store import HandoffStore, handoff_store
@@ -27,6 +28,7 @@ class Handoff:
     ticker: Ticker
     stats: Stats
     store: HandoffStore
+    media: MediaSigner | None = None  # signs the URLs of agents' files
 
     async def refresh_gauges(self) -> None:
         await self.stats.refresh(self.store)
@@ -45,7 +47,10 @@ def build_handoff(
         return None
     hstore = handoff_store(store)
     stats = Stats(metrics)
-    desk = HandoffDesk(settings=settings.handoff, store=store, hstore=hstore, stats=stats)
+    media = media_signer(settings)
+    desk = HandoffDesk(
+        settings=settings.handoff, store=store, hstore=hstore, stats=stats, media=media
+    )
     relay = HandoffRelay(desk=desk, store=store, hstore=hstore)
     ticker = Ticker(
         store=store,
@@ -54,7 +59,7 @@ def build_handoff(
         every=settings.handoff.tick,
         dedup_ttl=settings.store.dedup_ttl,
     )
-    return Handoff(desk=desk, relay=relay, ticker=ticker, stats=stats, store=hstore)
+    return Handoff(desk=desk, relay=relay, ticker=ticker, stats=stats, store=hstore, media=media)
 
 
 __all__ = ["DeskTurn", "Handoff", "HandoffDesk", "HandoffRelay", "build_handoff"]

@@ -8,136 +8,57 @@ the satisfaction question. The desk returns the session after the event, the mes
 statistics records to write once the turn is committed, and whether the bot takes over again.
 Because every agent event is a turn of the customer's conversation, claiming is atomic: the
 second of two simultaneous claims sees the first one's owner.
+
+Its parts: ``posts`` builds the messages, ``timers`` decides wake-ups, ``bookkeeping`` records
+a committed turn, ``media`` signs the URLs of the files agents share.
 """
 
 from __future__ import annotations
 
-import itertools
-import json
 import math
 import statistics
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
-
-from pydantic import TypeAdapter
 
 from gateway.config import HandoffSettings
 from gateway.handoff import card as cards
+from gateway.handoff.bookkeeping import Bookkeeping
 from gateway.handoff.hours import BusinessHours
+from gateway.handoff.media import MediaSigner
+from gateway.handoff.posts import DeskTurn, Keys, Posts
 from gateway.handoff.state import HandoffState, Outcome, handoff_of, with_handoff
 from gateway.handoff.stats import Stats
-from gateway.handoff.store import HandoffStore, day_of
+from gateway.handoff.store import HandoffStore
+from gateway.handoff.timers import Timers
 from gateway.identity import SERVICE_WINDOW, WINDOWED_CHANNELS
-from gateway.logging import get_logger
-from gateway.messages import (
-    AgentEvent,
-    Button,
-    ConversationRef,
-    CustomerMessage,
-    CustomerRef,
-    DeliveryStatus,
-    OutboundMessage,
-    Purpose,
-)
+from gateway.messages import AgentEvent, Button, CustomerMessage, DeliveryStatus, OutboundMessage
 from gateway.sessions import Session, decode_entry
 from gateway.store import Store
 
-_customer: TypeAdapter[CustomerRef] = TypeAdapter(CustomerRef)
-
-SLACK = "slack"
 CSAT_PREFIX = "csat:"
-DELIVERED = "white_check_mark"
-SENT = "heavy_check_mark"
-FAILED = "x"
-
-
-@dataclass(frozen=True, slots=True)
-class DeskTurn:
-    session: Session
-    outbound: list[OutboundMessage] = field(default_factory=list)
-    records: list[dict[str, Any]] = field(default_factory=list)
-    returned: bool = False  # the bot takes over: the worker runs ``handoff_returned``
-    handled: bool = True  # False: the customer's message still goes to the bot
-
-
-class _Keys:
-    """Message keys of one turn: ``<event id>#h<n>`` (the dialog's are ``#<n>``)."""
-
-    def __init__(self, event_id: str) -> None:
-        self.event_id = event_id
-        self._n = itertools.count()
-
-    def __call__(self) -> str:
-        return f"{self.event_id}#h{next(self._n)}"
 
 
 class HandoffDesk:
     def __init__(
-        self, *, settings: HandoffSettings, store: Store, hstore: HandoffStore, stats: Stats
+        self,
+        *,
+        settings: HandoffSettings,
+        store: Store,
+        hstore: HandoffStore,
+        stats: Stats,
+        media: MediaSigner | None = None,
     ) -> None:
         self.stats = stats
         self.settings = settings
         self.channel = settings.slack_channel
         self.store = store
         self.hstore = hstore
+        self.media = media  # None: agents' files keep their Slack URL
         self.hours = BusinessHours.from_settings(settings.business_hours)
-
-    # ------------------------------------------------------------------ posts
-
-    def _slack(
-        self,
-        key: str,
-        state: HandoffState,
-        purpose: Purpose,
-        text: str = "",
-        **extra: Any,
-    ) -> OutboundMessage:
-        anchor = None if purpose in ("card", "reaction") else state.card
-        if "thread_id" in extra:  # an explicit thread (a stale card's): no anchor
-            anchor = None
-        thread = extra.pop("thread_id", None)
-        attempts = extra.pop("max_attempts", self.settings.relay_attempts)
-        return OutboundMessage(
-            key=key,
-            conversation=ConversationRef(channel=SLACK, chat_id=self.channel, thread_id=thread),
-            customer=state.customer,
-            text=text,
-            purpose=purpose,
-            anchor=anchor,
-            max_attempts=attempts,
-            **extra,
+        self.posts = Posts(settings, self.hours)
+        self.timers = Timers(settings, self.hours, self.posts)
+        self.bookkeeping = Bookkeeping(
+            settings=settings, hstore=hstore, stats=stats, timers=self.timers
         )
-
-    def _card(self, key: str, session: Session, state: HandoffState, now: float) -> OutboundMessage:
-        card = cards.build_card(session, state, now, self.hours.zone, self._hours_note(state, now))
-        if key == state.card:
-            return self._slack(key, state, "card", card.title, card=card)
-        return self._slack(key, state, "card_update", card.title, card=card)
-
-    def _hours_note(self, state: HandoffState, now: float) -> str:
-        if not state.open or self.hours.is_open(now):
-            return ""
-        back = self.hours.next_open(now)
-        when = self.hours.describe(back) if back else "later"
-        return f"Outside business hours: the customer was told we are back {when}."
-
-    def _to_customer(
-        self, key: str, state: HandoffState, text: str, **extra: Any
-    ) -> OutboundMessage:
-        return OutboundMessage(
-            key=key,
-            conversation=state.conversation,
-            customer=state.customer,
-            text=text,
-            **extra,
-        )
-
-    def _agent_names(self, event: AgentEvent) -> tuple[str, str]:
-        """(name agents see, name the customer sees)."""
-        configured = self.settings.agents.get(event.agent_id)
-        internal = configured or event.agent_name or event.agent_id
-        return internal, configured or self.settings.default_agent_name
 
     # ------------------------------------------------------------------ start
 
@@ -147,7 +68,7 @@ class HandoffDesk:
         """The dialog handed off (``session.handoff`` holds what it said)."""
         opened = dict(session.handoff or {})
         now = event.received_at
-        keys = _Keys(event.event_id)
+        keys = Keys(event.event_id)
         state = HandoffState(
             card=f"{event.event_id}#card",
             customer=event.customer,
@@ -169,9 +90,9 @@ class HandoffDesk:
         current = [f"{cards.customer_name(session, state)}: {event.text}".strip()]
         current += [f"Bot: {r.text}" for r in replies if r.text]
         outbound = [
-            self._to_customer(keys(), state, notice),
-            self._card(state.card, session, state, now),
-            self._slack(keys(), state, "thread", lines + "\n" + "\n".join(current)),
+            self.posts.to_customer(keys(), state, notice),
+            self.posts.card(state.card, session, state, now),
+            self.posts.slack(keys(), state, "thread", lines + "\n" + "\n".join(current)),
         ]
         record = {
             "type": "handoff",
@@ -203,7 +124,7 @@ class HandoffDesk:
         state = handoff_of(session)
         if state is None or not state.open:
             return DeskTurn(session)
-        keys = _Keys(event.event_id)
+        keys = Keys(event.event_id)
         switched = event.conversation.channel != state.conversation.channel
         state = state.replace(
             customer=event.customer,
@@ -217,7 +138,7 @@ class HandoffDesk:
             loc = event.location
             body += f"\n[location] https://maps.google.com/?q={loc.latitude},{loc.longitude}"
         lines = [f"*{name}*{via}: {body}".rstrip(), *cards.attachment_lines(event.attachments)]
-        post = self._slack(keys(), state, "thread", "\n".join(lines))
+        post = self.posts.slack(keys(), state, "thread", "\n".join(lines))
         return DeskTurn(with_handoff(session, state), [post])
 
     def csat_answer(self, session: Session, event: CustomerMessage) -> DeskTurn | None:
@@ -230,11 +151,11 @@ class HandoffDesk:
         score = payload.removeprefix(CSAT_PREFIX) if payload.startswith(CSAT_PREFIX) else ""
         if not score.isdigit() or not 1 <= int(score) <= 5:
             return DeskTurn(with_handoff(session, state.replace(state="closed")), handled=False)
-        keys = _Keys(event.event_id)
+        keys = Keys(event.event_id)
         state = state.replace(state="closed", csat=int(score))
         outbound = [
-            self._to_customer(keys(), state, self.settings.csat.thanks),
-            self._slack(keys(), state, "thread", f"The customer rated the help {score}/5."),
+            self.posts.to_customer(keys(), state, self.settings.csat.thanks),
+            self.posts.slack(keys(), state, "thread", f"The customer rated the help {score}/5."),
         ]
         record = {"type": "csat", "at": event.received_at, "score": int(score)}
         record["agent"] = state.closed_by
@@ -245,7 +166,7 @@ class HandoffDesk:
     async def agent_event(self, key: str, session: Session, event: AgentEvent) -> DeskTurn:
         state = handoff_of(session)
         now = event.received_at
-        keys = _Keys(event.event_id)
+        keys = Keys(event.event_id)
         if event.action == "timer":
             return self._timer(session, state, keys, now) if state else DeskTurn(session)
         if state is None or not state.open or not await self._current(key, state, event):
@@ -253,15 +174,15 @@ class HandoffDesk:
                 return DeskTurn(session)
             thread = event.conversation.thread_id
             text = "This handoff is closed; nothing was sent to the customer."
-            return DeskTurn(session, [self._ephemeral(keys(), state, event, text, thread)])
-        name, _ = self._agent_names(event)
+            return DeskTurn(session, [self.posts.ephemeral(keys(), state, event, text, thread)])
+        name, _ = self.posts.agent_names(event)
         if event.action == "claim":
             return self._claim(session, state, event, keys, now)
         if event.action in ("reply", "note"):
             return self._reply(session, state, event, keys, now)
         if state.state == "agent" and state.agent_id != event.agent_id:
             text = f"{state.agent_name} owns this conversation; only they can close it."
-            return DeskTurn(session, [self._ephemeral(keys(), state, event, text)])
+            return DeskTurn(session, [self.posts.ephemeral(keys(), state, event, text)])
         outcome: Outcome = "resolved" if event.action == "resolve" else "returned"
         return self._close(session, state, keys, now, outcome, by=name)
 
@@ -270,22 +191,8 @@ class HandoffDesk:
         thread = event.conversation.thread_id
         return thread is None or thread == await self.hstore.card_ts(key, state.card)
 
-    def _ephemeral(
-        self,
-        key: str,
-        state: HandoffState,
-        event: AgentEvent,
-        text: str,
-        thread: str | None = None,
-    ) -> OutboundMessage:
-        extra: dict[str, Any] = {"recipient": event.agent_id, "max_attempts": 2}
-        if thread is not None:
-            extra["thread_id"] = thread
-        message = self._slack(key, state, "ephemeral", text, **extra)
-        return message
-
     def _claim(
-        self, session: Session, state: HandoffState, event: AgentEvent, keys: _Keys, now: float
+        self, session: Session, state: HandoffState, event: AgentEvent, keys: Keys, now: float
     ) -> DeskTurn:
         if state.state == "agent":
             text = (
@@ -293,16 +200,16 @@ class HandoffDesk:
                 if state.agent_id == event.agent_id
                 else f"{state.agent_name} already claimed this conversation."
             )
-            return DeskTurn(session, [self._ephemeral(keys(), state, event, text)])
-        name, public = self._agent_names(event)
+            return DeskTurn(session, [self.posts.ephemeral(keys(), state, event, text)])
+        name, public = self.posts.agent_names(event)
         state = state.replace(
             state="agent", agent_id=event.agent_id, agent_name=name, claimed_at=now
         )
         session = with_handoff(session.replace(owner="agent", agent=name), state)
         outbound = [
-            self._card(keys(), session, state, now),
-            self._slack(keys(), state, "thread", f"{name} claimed this conversation."),
-            self._to_customer(keys(), state, f"You're now talking with {public}."),
+            self.posts.card(keys(), session, state, now),
+            self.posts.slack(keys(), state, "thread", f"{name} claimed this conversation."),
+            self.posts.to_customer(keys(), state, f"You're now talking with {public}."),
         ]
         record = {
             "type": "claim",
@@ -314,7 +221,7 @@ class HandoffDesk:
         return DeskTurn(session, outbound, [record])
 
     def _reply(
-        self, session: Session, state: HandoffState, event: AgentEvent, keys: _Keys, now: float
+        self, session: Session, state: HandoffState, event: AgentEvent, keys: Keys, now: float
     ) -> DeskTurn:
         prefix = self.settings.note_prefix
         if event.action == "note" or (prefix and event.text.lstrip().startswith(prefix)):
@@ -325,19 +232,22 @@ class HandoffDesk:
                 f"send your reply again. Nothing was sent. Start a message with {prefix} for "
                 "an internal note."
             )
-            return DeskTurn(session, [self._ephemeral(keys(), state, event, text)])
+            return DeskTurn(session, [self.posts.ephemeral(keys(), state, event, text)])
         if state.agent_id != event.agent_id:
             text = (
                 f"{state.agent_name} owns this conversation, so your reply was not sent to the "
                 f"customer. Start it with {prefix} to leave an internal note."
             )
-            return DeskTurn(session, [self._ephemeral(keys(), state, event, text)])
-        _, public = self._agent_names(event)
-        relay = self._to_customer(
+            return DeskTurn(session, [self.posts.ephemeral(keys(), state, event, text)])
+        _, public = self.posts.agent_names(event)
+        files = event.attachments
+        if self.media is not None:  # Slack's file URLs need our token: our signed URLs instead
+            files = self.media.attachments(files, now)
+        relay = self.posts.to_customer(
             keys(),
             state,
             f"{public}: {event.text}" if event.text else "",
-            attachments=event.attachments,
+            attachments=files,
             relay_of=event.message_ts,
             max_attempts=self.settings.relay_attempts,
         )
@@ -349,7 +259,7 @@ class HandoffDesk:
         last = session.last_inbound.get(channel)
         if channel in WINDOWED_CHANNELS and last is not None and now >= last + SERVICE_WINDOW:
             outbound.append(
-                self._slack(
+                self.posts.slack(
                     keys(),
                     state,
                     "thread",
@@ -366,7 +276,7 @@ class HandoffDesk:
         self,
         session: Session,
         state: HandoffState,
-        keys: _Keys,
+        keys: Keys,
         now: float,
         outcome: Outcome,
         by: str | None,
@@ -385,13 +295,13 @@ class HandoffDesk:
             ),
         }
         outbound = [
-            self._card(keys(), session, state, now),
-            self._slack(keys(), state, "thread", notes[outcome]),
+            self.posts.card(keys(), session, state, now),
+            self.posts.slack(keys(), state, "thread", notes[outcome]),
         ]
         if csat:
             buttons = tuple(Button(title=str(n), payload=f"{CSAT_PREFIX}{n}") for n in range(1, 6))
             outbound.append(
-                self._to_customer(keys(), state, self.settings.csat.question, buttons=buttons)
+                self.posts.to_customer(keys(), state, self.settings.csat.question, buttons=buttons)
             )
         record = {
             "type": "closed",
@@ -412,41 +322,14 @@ class HandoffDesk:
 
     def next_due(self, state: HandoffState) -> float:
         """When the scheduler should wake the conversation up next."""
-        abandon = self.abandon_at(state)
-        if state.state != "queued":
-            return abandon
-        announce = state.announced_at + self.settings.reannounce_after
-        opens = self.hours.next_open(announce) or abandon
-        return min(abandon, max(announce, opens))
+        return self.timers.next_due(state)
 
-    def abandon_at(self, state: HandoffState) -> float:
-        since = state.last_activity
-        if state.state == "queued":  # silence outside business hours does not count
-            since = self.hours.next_open(since) or since
-        return since + self.settings.abandon_after
-
-    def _timer(self, session: Session, state: HandoffState, keys: _Keys, now: float) -> DeskTurn:
+    def _timer(self, session: Session, state: HandoffState, keys: Keys, now: float) -> DeskTurn:
         if not state.open:
             return DeskTurn(session)
-        if now >= self.abandon_at(state):
+        if self.timers.abandoned(state, now):
             return self._close(session, state, keys, now, "abandoned", by=None)
-        due = state.announced_at + self.settings.reannounce_after
-        if state.state != "queued" or now < due or not self.hours.is_open(now):
-            return DeskTurn(session)
-        state = state.replace(announced_at=now, announces=state.announces + 1)
-        session = with_handoff(session, state)
-        text = (
-            f"Still waiting for an agent: {cards.customer_name(session, state)} on "
-            f"{cards.channel_label(state.conversation.channel)}, for "
-            f"{cards.duration(now - state.at)}. Press Claim on the card to take it."
-        )
-        outbound = [
-            self._card(keys(), session, state, now),
-            self._slack(
-                keys(), state, "thread", text, broadcast=True, mention=self.settings.mention or None
-            ),
-        ]
-        return DeskTurn(session, outbound)
+        return self.timers.reannounce(session, state, keys, now)
 
     # ---------------------------------------------------------------- delivery
 
@@ -455,26 +338,12 @@ class HandoffDesk:
         state = handoff_of(session)
         if state is None:
             return DeskTurn(session)
-        keys = _Keys(event.event_id)
+        keys = Keys(event.event_id)
         if event.status in ("delivered", "read"):
-            mark = self._slack(keys(), state, "reaction", reaction=DELIVERED, target=agent_ts)
-            return DeskTurn(session, [mark])
+            return DeskTurn(session, [self.posts.delivered_mark(keys(), state, agent_ts)])
         if event.status in ("failed", "undelivered"):
-            return DeskTurn(session, self.failure_posts(keys, state, agent_ts, event.error))
+            return DeskTurn(session, self.posts.failure_posts(keys, state, agent_ts, event.error))
         return DeskTurn(session)
-
-    def failure_posts(
-        self, keys: Callable[[], str], state: HandoffState, agent_ts: str, error: str | None
-    ) -> list[OutboundMessage]:
-        channel = cards.channel_label(state.conversation.channel)
-        text = f"Not delivered to the customer on {channel}: {error or 'no reason given'}."
-        return [
-            self._slack(keys(), state, "reaction", reaction=FAILED, target=agent_ts),
-            self._slack(keys(), state, "thread", text),
-        ]
-
-    def sent_mark(self, key: str, state: HandoffState, agent_ts: str) -> OutboundMessage:
-        return self._slack(key, state, "reaction", reaction=SENT, target=agent_ts)
 
     async def delivery_turn(self, key: str, session: Session, event: DeliveryStatus) -> DeskTurn:
         agent_ts = await self.hstore.relay(key, event.platform_message_id)
@@ -489,32 +358,7 @@ class HandoffDesk:
     ) -> None:
         """Statistics, the pickup samples and the timer schedule, once the turn is committed
         (a turn re-run after a crash did not commit, so nothing is counted twice)."""
-        try:
-            await self._after_commit(key, before, after, records)
-        except Exception:  # never fail a committed turn
-            get_logger(conversation_id=key).exception("handoff_bookkeeping_failed")
-
-    async def _after_commit(
-        self, key: str, before: Session | None, after: Session, records: list[dict[str, Any]]
-    ) -> None:
-        now = after.updated_at
-        started = any(r["type"] == "handoff" for r in records)
-        if started or before is None or day_of(before.updated_at) != day_of(now):
-            await self.hstore.seen(key, now, handed_off=started)
-        for record in records:
-            self.stats.observe(record)
-            await self.hstore.log(record)
-            if record["type"] == "claim":
-                keep = self.settings.pickup_samples
-                await self.hstore.add_pickup(record["queue"], record["seconds"], keep)
-        state = handoff_of(after)
-        previous = handoff_of(before) if before is not None else None
-        was_open = previous is not None and previous.open
-        if state is not None and state.open:
-            customer = json.dumps(_customer.dump_python(state.customer, mode="json"))
-            await self.hstore.schedule(key, self.next_due(state), customer)
-        elif was_open or records:
-            await self.hstore.unschedule(key)
+        await self.bookkeeping.after_commit(key, before, after, records)
 
 
 def expected_wait(pickups: list[float]) -> str:
@@ -525,3 +369,6 @@ def expected_wait(pickups: list[float]) -> str:
     if minutes <= 1:
         return "Someone usually answers within a minute or two."
     return f"Someone usually answers within about {minutes} minutes."
+
+
+__all__ = ["CSAT_PREFIX", "DeskTurn", "HandoffDesk", "expected_wait"]

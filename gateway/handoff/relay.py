@@ -83,7 +83,7 @@ class HandoffRelay:
             await self.hstore.record_relay(key, platform_id, message.relay_of)
         state = await self._state(key)
         if state is not None:
-            mark = self.desk.sent_mark(f"{message.key}#sent", state, message.relay_of)
+            mark = self.desk.posts.sent_mark(f"{message.key}#sent", state, message.relay_of)
             await self.store.append_outbound(key, [encode_outbound(mark)])
 
     async def failed(self, key: str, message: OutboundMessage, error: str) -> None:
@@ -93,7 +93,7 @@ class HandoffRelay:
         if state is None:
             return
         keys = iter(f"{message.key}#failed{n}" for n in range(10))
-        posts = self.desk.failure_posts(lambda: next(keys), state, message.relay_of, error)
+        posts = self.desk.posts.failure_posts(lambda: next(keys), state, message.relay_of, error)
         await self.store.append_outbound(key, [encode_outbound(p) for p in posts])
 
     async def _state(self, key: str) -> HandoffState | None:

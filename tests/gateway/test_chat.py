@@ -48,3 +48,66 @@ def test_chat_with_an_invalid_config_names_file_and_line(tmp_path: Path) -> None
     result = chat("", "--config", str(config), cwd=tmp_path)
     assert result.returncode == 1
     assert f"{config}:2: server.port:" in result.stderr
+
+
+ROOT = Path(__file__).resolve().parents[2]
+PLATFORM_ENV = ("FRONTDESK_", "SLACK_", "TELEGRAM_", "TWILIO_", "WHATSAPP_")
+PROMPT_MARK = "you> "
+
+
+def test_chat_plays_the_agent_side_of_a_handoff_when_slack_is_off() -> None:
+    script = [
+        "I want to talk to a human",
+        "/claim",
+        "/reply Hello, Alice here. How can I help?",
+        "where is my parcel?",
+        "/note VIP customer",
+        "/resolve",
+        "/press csat:5",
+        "hello",
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(PLATFORM_ENV)}
+    env["FRONTDESK_DEMO_ORDER_SERVICE"] = ""  # not needed here; its port may be taken
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "chat", "--config", str(ROOT / "config.yml")],
+        input="\n".join(script) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout.replace(PROMPT_MARK, "\n").splitlines()
+    bot = [line.removeprefix("bot> ") for line in out if line.startswith("bot> ")]
+    agents = [line.removeprefix("agents> ") for line in out if line.startswith("agents> ")]
+
+    assert "nobody from our team can join" not in result.stdout
+    assert "[card] Handoff: you on Console" in agents
+    assert "  Buttons: /claim  /resolve  /bot" in agents
+    assert any(line.strip() == "you: I want to talk to a human" for line in agents)  # transcript
+    assert "[thread] Agent claimed this conversation." in agents
+    assert "[card updated] Handoff: you on Console: With Agent" in agents
+    claimed = bot.index("You're now talking with Support.")
+    # While the agent owns the conversation the bot says nothing: only the agent's reply and,
+    # on resolve, the rating question reach the customer.
+    assert bot[claimed + 1 :][:2] == [
+        "Support: Hello, Alice here. How can I help?",
+        "Thanks for your patience! How would you rate the help you got (1 = poor, 5 = great)?",
+    ]
+    assert "✔ sent to the customer: Hello, Alice here. How can I help?" in agents
+    assert "[thread] *you*: where is my parcel?" in agents
+    assert "[thread, internal note] // VIP customer" in agents
+    assert not any("VIP" in line for line in bot)
+    assert "[thread] Resolved by Agent. The bot takes over again." in agents
+    assert "[thread] The customer rated the help 5/5." in agents
+    thanks = bot.index("Thank you for your feedback!")
+    assert bot[thanks + 1].startswith("Welcome back!")  # handoff_returned, the bot's again
+    assert bot[thanks + 2 :] and "Northwind Goods assistant" in bot[-1]  # it answers "hello"
+
+
+def test_chat_says_when_there_is_no_handoff_to_act_on(tmp_path: Path) -> None:
+    result = chat("/claim\nhello\n", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "agents> No handoff to act on yet" in result.stdout
+    assert "bot> echo: hello" in result.stdout

@@ -26,7 +26,6 @@ from gateway.config import Settings
 from gateway.messages import CustomerMessage
 from gateway.runtime import Gateway
 from gateway.sessions import Session, decode_session
-from tests.support.fake_slack import start_fake_slack
 from tests.support.fake_telegram import FakeTelegram, start_fake_telegram
 from tests.support.fake_twilio import FakeTwilio, fixture_params, signed_webhook, start_fake_twilio
 from tests.support.slack_agents import (
@@ -36,6 +35,7 @@ from tests.support.slack_agents import (
     SlackWorkspace,
     button_press,
     signed,
+    start_workspace,
     thread_reply,
 )
 
@@ -250,11 +250,17 @@ class Desk:
         event_id: str | None = None,
         retry: int | None = None,
         ts: str | None = None,
+        files: list[dict[str, Any]] | None = None,
     ) -> str:
         assert self.client is not None
         ts = ts or f"{time.time():.6f}"
         body = thread_reply(
-            text, user=user, thread_ts=card_ts, ts=ts, event_id=event_id or f"Ev{self.next_id()}"
+            text,
+            user=user,
+            thread_ts=card_ts,
+            ts=ts,
+            event_id=event_id or f"Ev{self.next_id()}",
+            files=files,
         )
         resp = await self.client.post(
             "/webhooks/slack", data=body, headers=signed(body, retry=retry)
@@ -268,7 +274,7 @@ async def desk() -> AsyncIterator[Desk]:
     slack = SlackWorkspace(token=TOKEN)
     telegram = FakeTelegram()
     twilio = FakeTwilio(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN)
-    slack_runner = await start_fake_slack(slack)
+    slack_runner = await start_workspace(slack)
     telegram_runner = await start_fake_telegram(telegram)
     twilio_runner, twilio_url = await start_fake_twilio(twilio)
     yield Desk(slack, telegram, twilio, [slack.base_url, telegram.base_url, twilio_url])

@@ -1,5 +1,6 @@
 """The agents' side of Slack, for handoff tests: a fake workspace that also answers
-``chat.update``, ``chat.postEphemeral`` and ``reactions.add`` (and can be taken down), and
+``chat.update``, ``chat.postEphemeral`` and ``reactions.add`` (and can be taken down), serves
+shared files at ``url_private``-style URLs to the bot token only (:func:`start_workspace`), and
 signed events as Slack sends them from the agents' channel (thread replies, button presses).
 """
 
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -22,6 +23,34 @@ TOKEN = "xoxb-handoff-test"
 @dataclass
 class SlackWorkspace(FakeSlack):
     down: bool = False  # every call answers 503 (an outage)
+    files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # path -> (type, bytes)
+    file_fetches: list[dict[str, str]] = field(default_factory=list)  # headers of each GET
+
+    def share_file(self, name: str, content: bytes, mimetype: str) -> dict[str, Any]:
+        """A file as Slack describes it in a ``file_share`` message; its ``url_private`` is
+        served by this workspace (with the bot token)."""
+        file_id = f"F{len(self.files) + 1:08d}"
+        path = f"/files-pri/T111-{file_id}/{name}"
+        self.files[path] = (mimetype, content)
+        origin = self.base_url.removesuffix("/api/")
+        return {
+            "id": file_id,
+            "name": name,
+            "mimetype": mimetype,
+            "url_private": origin + path,
+            "url_private_download": f"{origin}/files-pri/T111-{file_id}/download/{name}",
+        }
+
+    async def serve_file(self, request: web.Request) -> web.StreamResponse:
+        """As files.slack.com: the file to the bot token, the sign-in page to anyone else."""
+        self.file_fetches.append(dict(request.headers))
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            return web.Response(text="<html>Sign in to Slack</html>", content_type="text/html")
+        found = self.files.get(request.path)
+        if found is None:
+            return web.Response(status=404, text="file not found")
+        mimetype, content = found
+        return web.Response(body=content, content_type=mimetype)
 
     def _answer(self, method: str, auth: str | None, body: Any) -> Reply:
         if self.down:
@@ -63,6 +92,20 @@ class SlackWorkspace(FakeSlack):
 
     def ephemerals(self) -> list[tuple[str, str]]:
         return [(c["user"], c["text"]) for c in self.ok_calls("chat.postEphemeral")]
+
+
+async def start_workspace(workspace: SlackWorkspace) -> web.AppRunner:
+    """Serve the Web API (as ``start_fake_slack``) and, on the same host, the shared files;
+    sets ``workspace.base_url`` (ending in ``/api/``)."""
+    app = web.Application()
+    app.router.add_post("/api/{method}", workspace.handle)
+    app.router.add_get("/files-pri/{path:.+}", workspace.serve_file)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    workspace.base_url = f"http://127.0.0.1:{runner.addresses[0][1]}/api/"
+    return runner
 
 
 def thread_reply(

@@ -1,0 +1,64 @@
+"""After a turn is committed: the handoff's statistics, the queue's pickup samples and the
+conversation's timer schedule.
+
+It runs only after the commit, so a turn re-run after a crash (which did not commit) is not
+counted twice; and it never fails a committed turn.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from gateway.config import HandoffSettings
+from gateway.handoff.state import handoff_of
+from gateway.handoff.stats import Stats
+from gateway.handoff.store import HandoffStore, day_of
+from gateway.handoff.timers import Timers
+from gateway.logging import get_logger
+from gateway.messages import CustomerRef
+from gateway.sessions import Session
+
+_customer: TypeAdapter[CustomerRef] = TypeAdapter(CustomerRef)
+
+
+class Bookkeeping:
+    def __init__(
+        self, *, settings: HandoffSettings, hstore: HandoffStore, stats: Stats, timers: Timers
+    ) -> None:
+        self.settings = settings
+        self.hstore = hstore
+        self.stats = stats
+        self.timers = timers
+
+    async def after_commit(
+        self, key: str, before: Session | None, after: Session, records: list[dict[str, Any]]
+    ) -> None:
+        try:
+            await self._after_commit(key, before, after, records)
+        except Exception:  # never fail a committed turn
+            get_logger(conversation_id=key).exception("handoff_bookkeeping_failed")
+
+    async def _after_commit(
+        self, key: str, before: Session | None, after: Session, records: list[dict[str, Any]]
+    ) -> None:
+        now = after.updated_at
+        started = any(r["type"] == "handoff" for r in records)
+        if started or before is None or day_of(before.updated_at) != day_of(now):
+            await self.hstore.seen(key, now, handed_off=started)
+        for record in records:
+            self.stats.observe(record)
+            await self.hstore.log(record)
+            if record["type"] == "claim":
+                keep = self.settings.pickup_samples
+                await self.hstore.add_pickup(record["queue"], record["seconds"], keep)
+        state = handoff_of(after)
+        previous = handoff_of(before) if before is not None else None
+        was_open = previous is not None and previous.open
+        if state is not None and state.open:
+            customer = json.dumps(_customer.dump_python(state.customer, mode="json"))
+            await self.hstore.schedule(key, self.timers.next_due(state), customer)
+        elif was_open or records:
+            await self.hstore.unschedule(key)
