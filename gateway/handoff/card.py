@@ -102,8 +102,9 @@ def build_card(
         confidence = state.debug.get("confidence")
         shown = f"{intent} ({confidence:.0%})" if isinstance(confidence, float) else str(intent)
         fields.append(CardField(label="Intent", value=shown))
-    if session.slots:
-        slots = ", ".join(f"{k}={v}" for k, v in sorted(session.slots.items()))
+    known = {k: v for k, v in session.slots.items() if v not in (None, "")}
+    if known:
+        slots = ", ".join(f"{k}={v}" for k, v in sorted(known.items()))
         fields.append(CardField(label="Known", value=slots[:500]))
     if state.queue:
         fields.append(CardField(label="Queue", value=state.queue))

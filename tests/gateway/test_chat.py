@@ -85,6 +85,7 @@ def test_chat_plays_the_agent_side_of_a_handoff_when_slack_is_off() -> None:
     assert "nobody from our team can join" not in result.stdout
     assert "[card] Handoff: you on Console" in agents
     assert "  Buttons: /claim  /resolve  /bot" in agents
+    assert "  Known: tier=standard" in agents  # what the bot knows, not every unset slot
     assert any(line.strip() == "you: I want to talk to a human" for line in agents)  # transcript
     assert "[thread] Agent claimed this conversation." in agents
     assert "[card updated] Handoff: you on Console: With Agent" in agents
