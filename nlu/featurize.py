@@ -1,6 +1,8 @@
-"""Turns text into sparse TF-IDF vectors: word 1-2-grams and character 2-5-grams within
-word boundaries, sublinear term frequency, each block L2-normalised. Plain Python and
-numpy, so that a saved vocabulary (JSON) and idf weights (npz) reproduce it exactly."""
+"""Turns text into sparse TF-IDF vectors: word 1-2-grams, character 2-5-grams within word
+boundaries and word pairs (two words a few places apart, in order, seen in at least two
+training texts), sublinear term frequency, each block L2-normalised and the pair block
+weighted. Plain Python and numpy, so that a saved vocabulary (JSON) and idf weights (npz)
+reproduce it exactly."""
 
 from __future__ import annotations
 
@@ -29,6 +31,19 @@ def _word_grams(tokens: list[str], n_max: int) -> list[str]:
     return grams
 
 
+def _pairs(tokens: list[str], window: int) -> list[str]:
+    """Ordered pairs of different words at most ``window`` places apart: "set ... alarm"."""
+    return [
+        f"{a} {b}"
+        for i, a in enumerate(tokens)
+        for b in tokens[i + 2 : i + 1 + window]  # adjacent words are already a bigram
+        if a != b
+    ]
+
+
+_BLOCKS = ("w:", "c:", "p:")  # words, characters, pairs: the order of the columns
+
+
 def _char_grams(tokens: list[str], n_min: int, n_max: int) -> list[str]:
     grams: list[str] = []
     for token in tokens:
@@ -49,9 +64,17 @@ class Featurizer:
         vocab: dict[str, int] | None = None,
         idf: np.ndarray[Any, np.dtype[np.float64]] | None = None,
         n_word: int = 0,
+        pair_window: int = 4,
+        pair_weight: float = 0.75,
+        pair_min_df: int = 2,
     ) -> None:
         self.word_ngrams = word_ngrams
         self.char_ngrams = char_ngrams
+        # pair_window 1: no pair features; weight and window chosen on dev splits of HWU64's
+        # and SNIPS' training data (benchmarks/nlu_tune.py)
+        self.pair_window = pair_window
+        self.pair_weight = pair_weight
+        self.pair_min_df = pair_min_df
         self.vocab = vocab or {}
         self.idf = idf if idf is not None else np.zeros(0)
         self.n_word = n_word  # features [0, n_word) are words, the rest characters
@@ -68,12 +91,15 @@ class Featurizer:
         for text in texts:
             tokens = words(text)
             grams = {"w:" + g for g in _word_grams(tokens, self.word_ngrams)}
+            grams.update("p:" + g for g in _pairs(tokens, self.pair_window))
             for token in tokens:
                 if token not in chars:
                     chars[token] = ["c:" + g for g in _char_grams([token], lo, hi)]
                 grams.update(chars[token])
             df.update(grams)
-        names = sorted(df, key=lambda g: (not g.startswith("w:"), g))
+        for gram in [g for g, n in df.items() if g.startswith("p:") and n < self.pair_min_df]:
+            del df[gram]
+        names = sorted(df, key=lambda g: (_BLOCKS.index(g[:2]), g))
         self.vocab = {g: i for i, g in enumerate(names)}
         self.n_word = sum(1 for g in names if g.startswith("w:"))
         n = len(texts)
@@ -99,6 +125,9 @@ class Featurizer:
             for g in _word_grams(tokens, self.word_ngrams)
             if (i := vocab.get("w:" + g)) is not None
         ]
+        pair_cols = [
+            i for g in _pairs(tokens, self.pair_window) if (i := vocab.get("p:" + g)) is not None
+        ]
         char_cols: list[int] = []
         for token in tokens:
             if cache is None:
@@ -111,12 +140,12 @@ class Featurizer:
         cols: list[int] = []
         vals: list[float] = []
         idf = self._idf
-        for block in (word_cols, char_cols):
+        for block, scale in ((word_cols, 1.0), (char_cols, 1.0), (pair_cols, self.pair_weight)):
             if not block:
                 continue
             counts = Counter(block)
             weights = [(1.0 + math.log(c)) * idf[i] for i, c in counts.items()]
-            norm = math.sqrt(sum(w * w for w in weights))
+            norm = math.sqrt(sum(w * w for w in weights)) / scale
             cols += counts.keys()
             vals += [w / norm for w in weights]
         return cols, vals
@@ -139,7 +168,13 @@ class Featurizer:
     # ------------------------------------------------------------------ persistence
 
     def config(self) -> dict[str, Any]:
-        return {"word_ngrams": self.word_ngrams, "char_ngrams": list(self.char_ngrams)}
+        return {
+            "word_ngrams": self.word_ngrams,
+            "char_ngrams": list(self.char_ngrams),
+            "pair_window": self.pair_window,
+            "pair_weight": self.pair_weight,
+            "pair_min_df": self.pair_min_df,
+        }
 
     def to_json(self) -> dict[str, Any]:
         names = sorted(self.vocab, key=self.vocab.__getitem__)
@@ -157,4 +192,7 @@ class Featurizer:
             vocab={g: i for i, g in enumerate(names)},
             idf=idf,
             n_word=int(spec["n_word"]),
+            pair_window=int(spec.get("pair_window", 1)),
+            pair_weight=float(spec.get("pair_weight", 0.0)),
+            pair_min_df=int(spec.get("pair_min_df", 2)),
         )
