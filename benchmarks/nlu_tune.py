@@ -71,5 +71,6 @@ def _dev_accuracy(
     pred = np.array(model.labels)[model.scores(b).argmax(axis=1)]
     return float(np.mean(pred == np.array(ydev)))
 
+
 if __name__ == "__main__":
     main()

@@ -58,7 +58,7 @@ class LinearClassifier:
         x: sp.csr_matrix,
         y: Sequence[str],
         *,
-        c: float = 0.5,
+        c: float = 1.0,
         balanced: bool = True,
         folds: int = 3,
         seed: int = 0,

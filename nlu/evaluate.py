@@ -1,5 +1,6 @@
 """Measures a trained model on labelled examples: accuracy, macro-F1, per-intent precision and
-recall, the most confused pairs, out-of-scope recall and parse latency; and cross-validation."""
+recall, the most confused pairs, out-of-scope recall, calibration and parse latency; and
+cross-validation."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import numpy as np
 
 from nlu.data import OUT_OF_SCOPE, NluData
 from nlu.model import BuiltinNlu, TrainOptions, train
+from nlu.result import ParseResult
 
 NOT_UNDERSTOOD = OUT_OF_SCOPE  # a "not understood" answer counts as the out_of_scope label
 
@@ -34,6 +36,12 @@ class Report:
     not_understood_rate: float  # of the in-scope examples
     out_of_scope_recall: float | None  # None when the test set marks no out_of_scope example
     out_of_scope_examples: int
+    # calibration of the top confidence against "the top-ranked intent is right" (all
+    # examples, threshold ignored): the mean confidence, the share right, and the expected
+    # calibration error (10 equal-width bins): 0 is perfectly calibrated
+    mean_confidence: float
+    top_accuracy: float
+    calibration_error: float
     train_seconds: float
     parse_p50_ms: float
     parse_p99_ms: float
@@ -46,15 +54,31 @@ class Report:
         return out
 
 
+def calibration(confidences: Sequence[float], right: Sequence[bool]) -> tuple[float, float, float]:
+    """(mean confidence, share right, expected calibration error over 10 bins)."""
+    if not confidences:
+        return 0.0, 0.0, 0.0
+    conf = np.asarray(confidences, dtype=np.float64)
+    ok = np.asarray(right, dtype=np.float64)
+    bins = np.minimum((conf * 10).astype(int), 9)
+    error = sum(
+        abs(float(conf[bins == b].mean()) - float(ok[bins == b].mean())) * float(np.mean(bins == b))
+        for b in np.unique(bins)
+    )
+    return float(conf.mean()), float(ok.mean()), error
+
+
 def score(
     truth: Sequence[str],
     predicted: Sequence[str | None],
     *,
+    top: Sequence[tuple[str, float]] = (),
     train_seconds: float = 0.0,
     latencies: Sequence[float] = (),
     top_confused: int = 10,
 ) -> Report:
-    """Figures for predictions, ``None`` meaning "not understood"."""
+    """Figures for predictions, ``None`` meaning "not understood"; ``top`` is the top-ranked
+    intent and its confidence for each example (for the calibration figures)."""
     pred = [NOT_UNDERSTOOD if p is None else p for p in predicted]
     pairs = list(zip(truth, pred, strict=True))
     labels = sorted(set(truth))
@@ -73,6 +97,9 @@ def score(
     oos = [(t, p) for t, p in pairs if t == OUT_OF_SCOPE]
     confused = Counter((t, p) for t, p in pairs if t != p)
     ms = np.array(latencies) * 1000 if latencies else np.zeros(1)
+    mean_confidence, top_accuracy, calibration_error = calibration(
+        [c for _, c in top], [name == t for (name, _), t in zip(top, truth, strict=bool(top))]
+    )
     return Report(
         examples=len(pairs),
         accuracy=sum(t == p for t, p in pairs) / len(pairs) if pairs else 0.0,
@@ -83,6 +110,9 @@ def score(
         ),
         out_of_scope_recall=sum(p == NOT_UNDERSTOOD for _, p in oos) / len(oos) if oos else None,
         out_of_scope_examples=len(oos),
+        mean_confidence=mean_confidence,
+        top_accuracy=top_accuracy,
+        calibration_error=calibration_error,
         train_seconds=train_seconds,
         parse_p50_ms=float(np.percentile(ms, 50)),
         parse_p99_ms=float(np.percentile(ms, 99)),
@@ -109,6 +139,7 @@ def evaluate(nlu: BuiltinNlu, test: NluData, *, latency_sample: int = 1000) -> R
     return score(
         [e.intent for e in test.examples],
         [r.intent for r in results],
+        top=[_top(r) for r in results],
         train_seconds=nlu.train_seconds,
         latencies=latencies(nlu, texts, latency_sample),
     )
@@ -129,6 +160,7 @@ def cross_validate(
     truth = [e.intent for e in examples]
     folds = max(2, min(folds, min(Counter(truth).values())))
     predicted: list[str | None] = [None] * len(examples)
+    top: list[tuple[str, float]] = [("", 0.0)] * len(examples)
     seconds = 0.0
     timings: list[float] = []
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
@@ -144,8 +176,13 @@ def cross_validate(
         texts = [examples[i].text for i in test_idx]
         for i, result in zip(test_idx, nlu.parse_many(texts), strict=True):
             predicted[i] = result.intent
+            top[i] = _top(result)
         timings += latencies(nlu, texts, 200)
-    return score(truth, predicted, train_seconds=seconds / folds, latencies=timings)
+    return score(truth, predicted, top=top, train_seconds=seconds / folds, latencies=timings)
+
+
+def _top(result: ParseResult) -> tuple[str, float]:
+    return (result.ranking[0].name, result.confidence) if result.ranking else ("", 0.0)
 
 
 def format_report(report: Report, per_intent: bool = True) -> str:
@@ -160,6 +197,11 @@ def format_report(report: Report, per_intent: bool = True) -> str:
         lines.append(
             f"out-of-scope recall {report.out_of_scope_recall:.2%}"
             f"  ({report.out_of_scope_examples} examples)"
+        )
+    if report.examples:
+        lines.append(
+            f"calibration         mean confidence {report.mean_confidence:.2%}, top intent "
+            f"right {report.top_accuracy:.2%}, ECE {report.calibration_error:.4f}"
         )
     lines += [
         f"training time       {report.train_seconds:.2f} s",

@@ -64,14 +64,15 @@ class Featurizer:
         vocab: dict[str, int] | None = None,
         idf: np.ndarray[Any, np.dtype[np.float64]] | None = None,
         n_word: int = 0,
-        pair_window: int = 4,
-        pair_weight: float = 0.75,
+        pair_window: int = 8,
+        pair_weight: float = 0.5,
         pair_min_df: int = 2,
     ) -> None:
         self.word_ngrams = word_ngrams
         self.char_ngrams = char_ngrams
-        # pair_window 1: no pair features; weight and window chosen on dev splits of HWU64's
-        # and SNIPS' training data (benchmarks/nlu_tune.py)
+        # pair_window 1 or pair_weight 0: no pair features. Window and weight chosen on dev
+        # splits of HWU64's and SNIPS' training data and by cross-validation of the example
+        # bot's (benchmarks/nlu_tune.py)
         self.pair_window = pair_window
         self.pair_weight = pair_weight
         self.pair_min_df = pair_min_df
@@ -141,7 +142,7 @@ class Featurizer:
         vals: list[float] = []
         idf = self._idf
         for block, scale in ((word_cols, 1.0), (char_cols, 1.0), (pair_cols, self.pair_weight)):
-            if not block:
+            if not block or scale <= 0:
                 continue
             counts = Counter(block)
             weights = [(1.0 + math.log(c)) * idf[i] for i, c in counts.items()]

@@ -9,9 +9,11 @@ import pytest
 
 from nlu.data import Example, NluData, read_files
 from nlu.evaluate import cross_validate
+from nlu.featurize import Featurizer
 from nlu.model import BuiltinBackend, BuiltinNlu, train
 
 DATA = Path(__file__).parent / "data"
+EXAMPLE_BOT = sorted((Path(__file__).parents[2] / "dialogs" / "nlu").glob("*.yml"))
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +76,24 @@ def test_cross_validation_floor() -> None:
     report = cross_validate(read_files([DATA / "shop.yml"]), folds=5, threshold=0.3)
     assert report.in_scope_accuracy >= 0.85
     assert report.accuracy >= 0.8
+
+
+def test_words_apart_are_features_when_seen_twice() -> None:
+    """ "set ... alarm" several words apart is one feature; a pair seen once is not kept."""
+    texts = ["set an alarm", "set the alarm", "wake me up"]
+    featurizer = Featurizer().fit(texts)
+    assert "p:set alarm" in featurizer.vocab and "p:wake up" not in featurizer.vocab
+    cols, _ = featurizer.indices("set a loud alarm")
+    assert featurizer.vocab["p:set alarm"] in cols
+    off = Featurizer(pair_window=1).fit(texts)
+    assert not any(gram.startswith("p:") for gram in off.vocab)
+
+
+def test_example_bot_is_understood_with_honest_confidences() -> None:
+    """The example bot's data, cross-validated at the default threshold: most messages are
+    understood, and the confidences are calibrated: on average as high as the share right."""
+    report = cross_validate(read_files(EXAMPLE_BOT), folds=5, threshold=0.5)
+    assert report.accuracy >= 0.8
+    assert report.not_understood_rate <= 0.1
+    assert abs(report.mean_confidence - report.top_accuracy) <= 0.08
+    assert report.calibration_error <= 0.1
