@@ -19,7 +19,9 @@ from gateway.logging import get_logger
 from gateway.metrics import Metrics
 from gateway.store import Lane, Store, StoreUnavailable, Ticket
 
-Handler = Callable[[str, str, bytes], Awaitable[None]]  # (conversation key, lock token, item)
+# (conversation key, lock token, item) -> the next item, or None when the handler's commit
+# found the list empty and released the lock (see Store.commit_turn / commit_sent).
+Handler = Callable[[str, str, bytes], Awaitable[bytes | None]]
 
 
 class LockLost(Exception):
@@ -39,7 +41,9 @@ class LaneRunner:
         lease: float,
         reclaim_idle: float,
         block: float = 1.0,
+        follow_up: Lane | None = None,
     ) -> None:
+        self.follow_up = follow_up
         self.store = store
         self.lane = lane
         self.handler = handler
@@ -135,7 +139,8 @@ class LaneRunner:
         key, token = ticket.key, uuid.uuid4().hex
         log = self._log.bind(conversation_id=key)
         try:
-            if not await self.store.acquire(self.lane, key, token, self.lease):
+            claim = await self.store.claim(self.lane, key, token, self.lease)
+            if claim == "held":
                 # Someone holds the conversation. A live holder will see our item before it
                 # can release (release is conditional on an empty list); a dead holder's own
                 # ticket stays pending and will be reclaimed. A reclaimed ticket is kept
@@ -143,15 +148,20 @@ class LaneRunner:
                 if not ticket.reclaimed:
                     await self.store.ack(self.lane, ticket.id)
                 return
-            renewer = asyncio.create_task(self._renew(key, token))
-            try:
-                handed_back = await self._drain_locked(key, token)
-            finally:
-                renewer.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await renewer
-            if handed_back:
-                await self.store.post_ticket(self.lane, key)
+            if isinstance(claim, bytes):
+                renewer = asyncio.create_task(self._renew(key, token))
+                try:
+                    handed_back = await self._drain_locked(key, token, claim)
+                finally:
+                    renewer.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await renewer
+                if handed_back:
+                    await self.store.post_ticket(self.lane, key)
+            if ticket.reclaimed and self.follow_up is not None:
+                # The process that died may have committed work for the next lane without
+                # posting its ticket: post one (a ticket for an empty list is harmless).
+                await self.store.post_ticket(self.follow_up, key)
             await self.store.ack(self.lane, ticket.id)
         except StoreUnavailable as exc:
             # Leave the ticket pending: it is reclaimed once the store is back.
@@ -161,21 +171,15 @@ class LaneRunner:
         except Exception:
             log.exception("lane_drain_failed")
 
-    async def _drain_locked(self, key: str, token: str) -> bool:
-        """Handle the conversation's items until none is left. True if handed back on stop."""
-        while True:
+    async def _drain_locked(self, key: str, token: str, item: bytes | None) -> bool:
+        """Handle the conversation's items, oldest first, until the handler's commit finds
+        the list empty and releases the lock. True if handed back on stop."""
+        while item is not None:
             if self._stopping.is_set():
                 await self.store.release(self.lane, key, token)
                 return True
-            item = await self.store.head(self.lane, key)
-            if item is None:
-                released = await self.store.release_if_empty(self.lane, key, token)
-                if released == "released":
-                    return False
-                if released == "lost":
-                    raise LockLost(key)
-                continue
-            await self.handler(key, token, item)
+            item = await self.handler(key, token, item)
+        return False
 
     async def _renew(self, key: str, token: str) -> None:
         while True:

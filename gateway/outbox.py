@@ -78,7 +78,9 @@ class Outbox:
             multiplier=settings.base_delay, max=settings.max_delay
         )
 
-    async def handle(self, key: str, token: str, item: bytes) -> None:
+    async def handle(self, key: str, token: str, item: bytes) -> bytes | None:
+        """Send one message; returns the outbox's next item, or None when it is empty and the
+        conversation's outbox was released."""
         message = decode_outbound(item)
         channel = message.conversation.channel
         log = get_logger(conversation_id=key, channel=channel, message_key=message.key)
@@ -86,8 +88,7 @@ class Outbox:
             attempts, platform_id = await self._send(key, token, message)
         except AlreadySent:
             self.metrics.sends.labels(channel, "skipped_duplicate").inc()
-            await self._remember_sent(key, token, item, message.key)
-            return
+            return await self._remember_sent(key, token, item, message.key)
         except SendError as exc:
             attempts = exc.attempts
             log.warning("send_dead_lettered", error=str(exc), attempts=attempts)
@@ -100,14 +101,14 @@ class Outbox:
                 attempts=attempts,
                 failed_at=time.time(),
             )
-            popped = await self.store.dead_letter(key, token, item, letter)
+            advance = await self.store.dead_letter(key, token, item, letter)
             self.metrics.dead_letters.labels(channel).inc()
-            if not popped:
+            if not advance.ok:
                 raise LockLost(key) from None
-            return
+            return advance.next
         log.info("sent", platform_message_id=platform_id, attempts=attempts)
         await self._hook("sent", key, message, platform_id)
-        await self._remember_sent(key, token, item, message.key)
+        return await self._remember_sent(key, token, item, message.key)
 
     async def _hook(self, name: str, key: str, message: OutboundMessage, detail: str) -> None:
         """Run a hook after a send; its failure is logged and never makes us send again."""
@@ -136,23 +137,25 @@ class Outbox:
             "send_hook_failed", hook=name, error="store unavailable"
         )
 
-    async def _remember_sent(self, key: str, token: str, item: bytes, message_key: str) -> None:
+    async def _remember_sent(
+        self, key: str, token: str, item: bytes, message_key: str
+    ) -> bytes | None:
         """Record the send, waiting out a store outage: it is the only record that the
         message went out, and without it the message would be sent again."""
         delay = 0.1
         deadline = time.monotonic() + self.settings.max_retry_after
         while True:
             try:
-                popped = await self.store.commit_sent(key, token, item, message_key, SENT_TTL)
+                advance = await self.store.commit_sent(key, token, item, message_key, SENT_TTL)
             except StoreUnavailable:
                 if time.monotonic() > deadline:
                     raise
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
                 continue
-            if not popped:
+            if not advance.ok:
                 raise LockLost(key)  # recorded as sent; the new owner will skip it
-            return
+            return advance.next
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None

@@ -78,6 +78,7 @@ class Gateway:
                 concurrency=w.concurrency,
                 lease=w.lease,
                 reclaim_idle=w.reclaim_idle,
+                follow_up="sends" if lane == "turns" else None,
             )
             for lane in LANES
         ]

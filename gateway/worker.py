@@ -88,7 +88,9 @@ class TurnWorker:
         self.session_ttl = session_ttl
         self.transcript_limit = transcript_limit
 
-    async def handle(self, key: str, token: str, item: bytes) -> None:
+    async def handle(self, key: str, token: str, item: bytes) -> bytes | None:
+        """One turn; returns the conversation's next event, or None when the commit found
+        the inbox empty and released the conversation."""
         event = decode_event(item)
         stored = await self.store.load_session(key)
         now = time.time()
@@ -114,14 +116,14 @@ class TurnWorker:
             session_ttl=self.session_ttl,
             transcript_limit=self.transcript_limit,
         )
-        if not await self.store.commit_turn(key, token, item, commit):
+        advance = await self.store.commit_turn(key, token, item, commit)
+        if not advance.ok:
             raise LockLost(key)
-        if outbound:
-            await self.store.post_ticket("sends", key)
         if self.desk is not None:
             await self.desk.after_commit(key, before if stored else None, session, records)
         self.metrics.turns.labels(outcome).inc()
         self.metrics.turn_seconds.observe(max(0.0, time.time() - event.received_at))
+        return advance.next
 
     async def turn(
         self, session: Session, event: InboundEvent

@@ -2,6 +2,8 @@
 
 from gateway.store.base import (
     LANES,
+    Advance,
+    Claim,
     DeadLetter,
     Lane,
     Store,
@@ -27,6 +29,8 @@ def open_store(url: str, *, max_connections: int = 512) -> Store:
 
 __all__ = [
     "LANES",
+    "Advance",
+    "Claim",
     "DeadLetter",
     "Lane",
     "Store",

@@ -22,6 +22,7 @@ from typing import Literal, Protocol
 Lane = Literal["turns", "sends"]
 LANES: tuple[Lane, ...] = ("turns", "sends")
 Release = Literal["released", "not_empty", "lost"]
+Claim = Literal["empty", "held"] | bytes  # nothing to do / someone else holds it / the head
 Fence = Literal["ok", "sent", "lost"]
 
 
@@ -40,6 +41,16 @@ class Ticket:
 class StoredSession:
     version: int
     data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Advance:
+    """After popping a conversation's head: ``ok`` False when the pop was refused (the lock is
+    no longer ours, or the head is not the item); otherwise ``next`` is the new head, or None
+    when the list is empty and the lock was released in the same step."""
+
+    ok: bool
+    next: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +101,10 @@ class Store(Protocol):
     # ------------------------------------------------------ conversation locks
     async def acquire(self, lane: Lane, key: str, token: str, ttl: float) -> bool: ...
 
+    async def claim(self, lane: Lane, key: str, token: str, ttl: float) -> Claim:
+        """In one step: "empty" when the conversation's list is empty (nothing locked),
+        "held" when another holder has the lock, else lock it and return the head."""
+
     async def renew(self, lane: Lane, key: str, token: str, ttl: float) -> bool: ...
 
     async def release_if_empty(self, lane: Lane, key: str, token: str) -> Release:
@@ -103,11 +118,13 @@ class Store(Protocol):
     # -------------------------------------------------------------- sessions
     async def load_session(self, key: str) -> StoredSession | None: ...
 
-    async def commit_turn(self, key: str, token: str, item: bytes, commit: TurnCommit) -> bool:
+    async def commit_turn(self, key: str, token: str, item: bytes, commit: TurnCommit) -> Advance:
         """Atomically: check the lock is ours, the inbox head is ``item`` and the stored
         session is still at ``commit.expected_version``; pop the head, save the session, append
         the transcript entries (keeping the newest ``transcript_limit``) and the outbound
-        messages. False (and nothing changed) if any check fails."""
+        messages, and release the lock if the inbox is now empty. When outbound messages were
+        appended, a ``sends`` ticket is posted too. Not ok (and nothing changed) if a check
+        fails."""
 
     async def transcript(self, key: str) -> list[bytes]:
         """The conversation's transcript entries, oldest first."""
@@ -119,12 +136,13 @@ class Store(Protocol):
 
     async def commit_sent(
         self, key: str, token: str, item: bytes, message_key: str, ttl: float
-    ) -> bool:
-        """Remember that ``message_key`` went out (always), then pop the outbox head
-        ``item`` if the lock is still ours. False if it was not popped."""
+    ) -> Advance:
+        """Remember that ``message_key`` went out (always), then pop the outbox head ``item``
+        if the lock is still ours (releasing it when the outbox is then empty)."""
 
-    async def dead_letter(self, key: str, token: str, item: bytes, letter: DeadLetter) -> bool:
-        """Pop the outbox head ``item`` and keep it in the dead-letter queue."""
+    async def dead_letter(self, key: str, token: str, item: bytes, letter: DeadLetter) -> Advance:
+        """Keep ``letter`` in the dead-letter queue and pop the outbox head ``item`` (as
+        commit_sent, without recording a send)."""
 
     async def dead_letters(self) -> list[DeadLetter]: ...
 

@@ -10,6 +10,8 @@ from collections import defaultdict, deque
 
 from gateway.store.base import (
     LANES,
+    Advance,
+    Claim,
     DeadLetter,
     Fence,
     Lane,
@@ -96,6 +98,14 @@ class MemoryStore:
         self._locks[lane, key] = (token, time.monotonic() + ttl)
         return True
 
+    async def claim(self, lane: Lane, key: str, token: str, ttl: float) -> Claim:
+        items = self._lists.get((lane, key))
+        if not items:
+            return "empty"
+        if not await self.acquire(lane, key, token, ttl):
+            return "held"
+        return items[0]
+
     async def renew(self, lane: Lane, key: str, token: str, ttl: float) -> bool:
         if self._holder(lane, key) != token:
             return False
@@ -126,6 +136,15 @@ class MemoryStore:
         items.popleft()
         return True
 
+    def _advance(self, lane: Lane, key: str) -> Advance:
+        """After a pop: the next head, or release the lock when the list is empty."""
+        items = self._lists.get((lane, key))
+        if items:
+            return Advance(ok=True, next=items[0])
+        self._locks.pop((lane, key), None)
+        self._lists.pop((lane, key), None)
+        return Advance(ok=True)
+
     # -------------------------------------------------------------- sessions
     async def load_session(self, key: str) -> StoredSession | None:
         stored = self._sessions.get(key)
@@ -133,17 +152,19 @@ class MemoryStore:
             return None
         return stored[0]
 
-    async def commit_turn(self, key: str, token: str, item: bytes, commit: TurnCommit) -> bool:
+    async def commit_turn(self, key: str, token: str, item: bytes, commit: TurnCommit) -> Advance:
         current = await self.load_session(key)
         if (current.version if current else 0) != commit.expected_version:
-            return False
+            return Advance(ok=False)
         if not self._pop_if("turns", key, token, item):
-            return False
+            return Advance(ok=False)
         self._sessions[key] = (commit.session, time.monotonic() + commit.session_ttl)
-        self._lists["sends", key].extend(commit.outbound)
+        if commit.outbound:
+            self._lists["sends", key].extend(commit.outbound)
+            await self.post_ticket("sends", key)
         transcript = self._transcripts.setdefault(key, deque(maxlen=commit.transcript_limit))
         transcript.extend(commit.transcript)
-        return True
+        return self._advance("turns", key)
 
     async def transcript(self, key: str) -> list[bytes]:
         if await self.load_session(key) is None:
@@ -158,13 +179,17 @@ class MemoryStore:
 
     async def commit_sent(
         self, key: str, token: str, item: bytes, message_key: str, ttl: float
-    ) -> bool:
+    ) -> Advance:
         self._expiring[f"sent:{key}:{message_key}"] = time.monotonic() + ttl
-        return self._pop_if("sends", key, token, item)
+        if not self._pop_if("sends", key, token, item):
+            return Advance(ok=False)
+        return self._advance("sends", key)
 
-    async def dead_letter(self, key: str, token: str, item: bytes, letter: DeadLetter) -> bool:
+    async def dead_letter(self, key: str, token: str, item: bytes, letter: DeadLetter) -> Advance:
         self._dlq[letter.id] = letter
-        return self._pop_if("sends", key, token, item)
+        if not self._pop_if("sends", key, token, item):
+            return Advance(ok=False)
+        return self._advance("sends", key)
 
     async def dead_letters(self) -> list[DeadLetter]:
         return sorted(self._dlq.values(), key=lambda d: d.failed_at)

@@ -20,6 +20,8 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gateway.store.base import (
+    Advance,
+    Claim,
     DeadLetter,
     Fence,
     Lane,
@@ -99,7 +101,16 @@ if #ARGV > 8 + n_out then
   redis.call('LTRIM', KEYS[5], -tonumber(ARGV[7]), -1)
   redis.call('PEXPIRE', KEYS[5], ARGV[6])
 end
-return 1
+if redis.call('LLEN', KEYS[2]) == 0 then
+  redis.call('DEL', KEYS[1])
+  return {1}
+end
+return {1, redis.call('LINDEX', KEYS[2], 0)}
+"""
+_CLAIM = """
+if redis.call('LLEN', KEYS[2]) == 0 then return 0 end
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+return redis.call('LINDEX', KEYS[2], 0)
 """
 _FENCE_SEND = """
 if redis.call('EXISTS', KEYS[2]) == 1 then return 2 end
@@ -112,7 +123,11 @@ if KEYS[3] then redis.call('SET', KEYS[3], '1', 'PX', ARGV[3]) end
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 if redis.call('LINDEX', KEYS[2], 0) ~= ARGV[2] then return -1 end
 redis.call('LPOP', KEYS[2])
-return 1
+if redis.call('LLEN', KEYS[2]) == 0 then
+  redis.call('DEL', KEYS[1])
+  return {1}
+end
+return {1, redis.call('LINDEX', KEYS[2], 0)}
 """
 
 
@@ -128,7 +143,7 @@ class RedisStore:
         self._renew = self.redis.register_script(_RENEW)
         self._release_if_empty = self.redis.register_script(_RELEASE_IF_EMPTY)
         self._release = self.redis.register_script(_RELEASE)
-        self._commit_turn = self.redis.register_script(_COMMIT_TURN)
+        self._claim = self.redis.register_script(_CLAIM)
         self._pop_head = self.redis.register_script(_POP_HEAD)
         self._fence_send = self.redis.register_script(_FENCE_SEND)
         self._groups_ready: set[Lane] = set()
@@ -216,6 +231,14 @@ class RedisStore:
         return bool(await self.redis.set(lock, token, nx=True, px=_ms(ttl)))
 
     @_translated
+    async def claim(self, lane: Lane, key: str, token: str, ttl: float) -> Claim:
+        keys = [conversation_key(key, f"{lane}:lock"), conversation_key(key, lane)]
+        reply = await self._claim(keys=keys, args=[token, _ms(ttl)])
+        if isinstance(reply, bytes | str):
+            return _b(reply)
+        return "empty" if reply == 0 else "held"
+
+    @_translated
     async def renew(self, lane: Lane, key: str, token: str, ttl: float) -> bool:
         lock = conversation_key(key, f"{lane}:lock")
         return bool(await self._renew(keys=[lock], args=[token, _ms(ttl)]))
@@ -244,7 +267,7 @@ class RedisStore:
         return StoredSession(version=int(fields[b"v"]), data=_b(fields[b"data"]))
 
     @_translated
-    async def commit_turn(self, key: str, token: str, item: bytes, commit: TurnCommit) -> bool:
+    async def commit_turn(self, key: str, token: str, item: bytes, commit: TurnCommit) -> Advance:
         keys = [
             conversation_key(key, "turns:lock"),
             conversation_key(key, "turns"),
@@ -265,7 +288,16 @@ class RedisStore:
             *commit.outbound,
             *commit.transcript,
         ]
-        return bool(await self._commit_turn(keys=keys, args=args) == 1)
+        # One round trip: the commit, then the sends ticket (EVAL, not the registered script:
+        # a script in a pipeline costs a SCRIPT EXISTS on every execute). A ticket after a
+        # refused commit is harmless; a crash between the two is covered by the turn ticket,
+        # which stays pending and, reclaimed, posts a sends ticket again.
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.eval(_COMMIT_TURN, len(keys), *keys, *args)
+            if commit.outbound:
+                pipe.xadd(_stream("sends"), {"k": key})
+            reply = (await pipe.execute())[0]
+        return _advance(reply)
 
     @_translated
     async def transcript(self, key: str) -> list[bytes]:
@@ -281,19 +313,19 @@ class RedisStore:
     @_translated
     async def commit_sent(
         self, key: str, token: str, item: bytes, message_key: str, ttl: float
-    ) -> bool:
+    ) -> Advance:
         keys = [
             conversation_key(key, "sends:lock"),
             conversation_key(key, "sends"),
             conversation_key(key, f"sent:{message_key}"),
         ]
-        return bool(await self._pop_head(keys=keys, args=[token, item, _ms(ttl)]) == 1)
+        return _advance(await self._pop_head(keys=keys, args=[token, item, _ms(ttl)]))
 
     @_translated
-    async def dead_letter(self, key: str, token: str, item: bytes, letter: DeadLetter) -> bool:
+    async def dead_letter(self, key: str, token: str, item: bytes, letter: DeadLetter) -> Advance:
         await self.redis.hset(DLQ, letter.id, _letter_json(letter))
         keys = [conversation_key(key, "sends:lock"), conversation_key(key, "sends")]
-        return bool(await self._pop_head(keys=keys, args=[token, item, 0]) == 1)
+        return _advance(await self._pop_head(keys=keys, args=[token, item, 0]))
 
     @_translated
     async def dead_letters(self) -> list[DeadLetter]:
@@ -325,6 +357,13 @@ class RedisStore:
 
 def _s(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def _advance(reply: Any) -> Advance:
+    """The reply of a pop script: an integer (refused) or {1} (released) or {1, next head}."""
+    if not isinstance(reply, list):
+        return Advance(ok=False)
+    return Advance(ok=True, next=_b(reply[1]) if len(reply) > 1 else None)
 
 
 def _b(value: bytes | str) -> bytes:

@@ -54,15 +54,15 @@ async def test_turn_commit_is_all_or_nothing(store: Store) -> None:
     assert await store.acquire("turns", "api:u", "me", 10)
     good = turn(1, 0, [b"r1", b"r2"], transcript=[b"t1"])
     # Wrong token, wrong head, wrong version: nothing changes.
-    assert not await store.commit_turn("api:u", "other", b"event-1", good)
-    assert not await store.commit_turn("api:u", "me", b"event-2", good)
-    assert not await store.commit_turn("api:u", "me", b"event-1", turn(6, 5, [b"r"]))
+    assert not (await store.commit_turn("api:u", "other", b"event-1", good)).ok
+    assert not (await store.commit_turn("api:u", "me", b"event-2", good)).ok
+    assert not (await store.commit_turn("api:u", "me", b"event-1", turn(6, 5, [b"r"]))).ok
     assert await store.head("turns", "api:u") == b"event-1"
     assert await store.load_session("api:u") is None
     assert await store.head("sends", "api:u") is None
     assert await store.transcript("api:u") == []
     # Right: popped, saved, queued and recorded together.
-    assert await store.commit_turn("api:u", "me", b"event-1", good)
+    assert (await store.commit_turn("api:u", "me", b"event-1", good)).ok
     assert await store.head("turns", "api:u") is None
     assert await store.load_session("api:u") == good.session
     assert await store.head("sends", "api:u") == b"r1"
@@ -70,7 +70,7 @@ async def test_turn_commit_is_all_or_nothing(store: Store) -> None:
     # A concurrent writer that read version 0 cannot overwrite version 1.
     await store.enqueue("api:u", "e2", b"event-2", 60)
     stale = turn(1, 0, data=b'{"stale": true}')
-    assert not await store.commit_turn("api:u", "me", b"event-2", stale)
+    assert not (await store.commit_turn("api:u", "me", b"event-2", stale)).ok
     assert (await store.load_session("api:u")) == good.session
 
 
@@ -80,9 +80,31 @@ async def test_lock_is_released_only_when_the_list_is_empty(store: Store) -> Non
     await store.enqueue("k", "e1", b"x", 60)
     assert await store.release_if_empty("turns", "k", "a") == "not_empty"
     assert await store.release_if_empty("turns", "k", "b") == "lost"
-    assert await store.commit_turn("k", "a", b"x", turn(1, 0))
-    assert await store.release_if_empty("turns", "k", "a") == "released"
+    await store.enqueue("k", "e2", b"y", 60)
+    # A commit that leaves work keeps the lock and names the next item ...
+    first = await store.commit_turn("k", "a", b"x", turn(1, 0))
+    assert (first.ok, first.next) == (True, b"y")
+    assert not await store.acquire("turns", "k", "b", 10)
+    # ... and the one that empties the list releases it in the same step.
+    last = await store.commit_turn("k", "a", b"y", turn(2, 1))
+    assert (last.ok, last.next) == (True, None)
     assert await store.acquire("turns", "k", "b", 10)
+
+
+async def test_claim_locks_and_returns_the_head_in_one_step(store: Store) -> None:
+    assert await store.claim("sends", "k", "a", 10) == "empty"
+    assert await store.acquire("sends", "k", "b", 10)  # "empty" locked nothing
+    await store.release("sends", "k", "b")
+    await store.append_outbound("k", [b"m1", b"m2"])
+    assert await store.claim("sends", "k", "a", 10) == b"m1"
+    assert await store.claim("sends", "k", "b", 10) == "held"
+    sent = await store.commit_sent("k", "a", b"m1", "m1", 60)
+    assert (sent.ok, sent.next) == (True, b"m2")
+    refused = await store.commit_sent("k", "b", b"m2", "m2", 60)  # not b's lock
+    assert not refused.ok
+    done = await store.commit_sent("k", "a", b"m2", "m2", 60)
+    assert (done.ok, done.next) == (True, None)
+    assert await store.claim("sends", "k", "b", 10) == "empty"
 
 
 async def test_an_expired_lock_can_be_taken_over(store: Store) -> None:
@@ -109,9 +131,10 @@ async def test_transcript_keeps_the_newest_entries(store: Store) -> None:
         await store.enqueue("k", f"e{i}", b"x%d" % i, 60)
         await store.acquire("turns", "k", "t", 10)
         entry = TranscriptEntry(at=float(i), direction="in", channel="api", text=f"m{i}")
-        assert await store.commit_turn(
+        committed = await store.commit_turn(
             "k", "t", b"x%d" % i, turn(i + 1, i, transcript=[encode_entry(entry)], limit=5)
         )
+        assert committed.ok
     entries = [decode_entry(raw) for raw in await store.transcript("k")]
     assert [e.text for e in entries] == ["m2", "m3", "m4", "m5", "m6"]
 
@@ -129,13 +152,13 @@ async def test_a_conversations_keys_share_one_cluster_slot(redis_url: str) -> No
     key = "tel:+14155238886"
     await store.enqueue(key, "e1", b"x", 60)
     await store.acquire("turns", key, "t", 10)
-    await store.commit_turn(key, "t", b"x", turn(1, 0, [b"r"], transcript=[b"t"]))
-    await store.acquire("sends", key, "s", 10)
-    await store.commit_sent(key, "s", b"r", "e1#0", 60)
+    await store.commit_turn(key, "t", b"x", turn(1, 0, [b"r", b"r2"], transcript=[b"t"]))
+    assert await store.claim("sends", key, "s", 10) == b"r"
+    await store.commit_sent(key, "s", b"r", "e1#0", 60)  # r2 left: the lock stays
     client = aioredis.Redis.from_url(redis_url)
     keys = [k async for k in client.scan_iter(match="fd:{*")]
     await client.aclose()
     await store.close()
     suffixes = {k.decode().split("}:", 1)[1] for k in keys}
-    assert {"seen:e1", "session", "transcript", "sent:e1#0", "sends:lock"} <= suffixes
+    assert {"seen:e1", "session", "transcript", "sends", "sent:e1#0", "sends:lock"} <= suffixes
     assert len({key_slot(k) for k in keys}) == 1
