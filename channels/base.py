@@ -118,3 +118,28 @@ class Channel(Protocol):
 
     async def send(self, message: OutboundMessage) -> str:
         """Deliver one message; return the platform's message id; raise SendError."""
+
+
+class WebhookLess:
+    """The inbound half of the contract for channels fed from inside the process (the
+    terminal of ``frontdesk chat``): no routes, so nothing is ever verified or parsed."""
+
+    name: str
+
+    def routes(self) -> Sequence[Route]:
+        return ()
+
+    def verify(self, request: WebhookRequest) -> None:
+        raise WebhookRejected(404, f"the {self.name} channel has no webhook")
+
+    def parse(self, request: WebhookRequest) -> list[InboundEvent]:
+        return []
+
+    def acknowledge(self, request: WebhookRequest, events: list[InboundEvent]) -> WebhookResponse:
+        return WebhookResponse()
+
+    async def start(self, sink: EventSink) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None

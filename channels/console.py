@@ -8,20 +8,19 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
-from channels.base import EventSink, Route, WebhookRejected, WebhookRequest, WebhookResponse
+from channels.base import WebhookLess
 from gateway.identity import session_key_for
 from gateway.messages import (
     ConversationRef,
     CustomerMessage,
     CustomerRef,
-    InboundEvent,
     OutboundMessage,
 )
 
 
-class ConsoleChannel:
+class ConsoleChannel(WebhookLess):
     def __init__(
         self, write: Callable[[OutboundMessage], None], *, user: str = "you", name: str = "console"
     ) -> None:
@@ -51,24 +50,6 @@ class ConsoleChannel:
             text="" if payload else text,
             button_payload=payload,
         )
-
-    def routes(self) -> Sequence[Route]:
-        return ()
-
-    def verify(self, request: WebhookRequest) -> None:
-        raise WebhookRejected(404, "the console channel has no webhook")
-
-    def parse(self, request: WebhookRequest) -> list[InboundEvent]:
-        return []
-
-    def acknowledge(self, request: WebhookRequest, events: list[InboundEvent]) -> WebhookResponse:
-        return WebhookResponse()
-
-    async def start(self, sink: EventSink) -> None:
-        return None
-
-    async def close(self) -> None:
-        return None
 
     async def send(self, message: OutboundMessage) -> str:
         self._write(message)

@@ -18,9 +18,9 @@ from __future__ import annotations
 import itertools
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
-from channels.base import EventSink, Route, WebhookRejected, WebhookRequest, WebhookResponse
+from channels.base import WebhookLess
 from channels.slack.agents import COMMANDS, THREAD_CUSTOMER
 from gateway.messages import (
     AgentAction,
@@ -28,7 +28,6 @@ from gateway.messages import (
     Card,
     ConversationRef,
     CustomerRef,
-    InboundEvent,
     OutboundMessage,
 )
 
@@ -59,7 +58,7 @@ HELP = (
 )
 
 
-class ConsoleAgents:
+class ConsoleAgents(WebhookLess):
     def __init__(
         self,
         write: Callable[[str], None],
@@ -179,21 +178,3 @@ class ConsoleAgents:
         return f"{int(time.time())}.{next(self._ts):06d}"
 
     # ------------------------------------------------------- channel contract
-
-    def routes(self) -> Sequence[Route]:
-        return ()
-
-    def verify(self, request: WebhookRequest) -> None:
-        raise WebhookRejected(404, "the console agents' channel has no webhook")
-
-    def parse(self, request: WebhookRequest) -> list[InboundEvent]:
-        return []
-
-    def acknowledge(self, request: WebhookRequest, events: list[InboundEvent]) -> WebhookResponse:
-        return WebhookResponse()
-
-    async def start(self, sink: EventSink) -> None:
-        return None
-
-    async def close(self) -> None:
-        return None

@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from channels.api import signature_matches
+from tests.support.serve import serve
 
 
 @dataclass
@@ -76,9 +77,5 @@ class FakeCallback:
 async def start_callback(fake: FakeCallback, port: int = 0) -> tuple[web.AppRunner, str]:
     app = web.Application()
     app.router.add_post("/callback", fake.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", port)
-    await site.start()
-    bound = runner.addresses[0][1]
-    return runner, f"http://127.0.0.1:{bound}/callback"
+    runner, base = await serve(app, port)
+    return runner, f"{base}/callback"

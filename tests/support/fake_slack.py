@@ -24,6 +24,8 @@ from urllib.parse import urlencode
 from aiohttp import web
 from slack_sdk.signature import SignatureVerifier
 
+from tests.support.serve import serve
+
 BOT_USER_ID = "UBOT1"
 BOT_ID = "BBOT1"
 TEAM_ID = "T111"
@@ -129,12 +131,8 @@ async def start_fake_slack(fake: FakeSlack) -> web.AppRunner:
     """Serve ``fake`` on a free local port; sets ``fake.base_url`` (ending in ``/api/``)."""
     app = web.Application()
     app.router.add_post("/api/{method}", fake.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    fake.base_url = f"http://127.0.0.1:{port}/api/"
+    runner, base = await serve(app)
+    fake.base_url = f"{base}/api/"
     return runner
 
 

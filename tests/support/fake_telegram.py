@@ -19,6 +19,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.support.serve import serve
+
 TOKEN = "123456789:TEST-TOKEN_abcdefghijklmnopqrstuvwxyz"
 BOT_USER = {"id": 123456789, "is_bot": True, "first_name": "TestBot", "username": "test_bot"}
 
@@ -166,9 +168,5 @@ class FakeTelegram:
 async def start_fake_telegram(fake: FakeTelegram) -> web.AppRunner:
     app = web.Application()
     app.router.add_post("/bot{token}/{method}", fake.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    fake.base_url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    runner, fake.base_url = await serve(app)
     return runner

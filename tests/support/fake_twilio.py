@@ -22,6 +22,8 @@ from urllib.parse import parse_qsl, urlencode
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
+from tests.support.serve import serve
+
 PAYLOADS = Path(__file__).parent.parent / "payloads" / "twilio"
 
 Answer = tuple[int, dict[str, str], dict[str, Any]]
@@ -157,12 +159,7 @@ async def start_fake_twilio(fake: FakeTwilio) -> tuple[web.AppRunner, str]:
     """Serve ``fake`` on a free loopback port; returns the runner and the base URL."""
     app = web.Application()
     app.router.add_post("/2010-04-01/Accounts/{account}/Messages.json", fake.messages)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    return runner, f"http://127.0.0.1:{port}"
+    return await serve(app)
 
 
 def fixture_params(name: str, **changes: str | None) -> dict[str, str]:

@@ -21,6 +21,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.support.serve import serve
+
 Answer = tuple[int, dict[str, Any] | None, dict[str, str]]
 
 
@@ -98,12 +100,8 @@ async def start_graph(fake: FakeGraph, version: str = "v21.0") -> tuple[web.AppR
     """Serve ``fake``; answers the runner and the ``api_base_url`` to configure."""
     app = web.Application()
     app.router.add_post(f"/{version}/{{phone_number_id}}/messages", fake.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    return runner, f"http://127.0.0.1:{port}/{version}"
+    runner, base = await serve(app)
+    return runner, f"{base}/{version}"
 
 
 # --- Webhook payloads: the authentic fixtures, and new notifications built like them ---

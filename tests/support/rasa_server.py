@@ -26,6 +26,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.support.redis_server import free_port
+from tests.support.serve import serve
 
 PAYLOADS = Path(__file__).parent.parent / "payloads" / "rasa"
 DEFAULT_VENV = Path.home() / ".cache" / "frontdesk" / "rasa-venv"
@@ -72,12 +73,7 @@ class FakeRasa:
 async def start_fake_rasa(fake: FakeRasa) -> tuple[web.AppRunner, str]:
     app = web.Application()
     app.router.add_post("/model/parse", fake.parse)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    return runner, f"http://127.0.0.1:{port}"
+    return await serve(app)
 
 
 # --------------------------------------------------------------------------- real server

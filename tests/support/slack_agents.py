@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.support.fake_slack import FakeSlack, Reply, form_body, signed_headers
+from tests.support.serve import serve
 
 AGENTS = "CAGENTS"
 SECRET = "handoff-signing-secret"
@@ -100,11 +101,8 @@ async def start_workspace(workspace: SlackWorkspace) -> web.AppRunner:
     app = web.Application()
     app.router.add_post("/api/{method}", workspace.handle)
     app.router.add_get("/files-pri/{path:.+}", workspace.serve_file)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    workspace.base_url = f"http://127.0.0.1:{runner.addresses[0][1]}/api/"
+    runner, base = await serve(app)
+    workspace.base_url = f"{base}/api/"
     return runner
 
 
