@@ -6,7 +6,7 @@ in subprocesses. With --url/--secret a running gateway is measured instead; its
 channels.api.callback_url must point at http://127.0.0.1:<--callback-port>/.
 
   python benchmarks/gateway_throughput.py [--messages N] [--conversations M] [--concurrency C]
-                                          [--rate R]
+                                          [--rate R] [--processes P]
 
 Without --rate the load is as fast as the gateway acknowledges, which queues work faster than
 one process can answer it: the end-to-end figures then measure the backlog. With --rate below
@@ -132,16 +132,20 @@ class Result:
 
 
 async def drive(
-    url: str, load: Load, concurrency: int, per_request: float, rate: float = 0.0
+    urls: list[str], load: Load, concurrency: int, per_request: float, rate: float = 0.0
 ) -> Result:
     """Each conversation sends in order, awaiting each 200; at most ``concurrency`` in flight;
-    with ``rate`` > 0, requests start no faster than ``rate`` per second overall."""
+    with ``rate`` > 0, requests start no faster than ``rate`` per second overall. Messages go
+    to ``urls`` in turn (several gateway processes behind a round-robin balancer)."""
     result, sem = Result(), asyncio.Semaphore(concurrency)
     slots = iter(range(sum(len(c) for c in load.conversations)))
     start = time.perf_counter()
 
+    turn = iter(range(sum(len(c) for c in load.conversations)))
+
     async def conversation(http: aiohttp.ClientSession, bodies: list[Body]) -> None:
         for event_id, raw, signature in bodies:
+            url = urls[next(turn) % len(urls)]
             headers = {"Content-Type": "application/json", SIGNATURE_HEADER: signature}
             if rate > 0:
                 due = start + next(slots) / rate
@@ -249,22 +253,30 @@ def stop(procs: Procs) -> None:
             proc.wait(timeout=5)
 
 
-async def start_gateway(tmp: Path, secret: str, callback: str, procs: Procs) -> str:
-    redis_port, port = free_port(), free_port()
+async def start_gateways(
+    tmp: Path, secret: str, callback: str, procs: Procs, count: int
+) -> list[str]:
+    """One redis-server and ``count`` ``frontdesk run`` processes sharing it."""
+    redis_port = free_port()
     redis = shutil.which("redis-server") or "/usr/bin/redis-server"
     cmd = [redis, "--bind", HOST, "--port", str(redis_port), "--save", "", "--appendonly", "no"]
     spawn([*cmd, "--dir", str(tmp)], tmp / "redis.log", procs)
-    config = {
-        "server": {"host": HOST, "port": port, "public_url": f"http://{HOST}:{port}"},
-        "store": {"url": f"redis://{HOST}:{redis_port}/0"},
-        "log": {"level": "warning"},
-        "channels": {"api": {"secret": "${BENCH_API_SECRET}", "callback_url": callback}},
-    }
-    (tmp / "frontdesk.yml").write_text(json.dumps(config))  # JSON is YAML
-    cmd = [sys.executable, "-m", "gateway.cli", "run", "--config", str(tmp / "frontdesk.yml")]
-    spawn(cmd, tmp / "gateway.log", procs, env={**os.environ, "BENCH_API_SECRET": secret})
-    await wait_ready(f"http://{HOST}:{port}/readyz", procs[-1], 30)
-    return f"http://{HOST}:{port}"
+    urls = []
+    for n in range(count):
+        port = free_port()
+        config = {
+            "server": {"host": HOST, "port": port, "public_url": f"http://{HOST}:{port}"},
+            "store": {"url": f"redis://{HOST}:{redis_port}/0"},
+            "log": {"level": "warning"},
+            "channels": {"api": {"secret": "${BENCH_API_SECRET}", "callback_url": callback}},
+        }
+        path = tmp / f"frontdesk-{n}.yml"
+        path.write_text(json.dumps(config))  # JSON is YAML
+        cmd = [sys.executable, "-m", "gateway.cli", "run", "--config", str(path)]
+        spawn(cmd, tmp / f"gateway-{n}.log", procs, env={**os.environ, "BENCH_API_SECRET": secret})
+        await wait_ready(f"http://{HOST}:{port}/readyz", procs[-1], 30)
+        urls.append(f"http://{HOST}:{port}")
+    return urls
 
 
 async def main_async(args: argparse.Namespace, tmp: Path, procs: Procs) -> int:
@@ -279,10 +291,13 @@ async def main_async(args: argparse.Namespace, tmp: Path, procs: Procs) -> int:
     await web.TCPSite(cb_runner, HOST, cb_port).start()
     try:
         if args.url:
-            gateway = args.url.rstrip("/")
-            await wait_ready(gateway + "/readyz", None, 30)
+            gateways = [args.url.rstrip("/")]
+            await wait_ready(gateways[0] + "/readyz", None, 30)
         else:
-            gateway = await start_gateway(tmp, secret, f"http://{HOST}:{cb_port}/", procs)
+            callback = f"http://{HOST}:{cb_port}/"
+            gateways = await start_gateways(tmp, secret, callback, procs, args.processes)
+        gateway = ", ".join(gateways)
+        hooks = [g + "/webhooks/api" for g in gateways]
         bare_port = free_port()
         spawn(
             [sys.executable, __file__, "--serve-bare", str(bare_port), "--secret", secret],
@@ -298,16 +313,16 @@ async def main_async(args: argparse.Namespace, tmp: Path, procs: Procs) -> int:
 
         warm = make_load(secret, min(m, 50), min(m, 50))  # connections, redis groups, caches
         replies.reset(warm.texts)
-        await drive(bare + "/webhooks/api", warm, c, per_request)
-        warmed = await drive(gateway + "/webhooks/api", warm, c, per_request)
+        await drive([bare + "/webhooks/api"], warm, c, per_request)
+        warmed = await drive(hooks, warm, c, per_request)
         await wait_replies(replies, set(warmed.ack), 60, 45)
 
         load = make_load(secret, n, m)
-        bare_result = await drive(bare + "/webhooks/api", load, c, per_request, args.rate)
+        bare_result = await drive([bare + "/webhooks/api"], load, c, per_request, args.rate)
         stop([bare_proc])
         procs.remove(bare_proc)
         replies.reset(load.texts)
-        gw_result = await drive(gateway + "/webhooks/api", load, c, per_request, args.rate)
+        gw_result = await drive(hooks, load, c, per_request, args.rate)
         await wait_replies(replies, set(gw_result.ack), args.reply_timeout, args.reply_stall)
 
         print()
@@ -330,6 +345,9 @@ def main() -> int:
     p.add_argument("--concurrency", type=int, default=64)
     p.add_argument(
         "--rate", type=float, default=0.0, help="offered messages/s (default: as fast as acked)"
+    )
+    p.add_argument(
+        "--processes", type=int, default=1, help="gateway processes sharing one Redis (default 1)"
     )
     p.add_argument("--url", help="base URL of a running gateway (default: start one here)")
     p.add_argument("--secret", help="channels.api.secret of the running gateway")
