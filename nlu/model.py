@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import scipy.sparse as sp  # type: ignore[import-untyped,unused-ignore]
@@ -24,6 +24,9 @@ from gateway.config import NluSettings
 from gateway.logging import get_logger
 from nlu.classifier import LinearClassifier
 from nlu.data import OUT_OF_SCOPE, NluData
+
+if TYPE_CHECKING:
+    from nlu.embeddings import Novelty
 from nlu.entities import EntityExtractor
 from nlu.featurize import Featurizer
 from nlu.importer import read_any
@@ -49,6 +52,11 @@ class TrainOptions:
     embeddings_c: float = 1.0
     balanced: bool = True
     embedding_weight: float = 1.0
+    # "embeddings": a message also needs an in-scope score (top probability and similarity to
+    # the predicted intent's examples, nlu/embeddings.py) above a threshold that costs at most
+    # ``novelty_budget`` of the right answers on the cross-validated training data
+    novelty: Literal["none", "embeddings"] = "none"
+    novelty_budget: float = 0.03  # chosen on pseudo-out-of-scope dev splits of training data
     text_column: str = "text"  # for CSV training files
     intent_columns: tuple[str, ...] = ("intent",)
 
@@ -68,8 +76,10 @@ class BuiltinNlu:
         key: str = "",
         train_seconds: float = 0.0,
         loaded: bool = False,
+        novelty: Novelty | None = None,
     ) -> None:
         self.featurizer = featurizer
+        self.novelty = novelty
         self.classifier = classifier
         self.extractor = extractor
         self.options = options
@@ -82,39 +92,58 @@ class BuiltinNlu:
     def intents(self) -> list[str]:
         return list(self.classifier.labels) if self.classifier else []
 
-    def _dense(self, texts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float32]] | None:
-        if self.options.classifier != "embeddings":
+    def _vectors(self, texts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float32]] | None:
+        """Sentence embeddings when the classifier or the novelty score uses them."""
+        if self.options.classifier != "embeddings" and self.novelty is None:
             return None
         from nlu.embeddings import encode
 
-        return encode(texts) * self.options.embedding_weight
+        return encode(texts)
+
+    def _dense(
+        self, vectors: np.ndarray[Any, np.dtype[np.float32]] | None
+    ) -> np.ndarray[Any, np.dtype[np.float32]] | None:
+        if self.options.classifier != "embeddings" or vectors is None:
+            return None
+        return vectors * self.options.embedding_weight
 
     def parse(self, text: str) -> ParseResult:
-        return self._result(text, self._proba_one(text))
+        vectors = self._vectors([text])
+        vector = None if vectors is None else vectors[0]
+        return self._result(text, self._proba_one(text, vector), vector)
 
     def parse_many(self, texts: Sequence[str]) -> list[ParseResult]:
         """Like ``parse`` for each text, batched (faster with the embeddings classifier)."""
         if self.classifier is None or not texts:
             return [self.parse(t) for t in texts]
         x = self.featurizer.transform(texts)
-        dense = self._dense(texts)
+        vectors = self._vectors(texts)
+        dense = self._dense(vectors)
         if dense is not None:
             x = sp.hstack([x, sp.csr_matrix(dense)]).tocsr()
         proba = self.classifier.proba(x)
         if dense is None:  # a message with no known word or character gram: no idea
             proba[np.diff(x.indptr) == 0] = 1.0 / len(self.classifier.labels)
-        return [self._result(t, p) for t, p in zip(texts, proba, strict=True)]
+        rows = [None] * len(texts) if vectors is None else list(vectors)
+        return [self._result(t, p, v) for t, p, v in zip(texts, proba, rows, strict=True)]
 
-    def _proba_one(self, text: str) -> np.ndarray[Any, np.dtype[Any]] | None:
+    def _proba_one(
+        self, text: str, vector: np.ndarray[Any, np.dtype[np.float32]] | None
+    ) -> np.ndarray[Any, np.dtype[Any]] | None:
         if self.classifier is None:
             return None
         cols, vals = self.featurizer.indices(text)
-        dense = self._dense([text])
+        dense = None if vector is None else self._dense(vector[None, :])
         if not cols and dense is None:  # no known word or character gram: no idea
             return np.full(len(self.classifier.labels), 1.0 / len(self.classifier.labels))
         return self.classifier.proba_one(cols, vals, None if dense is None else dense[0])
 
-    def _result(self, text: str, proba: np.ndarray[Any, np.dtype[Any]] | None) -> ParseResult:
+    def _result(
+        self,
+        text: str,
+        proba: np.ndarray[Any, np.dtype[Any]] | None,
+        vector: np.ndarray[Any, np.dtype[np.float32]] | None = None,
+    ) -> ParseResult:
         entities = self.extractor.extract(text)
         mood = sentiment(text)
         if proba is None or self.classifier is None:
@@ -125,6 +154,8 @@ class BuiltinNlu:
         ranking = tuple(IntentScore(name=labels[i], confidence=float(proba[i])) for i in order)
         best = ranking[0]
         understood = best.confidence >= self.threshold and best.name != OUT_OF_SCOPE
+        if understood and self.novelty is not None and vector is not None:
+            understood = self.novelty.understood(best.confidence, int(order[0]), vector)
         return ParseResult(
             text=text,
             intent=best.name if understood else None,
@@ -142,7 +173,8 @@ class BuiltinBackend:
         self.nlu = nlu
 
     async def parse(self, text: str) -> ParseResult:
-        if self.nlu.options.classifier == "embeddings":  # milliseconds of torch: off the loop
+        if self.nlu.options.classifier == "embeddings" or self.nlu.novelty is not None:
+            # milliseconds of torch: off the loop
             return await asyncio.to_thread(self.nlu.parse, text)
         return self.nlu.parse(text)
 
@@ -159,15 +191,20 @@ def train(
     labels = [e.intent for e in data.examples]
     featurizer = Featurizer().fit(texts)
     classifier = None
+    novelty = None
     if len(set(labels)) >= 2:
         x = featurizer.transform(texts)
-        if options.classifier == "embeddings":
+        vectors = None
+        if options.classifier == "embeddings" or options.novelty == "embeddings":
             from nlu.embeddings import encode
 
-            dense = encode(texts) * options.embedding_weight
-            x = sp.hstack([x, sp.csr_matrix(dense)]).tocsr()
+            vectors = encode(texts)
+        if options.classifier == "embeddings" and vectors is not None:
+            x = sp.hstack([x, sp.csr_matrix(vectors * options.embedding_weight)]).tocsr()
         c = options.embeddings_c if options.classifier == "embeddings" else options.c
         classifier = LinearClassifier.fit(x, labels, c=c, balanced=options.balanced)
+        if options.novelty == "embeddings" and vectors is not None:
+            novelty = _fit_novelty(classifier, labels, vectors, options.novelty_budget)
     else:
         _log().warning("nlu_not_trained", reason="fewer than two intents", intents=len(set(labels)))
     return BuiltinNlu(
@@ -178,7 +215,26 @@ def train(
         threshold=threshold,
         key=key,
         train_seconds=time.perf_counter() - started,
+        novelty=novelty,
     )
+
+
+def _fit_novelty(
+    classifier: LinearClassifier,
+    labels: Sequence[str],
+    vectors: np.ndarray[Any, np.dtype[np.float32]],
+    budget: float,
+) -> Novelty | None:
+    from nlu.classifier import softmax
+    from nlu.embeddings import Novelty
+
+    if classifier.cv_scores is None:  # too few examples for cross-validation
+        _log().warning("nlu_novelty_not_fitted", reason="an intent has fewer than 2 examples")
+        return None
+    index = {label: i for i, label in enumerate(classifier.labels)}
+    truth = np.array([index[label] for label in labels])
+    proba = softmax(classifier.cv_scores, classifier.temperature)
+    return Novelty.fit(vectors, truth, proba, classifier.cv_folds, budget)
 
 
 # --------------------------------------------------------------------------- cache
@@ -221,6 +277,8 @@ def save(nlu: BuiltinNlu, directory: Path) -> None:
         arrays: dict[str, Any] = {"idf": nlu.featurizer.idf}
         if nlu.classifier is not None:
             arrays.update(nlu.classifier.arrays())
+        if nlu.novelty is not None:
+            arrays.update(nlu.novelty.arrays())
         np.savez(tmp / "weights.npz", **arrays)
         if directory.exists():
             shutil.rmtree(directory)
@@ -238,6 +296,11 @@ def load(directory: Path, *, threshold: float = 0.5) -> BuiltinNlu:
     with np.load(directory / "weights.npz", allow_pickle=False) as arrays:
         weights = {name: arrays[name] for name in arrays.files}
     labels = meta["labels"]
+    novelty = None
+    if "novelty_stats" in weights:
+        from nlu.embeddings import Novelty
+
+        novelty = Novelty.from_arrays(weights)
     return BuiltinNlu(
         featurizer=Featurizer.from_json(
             json.loads((directory / "featurizer.json").read_text()), weights["idf"]
@@ -249,6 +312,7 @@ def load(directory: Path, *, threshold: float = 0.5) -> BuiltinNlu:
         key=meta["key"],
         train_seconds=float(meta["train_seconds"]),
         loaded=True,
+        novelty=novelty,
     )
 
 
@@ -265,10 +329,7 @@ def load_or_train(
         patterns: Sequence[str | Path] = source.data
         model_dir = source.model_dir if model_dir is None else model_dir
         threshold = source.threshold if threshold is None else threshold
-        wanted = getattr(source, "classifier", "tfidf")  # a proposed NluSettings field
-        options = options or TrainOptions(
-            classifier="embeddings" if wanted == "embeddings" else "tfidf"
-        )
+        options = options or TrainOptions(classifier=source.classifier, novelty=source.novelty)
     else:
         patterns = source
     options = options or TrainOptions()

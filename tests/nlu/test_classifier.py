@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from nlu.data import Example, NluData, read_files
+from nlu.embeddings import Novelty
 from nlu.evaluate import cross_validate
 from nlu.featurize import Featurizer
 from nlu.model import BuiltinBackend, BuiltinNlu, train
@@ -97,3 +99,26 @@ def test_example_bot_is_understood_with_honest_confidences() -> None:
     assert report.not_understood_rate <= 0.1
     assert abs(report.mean_confidence - report.top_accuracy) <= 0.08
     assert report.calibration_error <= 0.1
+
+
+def test_novelty_flags_a_message_unlike_its_intents_examples(tmp_path: Path) -> None:
+    """The novelty score (no encoder needed here: vectors given) answers a message close to
+    its predicted intent's examples and not one far from all of them, even when the classifier
+    is confident; it survives a save without pickles."""
+    rng = np.random.default_rng(0)
+    centres = np.eye(4, 16)
+    vectors = np.vstack([c + 0.1 * rng.standard_normal((30, 16)) for c in centres])
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    truth = np.repeat(np.arange(4), 30)
+    proba = np.full((120, 4), 0.02)
+    proba[np.arange(120), truth] = 0.94
+    folds = [np.arange(i, 120, 3) for i in range(3)]
+    novelty = Novelty.fit(vectors, truth, proba, folds, budget=0.03)
+    np.savez(tmp_path / "n.npz", **novelty.arrays())
+    with np.load(tmp_path / "n.npz", allow_pickle=False) as arrays:
+        loaded = Novelty.from_arrays({name: arrays[name] for name in arrays.files})
+    assert loaded is not None
+    near = centres[2] / np.linalg.norm(centres[2])
+    far = np.eye(16)[10]
+    assert loaded.understood(0.94, 2, near)
+    assert not loaded.understood(0.94, 2, far)
