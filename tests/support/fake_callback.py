@@ -8,7 +8,6 @@ responses to give in turn, e.g. ``[(429, {"Retry-After": "1"}), (200, {})]``; wh
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from channels.api import signature_matches
-from tests.support.serve import serve
+from tests.support.serve import serve, wait_for_count
 
 
 @dataclass
@@ -50,8 +49,9 @@ class FakeCallback:
         body = await request.read()
         if self.delay:
             await asyncio.sleep(self.delay)
+        headers: dict[str, str] = {}
         if not signature_matches(self.secret, body, request.headers.get("X-Frontdesk-Signature")):
-            status, headers = 401, {}
+            status = 401
         else:
             status, headers = self.script.pop(0) if self.script else self.default
         self.requests.append(Recorded(time.monotonic(), dict(request.headers), body, status))
@@ -60,18 +60,9 @@ class FakeCallback:
 
     async def wait_for(self, count: int, timeout: float = 20.0) -> list[Any]:
         """Wait until ``count`` messages have been delivered; return them."""
-        deadline = time.monotonic() + timeout
-        while len(self.delivered) < count:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(
-                    f"expected {count} delivered replies, got {len(self.delivered)}: "
-                    f"{self.delivered}"
-                )
-            self.arrived.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.arrived.wait(), timeout=min(remaining, 0.5))
-        return self.delivered
+        return await wait_for_count(
+            self.arrived, lambda: self.delivered, count, timeout, "delivered replies"
+        )
 
 
 async def start_callback(fake: FakeCallback, port: int = 0) -> tuple[web.AppRunner, str]:

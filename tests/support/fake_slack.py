@@ -12,7 +12,6 @@ token, ``unknown_method`` otherwise. ``script`` holds answers to give, in turn, 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import json
 import time
@@ -24,7 +23,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 from slack_sdk.signature import SignatureVerifier
 
-from tests.support.serve import serve
+from tests.support.serve import serve, wait_for_count
 
 BOT_USER_ID = "UBOT1"
 BOT_ID = "BBOT1"
@@ -116,15 +115,7 @@ class FakeSlack:
 
     async def wait_for_posts(self, count: int, timeout: float = 20.0) -> list[dict[str, Any]]:
         """Wait until Slack accepted ``count`` chat.postMessage calls; return their bodies."""
-        deadline = time.monotonic() + timeout
-        while len(self.posts()) < count:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"expected {count} posts, got {self.posts()}")
-            self.arrived.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.arrived.wait(), timeout=min(remaining, 0.5))
-        return self.posts()
+        return await wait_for_count(self.arrived, self.posts, count, timeout, "posts")
 
 
 async def start_fake_slack(fake: FakeSlack) -> web.AppRunner:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from urllib.parse import parse_qsl, urlencode
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
-from tests.support.serve import serve
+from tests.support.serve import serve, wait_for_count
 
 PAYLOADS = Path(__file__).parent.parent / "payloads" / "twilio"
 
@@ -141,18 +140,9 @@ class FakeTwilio:
 
     async def wait_for(self, count: int, timeout: float = 20.0) -> list[TwilioRequest]:
         """Wait until ``count`` messages were accepted; return them."""
-        deadline = time.monotonic() + timeout
-        while len(self.accepted) < count:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(
-                    f"expected {count} accepted messages, got {len(self.accepted)}: "
-                    f"{[r.fields for r in self.requests]}"
-                )
-            self.arrived.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.arrived.wait(), timeout=min(remaining, 0.5))
-        return self.accepted
+        return await wait_for_count(
+            self.arrived, lambda: self.accepted, count, timeout, "accepted messages"
+        )
 
 
 async def start_fake_twilio(fake: FakeTwilio) -> tuple[web.AppRunner, str]:

@@ -10,7 +10,6 @@ A wrong token gets Graph's 401 with error code 190. ``script`` holds answers to 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import json
 import time
@@ -21,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.support.serve import serve
+from tests.support.serve import serve, wait_for_count
 
 Answer = tuple[int, dict[str, Any] | None, dict[str, str]]
 
@@ -85,15 +84,7 @@ class FakeGraph:
 
     async def wait_for(self, count: int, timeout: float = 20.0) -> list[Any]:
         """Wait until ``count`` messages were accepted; return their bodies."""
-        deadline = time.monotonic() + timeout
-        while len(self.delivered) < count:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"expected {count} sends, got {self.delivered}")
-            self.arrived.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.arrived.wait(), timeout=min(remaining, 0.5))
-        return self.delivered
+        return await wait_for_count(self.arrived, lambda: self.delivered, count, timeout, "sends")
 
 
 async def start_graph(fake: FakeGraph, version: str = "v21.0") -> tuple[web.AppRunner, str]:
