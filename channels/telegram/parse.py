@@ -114,15 +114,10 @@ def _message(
         text, payload = "/start", match.group(1)
     if not (text or attachments or location):
         return []  # service messages: members joined, pinned, ...
-    thread = msg.get("message_thread_id") if msg.get("is_topic_message") else None
     return [
         CustomerMessage(
             event_id=event_id,
-            conversation=ConversationRef(
-                channel=CHANNEL,
-                chat_id=str(_id(chat)),
-                thread_id=str(thread) if _is_int(thread) else None,
-            ),
+            conversation=_conversation(chat, msg),
             customer=_customer(sender),
             text=text.strip(),
             attachments=attachments,
@@ -131,6 +126,16 @@ def _message(
             edited=edited,
         )
     ]
+
+
+def _conversation(chat: Json, message: Json) -> ConversationRef:
+    """The chat to answer in; a forum topic's thread only for topic messages."""
+    thread = message.get("message_thread_id") if message.get("is_topic_message") else None
+    return ConversationRef(
+        channel=CHANNEL,
+        chat_id=str(_id(chat)),
+        thread_id=str(thread) if _is_int(thread) else None,
+    )
 
 
 def _callback(event_id: str, query: Json, payload_for: PayloadLookup) -> list[InboundEvent]:
@@ -143,10 +148,9 @@ def _callback(event_id: str, query: Json, payload_for: PayloadLookup) -> list[In
         return []  # a game button: nothing the dialog understands
     message = query.get("message")
     if isinstance(message, Mapping) and isinstance(message.get("chat"), Mapping):
-        chat = message["chat"]
-        thread = message.get("message_thread_id") if message.get("is_topic_message") else None
+        conversation = _conversation(message["chat"], message)
     else:  # a button on an inline message: answer in the user's private chat
-        chat, thread = sender, None
+        conversation = _conversation(sender, {})
     text, payload = "", payload_for(data) or data
     if data.startswith("~h:") and payload == data:
         # A hashed long payload this process does not know: the pressed button's title is
@@ -157,11 +161,7 @@ def _callback(event_id: str, query: Json, payload_for: PayloadLookup) -> list[In
     return [
         CustomerMessage(
             event_id=event_id,
-            conversation=ConversationRef(
-                channel=CHANNEL,
-                chat_id=str(_id(chat)),
-                thread_id=str(thread) if _is_int(thread) else None,
-            ),
+            conversation=conversation,
             customer=_customer(sender),
             text=text,
             button_payload=payload or None,
