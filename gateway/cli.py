@@ -102,13 +102,18 @@ async def _dlq(settings: Settings, action: str, letter_id: str | None) -> int:
         await store.close()
 
 
+def shared_store_missing(settings: Settings, what: str) -> bool:
+    """True (and says why) when ``store.url`` is in-process, so ``what`` cannot be reached
+    from another command."""
+    if not settings.store.url.startswith("memory://"):
+        return False
+    print(f"store.url is memory://: {what} live only inside the running process", file=sys.stderr)
+    return True
+
+
 def cmd_dlq(args: argparse.Namespace) -> int:
     settings = load_cli_settings(args.config)
-    if settings.store.url.startswith("memory://"):
-        print(
-            "store.url is memory://: dead letters live only inside the running process",
-            file=sys.stderr,
-        )
+    if shared_store_missing(settings, "dead letters"):
         return 1
     return asyncio.run(_dlq(settings, args.dlq_action, getattr(args, "id", None)))
 

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import json
 import re
-import sys
 import time
 from typing import Any
 
@@ -42,14 +41,10 @@ def add_commands(subparsers: Any) -> None:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from gateway.cli import load_cli_settings
+    from gateway.cli import load_cli_settings, shared_store_missing
 
     settings = load_cli_settings(args.config)
-    if settings.store.url.startswith("memory://"):
-        print(
-            "store.url is memory://: statistics live only inside the running process",
-            file=sys.stderr,
-        )
+    if shared_store_missing(settings, "statistics"):
         return 1
     return asyncio.run(print_stats(settings.store.url, args.since, as_json=args.json))
 
