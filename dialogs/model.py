@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dialogs.expressions import CompiledCondition, Text
+
+if TYPE_CHECKING:
+    from dialogs.knowledge import Answers
 
 # Variables every template and condition can read besides the slots.
 RESERVED_NAMES = frozenset(
     {"customer_name", "channel", "intent", "confidence", "sentiment", "text", "http_status"}
+    | {"kb_title", "kb_link"}  # the knowledge-base entry just answered (its source)
 )
 ESCALATION_TRIGGERS = ("keyword", "sentiment", "sensitive_intent", "slot_condition")
 
@@ -163,6 +167,7 @@ class Bot:
     pattern_flows: tuple[tuple[re.Pattern[str], str], ...] = ()  # keywords and regexes
     event_flows: dict[str, str] = field(default_factory=dict)
     version: str = ""  # a digest of the sources, for logs
+    knowledge: Answers | None = None  # the knowledge base (dialogs.knowledge), when there is one
 
 
 # --------------------------------------------------------------------------- conversation state

@@ -250,6 +250,20 @@ class DialogSettings(_Section):
         return self.tests or f"{self.path.rstrip('/')}/tests"
 
 
+class KnowledgeSettings(_Section):
+    """The knowledge base the bot answers from (docs/knowledge.md)."""
+
+    enabled: bool = True
+    path: str = ""  # FAQ YAML and Markdown articles; default: <dialogs.path>/knowledge
+    threshold: float = Field(default=0.4, ge=0, le=1, description="below: the bot does not answer")
+    before_fallback: bool = True  # try the knowledge base before "not understood"
+    # auto: fuse the sentence encoder's similarity when the embeddings extra is installed
+    encoder: Literal["auto", "none", "embeddings"] = "auto"
+
+    def folder(self, dialogs_path: str) -> str:
+        return self.path or f"{dialogs_path.rstrip('/')}/knowledge"
+
+
 class Settings(_Section):
     server: ServerSettings = ServerSettings()
     store: StoreSettings = StoreSettings()
@@ -260,6 +274,7 @@ class Settings(_Section):
     nlu: NluSettings = NluSettings()
     dialogs: DialogSettings = DialogSettings()
     handoff: HandoffSettings = HandoffSettings()
+    knowledge: KnowledgeSettings = KnowledgeSettings()
 
 
 # --------------------------------------------------------------------------- loading
@@ -436,4 +451,5 @@ def _relative_to(settings: Settings, base: Path) -> Settings:
             "model_dir": resolve(settings.nlu.model_dir),
         }
     )
-    return settings.model_copy(update={"dialogs": dialogs, "nlu": nlu})
+    knowledge = settings.knowledge.model_copy(update={"path": resolve(settings.knowledge.path)})
+    return settings.model_copy(update={"dialogs": dialogs, "nlu": nlu, "knowledge": knowledge})
