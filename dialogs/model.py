@@ -128,7 +128,18 @@ class StartFlow:
     label: str
 
 
-Instruction = Say | Ask | SetSlot | Branch | Jump | Call | HandOffStep | End | StartFlow
+@dataclass(frozen=True, slots=True)
+class KnowledgeStep:
+    """Answer ``question`` from the knowledge base; ``miss_pc``: the ``on_miss`` branch."""
+
+    question: Text
+    miss_pc: int | None
+    label: str
+
+
+Instruction = (
+    Say | Ask | SetSlot | Branch | Jump | Call | HandOffStep | End | StartFlow | KnowledgeStep
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +201,7 @@ class DialogState:
     turn: int = 0
     http_status: int | None = None
     awaiting: str | None = None  # the HTTP action whose result the engine waits for
+    feedback: str | None = None  # the knowledge-base answer waiting for "Did that answer …?"
 
     def to_json(self) -> dict[str, Any]:
         """The session's ``dialog`` value (slots are kept apart, in the session's slots)."""
@@ -204,6 +216,8 @@ class DialogState:
             out["http_status"] = self.http_status
         if self.awaiting is not None:
             out["awaiting"] = self.awaiting
+        if self.feedback is not None:
+            out["feedback"] = self.feedback
         return out
 
 
@@ -238,4 +252,5 @@ def from_json(bot: Bot, data: Any, slots: dict[str, Any] | None = None) -> Dialo
         turn=int(data.get("turn", 0)),
         http_status=data.get("http_status"),
         awaiting=data.get("awaiting"),
+        feedback=data.get("feedback"),
     )

@@ -8,6 +8,7 @@ uses the bot it started with from start to end.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from collections.abc import Mapping
@@ -21,6 +22,9 @@ from dialogs.engine import (
     DialogEvent,
     HandOffAction,
     HttpRequest,
+    KnowledgeNote,
+    KnowledgeQuery,
+    KnowledgeResult,
     SayAction,
     Trace,
     UserInput,
@@ -111,7 +115,8 @@ class DialogRunner:
         alternatives: list[tuple[str, ...]] = []
         handoff: Handoff | None = None
         trace: Trace | None = None
-        pending: UserInput | DialogEvent | CallResult | None = event
+        notes: list[KnowledgeNote] = []
+        pending: UserInput | DialogEvent | CallResult | KnowledgeResult | None = event
         calls = 0
         while pending is not None:
             state, actions = step(bot, state, pending, parse)
@@ -132,12 +137,17 @@ class DialogRunner:
                 elif isinstance(action, HttpRequest) and calls < MAX_CALLS_PER_TURN:
                     calls += 1
                     pending = await self.call(action)
+                elif isinstance(action, KnowledgeQuery) and calls < MAX_CALLS_PER_TURN:
+                    calls += 1
+                    pending = await ask_knowledge(bot, action, event)
+                elif isinstance(action, KnowledgeNote):
+                    notes.append(action)
         outcome = Outcome(
             state=state.to_json(),
             replies=replies,
             slots=dict(state.slots),
             handoff=handoff,
-            debug=debug_info(parse, trace, handoff),
+            debug=debug_info(parse, trace, handoff, notes),
         )
         return outcome, alternatives
 
@@ -168,6 +178,25 @@ class DialogRunner:
         return CallResult(action=request.action, ok=status < 400, status=status, data=data)
 
 
+async def ask_knowledge(
+    bot: Bot, query: KnowledgeQuery, event: UserInput | DialogEvent
+) -> KnowledgeResult:
+    """The knowledge base's answer (in a thread: a sentence encoder takes milliseconds)."""
+    channel, name = event.channel, event.customer_name
+    if bot.knowledge is None:
+        return KnowledgeResult(text=query.question, answer=None, channel=channel)
+    found = await asyncio.to_thread(bot.knowledge.kb.retriever.ask, query.question)
+    best = found.answer
+    return KnowledgeResult(
+        text=query.question,
+        answer=best.entry.id if best is not None else None,
+        score=found.candidates[0].score if found.candidates else 0.0,
+        candidates=tuple((c.entry.id, round(c.score, 4)) for c in found.candidates),
+        channel=channel,
+        customer_name=name,
+    )
+
+
 def summary(parse: ParseResult | None, slots: Mapping[str, Any]) -> str:
     known = ", ".join(f"{k}={v}" for k, v in slots.items() if v not in (None, ""))
     said = f"last intent: {parse.intent or 'not understood'}" if parse else ""
@@ -175,7 +204,10 @@ def summary(parse: ParseResult | None, slots: Mapping[str, Any]) -> str:
 
 
 def debug_info(
-    parse: ParseResult | None, trace: Trace | None, handoff: Handoff | None
+    parse: ParseResult | None,
+    trace: Trace | None,
+    handoff: Handoff | None,
+    notes: list[KnowledgeNote] | None = None,
 ) -> dict[str, Any]:
     """Why the bot did what it did: for ``frontdesk chat`` and the handoff card."""
     info: dict[str, Any] = {
@@ -193,4 +225,10 @@ def debug_info(
         info["trigger"] = trace.trigger
     if handoff is not None:
         info["handoff"] = handoff.trigger
+    if notes:  # knowledge-base answers, misses and feedback (metrics, review inbox)
+        info["knowledge"] = [
+            {"kind": n.kind, "id": n.entry, "score": round(n.score, 4), "question": n.question,
+             "candidates": [list(c) for c in n.candidates]}
+            for n in notes
+        ]  # fmt: skip
     return info
