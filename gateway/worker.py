@@ -213,6 +213,7 @@ class TurnWorker:
             slots=session.slots,
         )
         outcome = await self.dialog.respond(session.dialog, event, context)
+        self.metrics.count_knowledge(outcome.debug)
         session = session.replace(dialog=outcome.state, slots=outcome.slots)
         if outcome.handoff is not None and self.desk is None:
             # No agents' desk (no handoff channel, or Slack off): rather than leave the customer
