@@ -4,13 +4,17 @@ fake platforms; "No" twice hands off to the agents' Slack channel; a form is not
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 
 import pytest
 
-from dialogs.cli import build_dialog, build_nlu
+from dialogs.cli import ORDER_API_ENV, build_dialog, build_nlu
+from dialogs.example.order_service import bound_url, start_order_service
 from dialogs.runner import DialogRunner
 from gateway.app import create_app
+from gateway.config import Settings
+from nlu.result import NluBackend
 from tests.handoff.conftest import Client, Desk, Http, channels_for, settings_for, until
 
 WARRANTY = (
@@ -21,12 +25,20 @@ WARRANTY = (
 
 
 @pytest.fixture(scope="module")
-def runner() -> DialogRunner:
-    settings = settings_for("redis://unused", "", "", "")
-    settings = settings.model_copy(
-        update={"dialogs": settings.dialogs.model_copy(update={"enabled": True})}
-    )
-    return build_dialog(settings, build_nlu(settings))
+def nlu() -> NluBackend:
+    return build_nlu(Settings())
+
+
+@pytest.fixture
+async def runner(nlu: NluBackend) -> AsyncIterator[DialogRunner]:
+    """The example bot, with its fake order service on a free port."""
+    service = await start_order_service("127.0.0.1", 0)
+    settings = Settings.model_validate({"dialogs": {"enabled": True}})
+    env = {**os.environ, ORDER_API_ENV: bound_url(service)}
+    runner = build_dialog(settings, nlu, env=env)
+    yield runner
+    await runner.close()
+    await service.cleanup()
 
 
 @pytest.fixture
@@ -127,6 +139,6 @@ async def test_a_form_in_progress_is_not_hijacked(desk: Desk, client: Http) -> N
     assert [text.split(".")[0] for text, _ in sent[1:]] == [
         "Sure, I can check that",
         "Hmm, that doesn't look like an order number",
-        "Sorry, I can't reach our order system right now",  # no order service in this test
+        "Good news: order AB12345 has shipped with UPS and should arrive on Thursday, June 12",
     ]
     assert await metric(client, "answer") == 0.0
