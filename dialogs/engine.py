@@ -116,7 +116,7 @@ class _Turn:
     may_fill: bool = False
     budget: int = MAX_INSTRUCTIONS
     trigger: str | None = None
-    feedback: str | None = None
+    feedback: tuple[str, str] | None = None
     kb_title: str | None = None
     kb_link: str | None = None
 
@@ -239,7 +239,7 @@ class _Turn:
             )
             ask = self.bot.templates["knowledge_feedback"]
             self._say(ask, extra=() if ask.buttons else FEEDBACK_BUTTONS)
-            self.feedback = entry.id
+            self.feedback = (entry.id, result.text)
         if mode == "knowledge:step" and self.stack:
             frame = self.stack[-1]
             step_ = self.bot.flows[frame.flow].steps[frame.pc]
@@ -257,9 +257,10 @@ class _Turn:
         yes = event.payload == KB_YES or said in _YES
         if not yes and not (event.payload == KB_NO or said in _NO):
             return False
-        entry, self.feedback = self.feedback, None
+        assert self.feedback is not None
+        (entry, question), self.feedback = self.feedback, None
         self.actions.append(
-            KnowledgeNote(kind="yes" if yes else "no", entry=entry, question=event.text)
+            KnowledgeNote(kind="yes" if yes else "no", entry=entry, question=question)
         )
         if yes:
             self.fallbacks = 0

@@ -201,7 +201,8 @@ class DialogState:
     turn: int = 0
     http_status: int | None = None
     awaiting: str | None = None  # the HTTP action whose result the engine waits for
-    feedback: str | None = None  # the knowledge-base answer waiting for "Did that answer …?"
+    # The knowledge-base answer waiting for "Did that answer …?": (entry id, the question)
+    feedback: tuple[str, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The session's ``dialog`` value (slots are kept apart, in the session's slots)."""
@@ -217,7 +218,7 @@ class DialogState:
         if self.awaiting is not None:
             out["awaiting"] = self.awaiting
         if self.feedback is not None:
-            out["feedback"] = self.feedback
+            out["feedback"] = list(self.feedback)
         return out
 
 
@@ -252,5 +253,11 @@ def from_json(bot: Bot, data: Any, slots: dict[str, Any] | None = None) -> Dialo
         turn=int(data.get("turn", 0)),
         http_status=data.get("http_status"),
         awaiting=data.get("awaiting"),
-        feedback=data.get("feedback"),
+        feedback=_feedback(data.get("feedback")),
     )
+
+
+def _feedback(value: Any) -> tuple[str, str] | None:
+    if isinstance(value, list) and len(value) == 2:
+        return str(value[0]), str(value[1])
+    return None

@@ -221,6 +221,7 @@ def debug_info(
     }
     if parse is not None:
         info["sentiment"] = round(parse.sentiment, 3)
+        info["ranking"] = [[s.name, round(s.confidence, 3)] for s in parse.ranking[:3]]
     if trace is not None and trace.trigger:
         info["trigger"] = trace.trigger
     if handoff is not None:
