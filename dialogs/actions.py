@@ -42,6 +42,7 @@ class KnowledgeResult:
     answer: str | None
     score: float = 0.0
     candidates: tuple[tuple[str, float], ...] = ()  # (entry id, score), best first
+    threshold: float = 0.0  # the score an answer needs
     channel: str = ""
     customer_name: str | None = None
 
@@ -97,6 +98,7 @@ class KnowledgeNote:
     question: str
     score: float = 0.0
     candidates: tuple[tuple[str, float], ...] = ()
+    threshold: float = 0.0
 
 
 Action = SayAction | HttpRequest | HandOffAction | Trace | KnowledgeQuery | KnowledgeNote

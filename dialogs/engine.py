@@ -221,6 +221,7 @@ class _Turn:
                 question=result.text,
                 score=result.score,
                 candidates=result.candidates,
+                threshold=result.threshold,
             )
         )
         if entry is not None and kb is not None:

@@ -192,6 +192,7 @@ async def ask_knowledge(
         answer=best.entry.id if best is not None else None,
         score=found.candidates[0].score if found.candidates else 0.0,
         candidates=tuple((c.entry.id, round(c.score, 4)) for c in found.candidates),
+        threshold=found.threshold,
         channel=channel,
         customer_name=name,
     )
@@ -229,7 +230,7 @@ def debug_info(
     if notes:  # knowledge-base answers, misses and feedback (metrics, review inbox)
         info["knowledge"] = [
             {"kind": n.kind, "id": n.entry, "score": round(n.score, 4), "question": n.question,
-             "candidates": [list(c) for c in n.candidates]}
+             "candidates": [list(c) for c in n.candidates], "threshold": n.threshold}
             for n in notes
         ]  # fmt: skip
     return info

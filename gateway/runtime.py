@@ -21,7 +21,7 @@ from gateway.lanes import LaneRunner
 from gateway.metrics import Metrics
 from gateway.outbox import Outbox
 from gateway.review import review_inbox
-from gateway.review.record import MARGIN_INTENT, MARGIN_KNOWLEDGE, ReviewRecorder
+from gateway.review.record import MARGIN_INTENT, ReviewRecorder
 from gateway.store import LANES, Store, open_store
 from gateway.worker import TurnWorker
 
@@ -63,7 +63,6 @@ class Gateway:
             review=ReviewRecorder(
                 review_inbox(self.store),
                 low_intent=settings.nlu.threshold + MARGIN_INTENT,
-                low_answer=settings.knowledge.threshold + MARGIN_KNOWLEDGE,
             ),
         )
         self.outbox = Outbox(

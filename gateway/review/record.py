@@ -12,11 +12,11 @@ from gateway.logging import get_logger
 from gateway.review.inbox import ReviewInbox
 
 MARGIN_INTENT = 0.15  # an intent below nlu.threshold + this is "low confidence"
-MARGIN_KNOWLEDGE = 0.1  # a knowledge-base answer below knowledge.threshold + this
+MARGIN_KNOWLEDGE = 0.1  # a knowledge-base answer below its threshold + this
 
 
 def to_review(
-    text: str, debug: Mapping[str, Any], handoff: bool, *, low_intent: float, low_answer: float
+    text: str, debug: Mapping[str, Any], handoff: bool, *, low_intent: float
 ) -> list[tuple[str, str, list[tuple[str, float]]]]:
     """(kind, text, the bot's top guesses for that text) for each thing to count."""
     notes = list(debug.get("knowledge") or ())
@@ -32,7 +32,9 @@ def to_review(
         elif kind == "no":  # the question, with the answer that did not help
             trigger = (question, [(f"faq:{note.get('id')}", float(note.get("score") or 0))])
             out.append(("no", *trigger))
-        elif kind == "answer" and float(note.get("score") or 0) < low_answer:
+        elif kind == "answer" and float(note.get("score") or 0) < (
+            float(note.get("threshold") or 0) + MARGIN_KNOWLEDGE
+        ):
             out.append(("low_confidence", question, guesses))
     intent, flow = debug.get("intent"), debug.get("flow")
     if not notes and text.strip() and intent is None and flow is None and not handoff:
@@ -49,16 +51,13 @@ def to_review(
 class ReviewRecorder:
     inbox: ReviewInbox
     low_intent: float
-    low_answer: float
 
     async def record(
         self, conversation: str, text: str, debug: Mapping[str, Any], handoff: bool
     ) -> None:
         """Count what ``debug`` says went wrong; a store failure only logs (the customer's
         turn goes on)."""
-        found = to_review(
-            text, debug, handoff, low_intent=self.low_intent, low_answer=self.low_answer
-        )
+        found = to_review(text, debug, handoff, low_intent=self.low_intent)
         for kind, said, guesses in found:
             try:
                 await self.inbox.add(said, kind, conversation, guesses)

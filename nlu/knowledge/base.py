@@ -38,7 +38,9 @@ def open_knowledge(
         encoder = resolve_encoder(settings.encoder)
     retriever = Retriever(
         found.entries,
-        threshold=settings.threshold if threshold is None else threshold,
+        threshold=settings.threshold_for(fused=encoder is not None)
+        if threshold is None
+        else threshold,
         encoder=encoder,
     )
     return KnowledgeBase(found.by_id(), retriever, found.digest), []

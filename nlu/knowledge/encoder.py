@@ -1,6 +1,7 @@
 """The sentence encoder retrieval fuses with, when there is one (``knowledge.encoder``):
-``auto`` uses the embeddings extra when it is installed, ``none`` never, ``embeddings``
-always (an error when it is missing). Loaded from disk; never from a network."""
+``auto`` uses it when its weights are installed, ``none`` never, ``embeddings`` always (an
+error when it is missing). It is ``nlu.encoder`` (all-MiniLM-L6-v2 as a numpy forward pass,
+weights from disk, never from a network)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,8 @@ from nlu.knowledge.retrieval import Encoder
 def resolve_encoder(choice: str) -> Encoder | None:
     if choice == "none":
         return None
-    from nlu import embeddings
+    from nlu import encoder
 
-    if choice == "auto" and not embeddings.available():
+    if choice == "auto" and not encoder.available():
         return None
-    if not embeddings.available():
-        raise embeddings.EmbeddingsUnavailable(
-            f"knowledge.encoder: embeddings needs the optional extra: {embeddings.INSTALL_HINT}"
-        )
-    return embeddings.encode
+    return encoder.default_encoder().encode  # raises EncoderUnavailable with a hint
