@@ -71,6 +71,24 @@ class ReviewInbox(Protocol):
 
     async def mark_applied(self, ident: str) -> None: ...
 
+    async def count(self, outcome: str, at: float) -> None:
+        """One knowledge-base outcome (answer, miss, yes, no) on ``at``'s day (UTC)."""
+
+    async def counts(self, since: float, until: float) -> dict[str, int]:
+        """Knowledge-base outcomes on the days of the period."""
+
+
+def day_of(at: float) -> str:
+    return time.strftime("%Y%m%d", time.gmtime(at))
+
+
+def days_between(since: float, until: float) -> list[str]:
+    days, at = [], since - since % 86400
+    while at <= until:
+        days.append(day_of(at))
+        at += 86400
+    return days
+
 
 def review_inbox(store: Store) -> ReviewInbox:
     redis = getattr(store, "redis", None)
@@ -158,6 +176,20 @@ class RedisReviewInbox:
     async def mark_applied(self, ident: str) -> None:
         await self.redis.hset(self.ITEM + ident, "applied", "1")
 
+    async def count(self, outcome: str, at: float) -> None:
+        key = f"fd:{{review}}:kb:{day_of(at)}"
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hincrby(key, outcome, 1)
+            pipe.expire(key, 400 * 86400)
+            await pipe.execute()
+
+    async def counts(self, since: float, until: float) -> dict[str, int]:
+        total: dict[str, int] = {}
+        for day in days_between(since, until):
+            for k, v in (await self.redis.hgetall(f"fd:{{review}}:kb:{day}")).items():
+                total[_s(k)] = total.get(_s(k), 0) + int(v)
+        return total
+
 
 class MemoryReviewInbox:
     """The same, in one process (``store.url: memory://``)."""
@@ -165,6 +197,18 @@ class MemoryReviewInbox:
     def __init__(self, *, max_items: int = MAX_ITEMS) -> None:
         self.max_items = max_items
         self._items: dict[str, ReviewItem] = {}
+        self._days: dict[str, dict[str, int]] = {}
+
+    async def count(self, outcome: str, at: float) -> None:
+        day = self._days.setdefault(day_of(at), {})
+        day[outcome] = day.get(outcome, 0) + 1
+
+    async def counts(self, since: float, until: float) -> dict[str, int]:
+        total: dict[str, int] = {}
+        for day in days_between(since, until):
+            for k, v in self._days.get(day, {}).items():
+                total[k] = total.get(k, 0) + v
+        return total
 
     async def add(
         self, text: str, kind: str, conversation: str, guesses: list[tuple[str, float]],

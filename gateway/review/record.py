@@ -4,6 +4,7 @@ marked "No", and the message that triggered a handoff — each with the bot's to
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -58,8 +59,39 @@ class ReviewRecorder:
         """Count what ``debug`` says went wrong; a store failure only logs (the customer's
         turn goes on)."""
         found = to_review(text, debug, handoff, low_intent=self.low_intent)
+        try:
+            for note in debug.get("knowledge") or ():
+                await self.inbox.count(str(note.get("kind")), time.time())
+        except Exception:  # the statistics must never break a turn
+            get_logger(conversation_id=conversation).exception("knowledge_count_failed")
         for kind, said, guesses in found:
             try:
                 await self.inbox.add(said, kind, conversation, guesses)
             except Exception:  # the inbox must never break a turn
                 get_logger(conversation_id=conversation).exception("review_inbox_failed")
+
+
+def knowledge_summary(counts: dict[str, int]) -> dict[str, Any]:
+    """The answer rate (answers / questions the knowledge base was asked) and helpfulness
+    (yes / feedback given) for ``frontdesk stats``."""
+    answers, misses = counts.get("answer", 0), counts.get("miss", 0)
+    yes, no = counts.get("yes", 0), counts.get("no", 0)
+    return {
+        "answers": answers, "misses": misses, "yes": yes, "no": no,
+        "answer_rate": round(answers / (answers + misses), 4) if answers + misses else None,
+        "helpful": round(yes / (yes + no), 4) if yes + no else None,
+    }  # fmt: skip
+
+
+def describe_knowledge(k: dict[str, Any]) -> str:
+    if k["answer_rate"] is None:
+        return "  knowledge base:      not asked"
+    helpful = (
+        f"{k['helpful']:.0%} of {k['yes'] + k['no']} answers rated helpful"
+        if k["helpful"] is not None
+        else "no feedback"
+    )
+    return (
+        f"  knowledge base:      answered {k['answer_rate']:.0%} of "
+        f"{k['answers'] + k['misses']} questions; {helpful}"
+    )

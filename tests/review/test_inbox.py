@@ -127,6 +127,14 @@ async def test_misses_and_no_answers_reach_the_inbox_and_labels_apply(
     assert warranty_item.kinds == {"no": 1}
     assert warranty_item.guesses[0][0] == "faq:warranty"  # the answer that did not help
 
+    # frontdesk stats: the knowledge base answered 1 of 2 questions, and that answer was a "No"
+    stats = frontdesk(project, "stats", "--since", "1h")
+    assert stats.returncode == 0, stats.stderr
+    assert (
+        "knowledge base:      answered 50% of 2 questions; 0% of 1 answers rated helpful"
+        in stats.stdout
+    )
+
     listed = frontdesk(project, "review", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     rows = [json.loads(line) for line in listed.stdout.splitlines()]
