@@ -142,12 +142,17 @@ class DialogRunner:
                     pending = await ask_knowledge(bot, action, event)
                 elif isinstance(action, KnowledgeNote):
                     notes.append(action)
+        debug = debug_info(parse, trace, handoff, notes)
+        if handoff is not None and isinstance(event, UserInput):
+            asked = next((n.question for n in notes if n.kind == "no"), event.text)
+            if found := await suggestions(bot, asked, state, event):
+                debug["suggestions"] = found
         outcome = Outcome(
             state=state.to_json(),
             replies=replies,
             slots=dict(state.slots),
             handoff=handoff,
-            debug=debug_info(parse, trace, handoff, notes),
+            debug=debug,
         )
         return outcome, alternatives
 
@@ -196,6 +201,28 @@ async def ask_knowledge(
         channel=channel,
         customer_name=name,
     )
+
+
+async def suggestions(
+    bot: Bot, question: str, state: DialogState, event: UserInput
+) -> list[dict[str, Any]]:
+    """The knowledge base's best 3 answers to the question that led to a handoff, rendered
+    for this customer, for the agents' thread (whatever their score: agents judge)."""
+    if bot.knowledge is None or not question.strip():
+        return []
+    found = await asyncio.to_thread(bot.knowledge.kb.retriever.ask, question)
+    variables = {**state.slots, "customer_name": event.customer_name, "channel": event.channel}
+    out = []
+    for c in found.candidates:
+        template = bot.knowledge.templates.get(c.entry.id)
+        if template is None:
+            continue
+        out.append(
+            {"id": c.entry.id, "title": c.entry.title, "score": round(c.score, 3),
+             "source": c.entry.source, "link": c.entry.link,
+             "answer": template.variants[0].render(variables)}
+        )  # fmt: skip
+    return out
 
 
 def summary(parse: ParseResult | None, slots: Mapping[str, Any]) -> str:

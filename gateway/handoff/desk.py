@@ -15,6 +15,7 @@ a committed turn, ``media`` signs the URLs of the files agents share.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 from typing import Any
@@ -28,6 +29,7 @@ from gateway.handoff.posts import DeskTurn, Keys, Posts
 from gateway.handoff.state import HandoffState, Outcome, handoff_of, with_handoff
 from gateway.handoff.stats import Stats
 from gateway.handoff.store import HandoffStore
+from gateway.handoff.suggest import suggested_answer, suggestions_post
 from gateway.handoff.timers import Timers
 from gateway.identity import SERVICE_WINDOW, WINDOWED_CHANNELS
 from gateway.messages import AgentEvent, Button, CustomerMessage, DeliveryStatus, OutboundMessage
@@ -94,6 +96,8 @@ class HandoffDesk:
             self.posts.card(state.card, session, state, now),
             self.posts.slack(keys(), state, "thread", lines + "\n" + "\n".join(current)),
         ]
+        if (suggested := suggestions_post(self.posts, keys(), state)) is not None:
+            outbound.append(suggested)  # under the transcript
         record = {
             "type": "handoff",
             "at": now,
@@ -180,6 +184,12 @@ class HandoffDesk:
             return self._claim(session, state, event, keys, now)
         if event.action in ("reply", "note"):
             return self._reply(session, state, event, keys, now)
+        if event.action == "suggest":  # a suggested answer: sent as the agent's reply
+            answer = suggested_answer(state, event.text)
+            if answer is None:
+                return DeskTurn(session)
+            reply = dataclasses.replace(event, action="reply", text=answer, message_ts=None)
+            return self._reply(session, state, reply, keys, now)
         if state.state == "agent" and state.agent_id != event.agent_id:
             text = f"{state.agent_name} owns this conversation; only they can close it."
             return DeskTurn(session, [self.posts.ephemeral(keys(), state, event, text)])
