@@ -145,6 +145,7 @@ class DialogRunner:
         debug = debug_info(parse, trace, handoff, notes)
         if handoff is not None and isinstance(event, UserInput):
             asked = next((n.question for n in notes if n.kind == "no"), event.text)
+            debug["question"] = asked  # the customer's question, for "Teach the bot"
             if found := await suggestions(bot, asked, state, event):
                 debug["suggestions"] = found
         outcome = Outcome(

@@ -44,6 +44,7 @@ BUTTONS: dict[str, AgentAction] = {
     "handoff:claim": "claim",
     "handoff:resolve": "resolve",
     "handoff:return_to_bot": "return_to_bot",
+    "handoff:teach": "teach",  # after Resolve: the answer becomes a draft FAQ entry
 }
 COMMANDS: dict[str, AgentAction] = {
     "!claim": "claim",

@@ -29,7 +29,7 @@ from gateway.handoff.posts import DeskTurn, Keys, Posts
 from gateway.handoff.state import HandoffState, Outcome, handoff_of, with_handoff
 from gateway.handoff.stats import Stats
 from gateway.handoff.store import HandoffStore
-from gateway.handoff.suggest import suggested_answer, suggestions_post
+from gateway.handoff.suggest import suggested_answer, suggestions_post, teach
 from gateway.handoff.timers import Timers
 from gateway.identity import SERVICE_WINDOW, WINDOWED_CHANNELS
 from gateway.messages import AgentEvent, Button, CustomerMessage, DeliveryStatus, OutboundMessage
@@ -173,6 +173,8 @@ class HandoffDesk:
         keys = Keys(event.event_id)
         if event.action == "timer":
             return self._timer(session, state, keys, now) if state else DeskTurn(session)
+        if event.action == "teach" and state is not None and await self._current(key, state, event):
+            return await teach(self, key, session, state, event, keys)
         if state is None or not state.open or not await self._current(key, state, event):
             if state is None or event.action not in ("reply", "claim", "resolve", "return_to_bot"):
                 return DeskTurn(session)
@@ -304,10 +306,12 @@ class HandoffDesk:
                 f"{cards.duration(now - state.last_activity)}. The bot answers them next time."
             ),
         }
+        teach_button = (Button(title="Teach the bot", payload="handoff:teach"),)
         outbound = [
             self.posts.card(keys(), session, state, now),
-            self.posts.slack(keys(), state, "thread", notes[outcome]),
-        ]
+            self.posts.slack(keys(), state, "thread", notes[outcome],
+                             buttons=teach_button if outcome == "resolved" else ()),
+        ]  # fmt: skip
         if csat:
             buttons = tuple(Button(title=str(n), payload=f"{CSAT_PREFIX}{n}") for n in range(1, 6))
             outbound.append(

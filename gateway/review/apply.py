@@ -151,7 +151,10 @@ def plan(items: list[ReviewItem], nlu_files: list[Path], kb_folder: Path) -> Pla
             if "ignore" in label and not item.applied:
                 out.done.append(item.id)
             continue
-        if "intent" in label:
+        if label.get("draft"):
+            out.skipped.append(f"{item.id}: a draft (Teach the bot): frontdesk review approve "
+                               f"{item.id} first")  # fmt: skip
+        elif "intent" in label:
             for path in nlu_files:
                 if (new := add_example(current(path), str(label["intent"]), item.text)) is not None:
                     out.texts[path] = new

@@ -122,6 +122,23 @@ async def _label(inbox: ReviewInbox, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _approve(inbox: ReviewInbox, args: argparse.Namespace) -> int:
+    item = await inbox.get(args.id)
+    label = dict(item.label or {}) if item is not None else {}
+    if item is None or not label.get("draft"):
+        print(f"no draft with id {args.id} (drafts come from Teach the bot)", file=sys.stderr)
+        return 1
+    spec = dict(label.get("new_faq") or {})
+    if args.answer:
+        spec["answer"] = args.answer
+    if args.faq_id:
+        spec["id"] = args.faq_id
+    await inbox.label(args.id, {"new_faq": spec})
+    print(f"{args.id}: approved; frontdesk review apply writes it: {item.text!r} -> "
+          f"{spec.get('answer')!r}")  # fmt: skip
+    return 0
+
+
 async def _apply(inbox: ReviewInbox, settings: Settings, dry_run: bool) -> int:
     from nlu.model import resolve_paths
 
@@ -171,6 +188,8 @@ def cmd_review(args: argparse.Namespace) -> int:
                 return await _list(inbox, args.since, args.json, args.all)
             if args.review_command == "label":
                 return await _label(inbox, args)
+            if args.review_command == "approve":
+                return await _approve(inbox, args)
             return await _apply(inbox, settings, args.dry_run)
         finally:
             await store.close()
@@ -199,6 +218,11 @@ def add_commands(subparsers: Any) -> None:
     what.add_argument("--ignore", action="store_true", help="nothing: hide it")
     label.add_argument("--answer", help="the new FAQ entry's answer")
     label.add_argument("--faq-id", help="the new FAQ entry's id (default: from its words)")
+    approve = sub.add_parser("approve", parents=[config],
+                             help="approve a draft FAQ entry from Teach the bot")  # fmt: skip
+    approve.add_argument("id")
+    approve.add_argument("--answer", help="a better answer than the agent's")
+    approve.add_argument("--faq-id", help="the entry's id (default: from its words)")
     apply = sub.add_parser("apply", parents=[config], help="write the labels into the data")
     apply.add_argument("--dry-run", action="store_true", help="show the diff, write nothing")
     review.set_defaults(func=cmd_review)

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from gateway.store import Store
 
-KINDS = ("miss", "low_confidence", "no", "handoff")
+KINDS = ("miss", "low_confidence", "no", "handoff", "teach")  # teach: a draft FAQ entry
 MAX_ITEMS = 5000
 TTL = 30 * 24 * 3600
 EXAMPLES = 5

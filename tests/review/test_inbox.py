@@ -182,3 +182,50 @@ async def test_apply_refuses_what_validate_would_reject(project: Path, redis_url
 
 
 _ = GATEWAY
+
+
+async def test_teach_the_bot_drafts_an_entry_live_only_after_approval(
+    desk: Desk, client: Http, project: Path, runner: DialogRunner
+) -> None:
+    from tests.knowledge.test_suggestions import press_in_thread
+
+    await desk.telegram_says("hi")
+    await until(lambda: len(said(desk)) >= 1)
+    await desk.telegram_says("Do you do engraving?")
+    await until(lambda: len(said(desk)) >= 2)
+    await desk.telegram_says("can you engrave my ring?")  # second miss: handoff
+    card_ts = await desk.card_ts()
+    await desk.press("handoff:claim", "UALICE", "alice", card_ts)
+    await desk.agent_says("Yes: we engrave metal items for £5.", "UALICE", card_ts)
+    await until(lambda: any("we engrave metal items" in t for t in said(desk)))
+    await desk.press("handoff:resolve", "UALICE", "alice", card_ts)
+    resolved = await until(
+        lambda: [p for p in desk.slack.posts() if str(p.get("text")).startswith("Resolved by")]
+    )
+    values = [e["value"] for b in resolved[0]["blocks"] if b["type"] == "actions"
+              for e in b["elements"]]  # fmt: skip
+    assert values == ["handoff:teach"]
+    await press_in_thread(desk, "handoff:teach", "UALICE", card_ts, "1.000001")
+    [note] = await until(lambda: [t for t in desk.slack.thread(card_ts) if "drafted" in t])
+    inbox = review_inbox(desk.gateway.store)
+    [draft] = [i for i in await inbox.items() if i.kinds.get("teach")]
+    assert draft.text == "can you engrave my ring?"
+    assert draft.label == {"new_faq": {"answer": "Yes: we engrave metal items for £5.",
+                                       "id": None}, "draft": True}  # fmt: skip
+    assert f"frontdesk review approve {draft.id}" in note
+
+    faq = project / "bot" / "knowledge" / "faq.yml"
+    before = faq.read_text()
+    skipped = frontdesk(project, "review", "apply")  # never live without approval
+    assert f"skipped {draft.id}: a draft (Teach the bot)" in skipped.stderr
+    assert faq.read_text() == before
+    approved = frontdesk(project, "review", "approve", draft.id, "--faq-id", "engraving")
+    assert approved.returncode == 0, approved.stderr
+    applied = frontdesk(project, "review", "apply")
+    assert applied.returncode == 0, applied.stderr
+    assert '+  - id: "engraving"' in applied.stdout
+    reloader = build_reloader(load_settings(project / "config.yml"), runner)
+    assert reloader is not None and await reloader.reload() == []
+    assert runner.bot.knowledge is not None
+    found = runner.bot.knowledge.kb.retriever.ask("can you engrave my ring").answer
+    assert found is not None and found.entry.id == "engraving"
