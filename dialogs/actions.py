@@ -43,6 +43,7 @@ class KnowledgeResult:
     score: float = 0.0
     candidates: tuple[tuple[str, float], ...] = ()  # (entry id, score), best first
     threshold: float = 0.0  # the score an answer needs
+    generated: str | None = None  # the generator's rephrased, cited answer (knowledge.generator)
     channel: str = ""
     customer_name: str | None = None
 

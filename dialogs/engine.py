@@ -227,15 +227,19 @@ class _Turn:
         if entry is not None and kb is not None:
             self.kb_title, self.kb_link = entry.title, entry.link
             self._say(kb.templates[entry.id])
-            source = "knowledge_source_link" if entry.link else "knowledge_source"
             last = self.actions.pop()
-            note = self._render(self.bot.templates[source])
             assert isinstance(last, SayAction)
+            if result.generated:  # the generator's rephrasing, its sources listed below it
+                last = SayAction(text=result.generated, buttons=last.buttons)
+                note = ""
+            else:
+                source = "knowledge_source_link" if entry.link else "knowledge_source"
+                note = "\n\n" + self._render(self.bot.templates[source])
             self.actions.append(
                 SayAction(
-                    text=f"{last.text}\n\n{note}",
+                    text=f"{last.text}{note}",
                     buttons=last.buttons,
-                    alternatives=tuple(f"{a}\n\n{note}" for a in last.alternatives),
+                    alternatives=tuple(f"{a}{note}" for a in last.alternatives),
                 )
             )
             ask = self.bot.templates["knowledge_feedback"]

@@ -13,6 +13,7 @@ from dialogs.model import RESERVED_NAMES, ButtonSpec, Template
 from gateway.config import ConfigProblem, KnowledgeSettings
 from nlu.knowledge.base import KnowledgeBase, open_knowledge
 from nlu.knowledge.entries import Entry
+from nlu.knowledge.generator import GeneratorSettings
 from nlu.knowledge.retrieval import Encoder
 
 
@@ -39,6 +40,7 @@ class Answers:
     kb: KnowledgeBase
     templates: dict[str, Template]
     before_fallback: bool = True
+    generator: GeneratorSettings | None = None  # knowledge.generator: openai
 
     def entry(self, ident: str) -> Entry | None:
         return self.kb.entries.get(ident)
@@ -63,7 +65,13 @@ def load_answers(
             templates[entry.id] = template
     if problems:
         return None, problems
-    return Answers(kb, templates, spec.settings.before_fallback), []
+    ks = spec.settings
+    generator = None
+    if ks.generator == "openai":
+        generator = GeneratorSettings(
+            base_url=ks.base_url, model=ks.model, api_key=ks.api_key, timeout=ks.timeout
+        )
+    return Answers(kb, templates, ks.before_fallback, generator), []
 
 
 def _template(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -34,6 +34,7 @@ from dialogs.engine import (
 from dialogs.model import Bot, DialogState, from_json
 from gateway.logging import get_logger
 from gateway.messages import CustomerMessage
+from nlu.knowledge.generator import Passage, generate
 from nlu.result import NluBackend, ParseResult
 
 MAX_CALLS_PER_TURN = 10
@@ -139,7 +140,7 @@ class DialogRunner:
                     pending = await self.call(action)
                 elif isinstance(action, KnowledgeQuery) and calls < MAX_CALLS_PER_TURN:
                     calls += 1
-                    pending = await ask_knowledge(bot, action, event)
+                    pending = await ask_knowledge(bot, action, event, state, self._client)
                 elif isinstance(action, KnowledgeNote):
                     notes.append(action)
         debug = debug_info(parse, trace, handoff, notes)
@@ -156,6 +157,11 @@ class DialogRunner:
             debug=debug,
         )
         return outcome, alternatives
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        return self._session
 
     async def call(self, request: HttpRequest) -> CallResult:
         """One HTTP action; any failure (status ≥ 400, timeout, no JSON) is ``ok=False``."""
@@ -185,15 +191,37 @@ class DialogRunner:
 
 
 async def ask_knowledge(
-    bot: Bot, query: KnowledgeQuery, event: UserInput | DialogEvent
+    bot: Bot,
+    query: KnowledgeQuery,
+    event: UserInput | DialogEvent,
+    state: DialogState,
+    client: Callable[[], aiohttp.ClientSession],
 ) -> KnowledgeResult:
-    """The knowledge base's answer (in a thread: a sentence encoder takes milliseconds)."""
+    """The knowledge base's answer (in a thread: a sentence encoder takes milliseconds),
+    rephrased by the generator when one is configured and it cites the passages."""
     channel, name = event.channel, event.customer_name
     if bot.knowledge is None:
         return KnowledgeResult(text=query.question, answer=None, channel=channel)
     found = await asyncio.to_thread(bot.knowledge.kb.retriever.ask, query.question)
     best = found.answer
+    generated = None
+    if best is not None and bot.knowledge.generator is not None:
+        variables = {**state.slots, "customer_name": name, "channel": channel}
+        passages = [
+            Passage(id=c.entry.id, title=c.entry.title,
+                    text=bot.knowledge.templates[c.entry.id].variants[0].render(variables))
+            for c in found.candidates
+            if c.score >= found.threshold and c.entry.id in bot.knowledge.templates
+        ]  # fmt: skip
+        made = await generate(client(), bot.knowledge.generator, query.question, passages)
+        if made is not None:  # its [n] citations, named
+            cited = {p.id: n for n, p in enumerate(passages, 1)}
+            entries = [bot.knowledge.kb.entries[i] for i in made.cited]
+            sources = [f"[{cited[e.id]}] {e.title}" + (f" ({e.link})" if e.link else "")
+                       for e in entries]  # fmt: skip
+            generated = made.text + "\n\nSources: " + "; ".join(sources)
     return KnowledgeResult(
+        generated=generated,
         text=query.question,
         answer=best.entry.id if best is not None else None,
         score=found.candidates[0].score if found.candidates else 0.0,

@@ -261,6 +261,19 @@ class KnowledgeSettings(_Section):
     before_fallback: bool = True  # try the knowledge base before "not understood"
     # auto: fuse the sentence encoder's similarity when the embeddings extra is installed
     encoder: Literal["auto", "none", "embeddings"] = "auto"
+    # Optional generative answers: an OpenAI-compatible chat-completions server rephrases the
+    # retrieved passages (cited); off by default. The key comes from the environment.
+    generator: Literal["none", "openai"] = "none"
+    base_url: str = ""  # e.g. http://localhost:11434/v1 (Ollama), https://api.openai.com/v1
+    model: str = ""
+    api_key: str = ""
+    timeout: float = Field(default=8.0, gt=0, description="seconds; then the extractive answer")
+
+    def requirements(self) -> list[tuple[str, str]]:
+        if self.generator == "openai":
+            return [(k, "required when knowledge.generator is openai")
+                    for k in ("base_url", "model") if not getattr(self, k)]  # fmt: skip
+        return []
 
     def folder(self, dialogs_path: str) -> str:
         return self.path or f"{dialogs_path.rstrip('/')}/knowledge"
@@ -408,6 +421,7 @@ def parse_settings(text: str, file: str, env: dict[str, str] | None = None) -> S
         for name in ChannelSettings.model_fields
     ]
     sections.append((("nlu",), NluSettings, data.get("nlu", {})))
+    sections.append((("knowledge",), KnowledgeSettings, data.get("knowledge", {})))
     handoff = data.get("handoff")
     hours = handoff.get("business_hours", {}) if isinstance(handoff, dict) else {}
     sections.append((("handoff", "business_hours"), BusinessHoursSettings, hours))
