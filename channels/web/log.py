@@ -162,7 +162,8 @@ class RedisLog:
         self.keep = keep
         self.ttl_ms = int(ttl * 1000)
         self._listeners = _Listeners()
-        self._pubsub: Any = None
+        self._pubsub: Any = None  # set, and subscribed to every listened conversation, once ready
+        self._lock = asyncio.Lock()  # one subscription change at a time on the one connection
         self._reader: asyncio.Task[None] | None = None
         self._append = self.redis.register_script(_APPEND)
 
@@ -216,17 +217,22 @@ class RedisLog:
             raise StoreUnavailable(str(exc)) from exc
 
     async def listen(self, conversation: str, listener: Listener) -> Callable[[], None]:
-        if self._listeners.add(conversation, listener) and self._pubsub is not None:
-            with contextlib.suppress(RedisError, OSError):  # the reader re-subscribes
-                await self._pubsub.subscribe(self._channel(conversation))
+        if self._listeners.add(conversation, listener):
+            await self._change("subscribe", conversation)
 
         def stop() -> None:
-            if self._listeners.remove(conversation, listener) and self._pubsub is not None:
-                channel = self._channel(conversation)
-                task = asyncio.ensure_future(self._pubsub.unsubscribe(channel))
+            if self._listeners.remove(conversation, listener):
+                task = asyncio.ensure_future(self._change("unsubscribe", conversation))
                 task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
         return stop
+
+    async def _change(self, change: str, conversation: str) -> None:
+        async with self._lock:
+            if self._pubsub is None:
+                return  # the reader subscribes every listened conversation once connected
+            with contextlib.suppress(RedisError, OSError):  # the reader re-subscribes
+                await getattr(self._pubsub, change)(self._channel(conversation))
 
     async def _read_signals(self) -> None:
         """Deliver pub/sub signals; after a lost connection, subscribe again and tell every
@@ -235,13 +241,14 @@ class RedisLog:
         delay = 0.1
         while True:
             try:
-                self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-                channels = [self._channel(c) for c in self._listeners.by_conversation]
-                await self._pubsub.subscribe(_IDLE_CHANNEL, *channels)
+                async with self._lock:
+                    pubsub = self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+                    channels = [self._channel(c) for c in self._listeners.by_conversation]
+                    await pubsub.subscribe(_IDLE_CHANNEL, *channels)
                 for conversation in list(self._listeners.by_conversation):
                     self._listeners.fire(conversation, ENTRY_SIGNAL)
                 delay = 0.1
-                async for message in self._pubsub.listen():
+                async for message in pubsub.listen():
                     if message.get("type") != "message":
                         continue
                     name = message["channel"].decode()
@@ -253,7 +260,10 @@ class RedisLog:
                     self._listeners.fire(conversation, signal)
             except (RedisError, OSError) as exc:
                 log.warning("web_signals_lost", error=str(exc), retry_in=delay)
-                with contextlib.suppress(RedisError, OSError):
-                    await self._pubsub.aclose()
+                async with self._lock:
+                    lost, self._pubsub = self._pubsub, None
+                if lost is not None:
+                    with contextlib.suppress(RedisError, OSError):
+                        await lost.aclose()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
