@@ -72,7 +72,12 @@ class WebChannel(WebhookLess):
         conversation_log: ConversationLog = (
             MemoryLog(keep=keep)
             if memory
-            else RedisLog(settings.store.url, keep=keep, ttl=settings.store.session_ttl)
+            else RedisLog(
+                settings.store.url,
+                keep=keep,
+                ttl=settings.store.session_ttl,
+                max_connections=settings.store.max_connections,
+            )
         )
         return cls(
             web_settings,

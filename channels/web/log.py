@@ -157,8 +157,12 @@ _IDLE_CHANNEL = "web:live:-"  # keeps the subscriber connection listening when n
 class RedisLog:
     """Any number of processes: a stream per conversation, signals over pub/sub."""
 
-    def __init__(self, url: str, *, keep: int, ttl: float) -> None:
-        self.redis: aioredis.Redis = aioredis.Redis.from_url(url)
+    def __init__(self, url: str, *, keep: int, ttl: float, max_connections: int = 512) -> None:
+        # Blocking, as the store's: under load a call waits for a connection, not fails.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=max_connections, timeout=5, socket_connect_timeout=2.0
+        )
+        self.redis: aioredis.Redis = aioredis.Redis(connection_pool=pool)
         self.keep = keep
         self.ttl_ms = int(ttl * 1000)
         self._listeners = _Listeners()

@@ -92,10 +92,12 @@ class Connection:
         self._wake.set()  # the replay
         try:
             await self._receive()
+        except ConnectionResetError:
+            pass  # the widget went away mid-send; it replays what it missed when back
         finally:
             stop()
             pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, ConnectionResetError):
                 await pump
 
     def _identify(self, hello: Hello) -> str | None:
@@ -136,7 +138,8 @@ class Connection:
                     await self._said(said)
             except ProtocolError as exc:
                 await self._error(exc.code, exc.message, exc.client_id)
-            except StoreUnavailable:
+            except StoreUnavailable as exc:
+                self.log.warning("web_store_unavailable", error=str(exc))
                 client_id = said.client_id if isinstance(said, Said) else None
                 await self._error("unavailable", "please retry", client_id)
 
