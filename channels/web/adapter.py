@@ -95,6 +95,7 @@ class WebChannel(WebhookLess):
     async def start(self, sink: EventSink) -> None:
         self._sink = sink
         await self.log.start()
+        get_logger(channel="web").info("web_chat_ready", url=self.pages.own + "/")
 
     async def close(self) -> None:
         await self.disconnect_all()

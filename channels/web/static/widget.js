@@ -194,7 +194,10 @@
       var group = el("div", { "class": "fd-buttons", role: "group" });
       entry.buttons.forEach(function (b) {
         var button = el("button", { type: "button" }, b.title);
-        button.addEventListener("click", function () { say(b.title, b.payload); });
+        button.addEventListener("click", function () {
+          say(b.title, b.payload);
+          ui.input.focus(); // the pressed button goes away with the others
+        });
         group.appendChild(button);
       });
       node.appendChild(group);
