@@ -51,23 +51,21 @@ class WebChannel(WebhookLess):
         self.new_conversations = Buckets(settings.ip_conversations_per_hour, 3600.0)
         self.pages = Pages(self, public_url=public_url)
         self._sink: EventSink | None = None
+        self.random_secret = False  # said once the chat is served (not in `frontdesk chat`)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WebChannel | None:
         """Off when disabled, or when a shared store has no token secret to share."""
-        web_settings, log = settings.channels.web, get_logger(channel="web")
+        web_settings = settings.channels.web
         if not web_settings.enabled:
             return None
         secret = web_settings.token_secret
         memory = settings.store.url.startswith("memory://")
         if not secret and not memory:
             return None  # processes sharing Redis must share the secret
-        if not secret:
+        random_secret = not secret
+        if random_secret:
             secret = secrets.token_urlsafe(32)
-            log.warning(
-                "web_token_secret_random",
-                detail="visitor tokens die with this process; set FRONTDESK_WEB_TOKEN_SECRET",
-            )
         keep = web_settings.history
         conversation_log: ConversationLog = (
             MemoryLog(keep=keep)
@@ -79,23 +77,33 @@ class WebChannel(WebhookLess):
                 max_connections=settings.store.max_connections,
             )
         )
-        return cls(
+        channel = cls(
             web_settings,
             token_secret=secret,
             log=conversation_log,
             public_url=settings.server.public_url,
         )
+        channel.random_secret = random_secret
+        return channel
 
     # ------------------------------------------------------------ the contract
     def mount(self, app: web.Application) -> None:
         """Serve ``/``, ``/widget.js``, ``/widget.css`` and the WebSocket ``/web/socket``."""
         self.pages.mount(app)
         app.on_shutdown.append(self._close_sockets)
+        log = get_logger(channel="web")
+        if self.random_secret:
+            log.warning(
+                "web_token_secret_random",
+                detail="visitor tokens die with this process; set FRONTDESK_WEB_TOKEN_SECRET",
+            )
+        log.info(
+            "web_chat", url=self.pages.own + "/", allowed_origins=self.settings.allowed_origins
+        )
 
     async def start(self, sink: EventSink) -> None:
         self._sink = sink
         await self.log.start()
-        get_logger(channel="web").info("web_chat_ready", url=self.pages.own + "/")
 
     async def close(self) -> None:
         await self.disconnect_all()

@@ -179,14 +179,18 @@ class RedisLog:
         self._reader = asyncio.create_task(self._read_signals())
 
     async def close(self) -> None:
+        """Stop listening and close the connections; never hangs a shutdown on Redis."""
         if self._reader is not None:
             self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
-        if self._pubsub is not None:
-            with contextlib.suppress(RedisError, OSError):
-                await self._pubsub.aclose()
-        await self.redis.aclose()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                async with asyncio.timeout(5):
+                    await self._reader
+        for closing in (self._pubsub, self.redis):
+            if closing is None:
+                continue
+            with contextlib.suppress(RedisError, OSError, TimeoutError):
+                async with asyncio.timeout(5):
+                    await closing.aclose()
 
     async def append(self, conversation: str, dedup: str, entry: Entry) -> str | None:
         keys = [f"web:{{{conversation}}}:seen:{dedup}", f"web:{{{conversation}}}:log"]

@@ -61,7 +61,7 @@ def web_settings(store_url: str, *, slack: Mapping[str, Any] | None = None, **we
             "server": {"public_url": PUBLIC_URL},
             "store": {"url": store_url},
             "workers": {"lease": 2, "reclaim_idle": 2},
-            "outbox": {"base_delay": 0.05, "max_delay": 0.2, "max_attempts": 3},
+            "outbox": {"base_delay": 0.05, "max_delay": 0.2, "max_attempts": 3, "rate_limits": {}},
             "channels": channels,
             "handoff": handoff,
         }

@@ -5,6 +5,7 @@ from another gateway process."""
 from __future__ import annotations
 
 import asyncio
+import datetime
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,6 +17,7 @@ from aiohttp.test_utils import TestClient
 from channels.registry import enabled_channels
 from channels.web import WebChannel, user_hash
 from gateway.app import GATEWAY, create_app
+from gateway.config import BusinessHoursSettings
 from gateway.messages import ConversationRef, CustomerRef, OutboundMessage
 from tests.channels.web.support import (
     IDENTITY_SECRET,
@@ -23,8 +25,10 @@ from tests.channels.web.support import (
     WebDialog,
     Widget,
     idle,
+    until,
     web_settings,
 )
+from tests.support.slack_agents import SECRET, TOKEN, SlackWorkspace, start_workspace
 
 Client = Any
 Http = TestClient[web.Request, web.Application]
@@ -264,3 +268,28 @@ async def test_the_page_and_the_script_are_served_with_their_headers(
     evil = await gateway_client.get("/widget.js", headers={"Origin": "https://evil.example.net"})
     assert "Access-Control-Allow-Origin" not in evil.headers
     assert (await gateway_client.get("/widget.css")).status == 200
+
+
+async def test_a_handoff_outside_business_hours_tells_the_visitor(
+    aiohttp_client: Client, redis_url: str, http: aiohttp.ClientSession
+) -> None:
+    workspace = SlackWorkspace(token=TOKEN)
+    runner = await start_workspace(workspace)
+    slack = {"bot_token": TOKEN, "signing_secret": SECRET, "api_base_url": workspace.base_url}
+    settings = web_settings(redis_url, slack=slack)
+    today = datetime.datetime.now(datetime.UTC).weekday()
+    other_day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[(today + 3) % 7]
+    hours = {"weekly": {other_day: ["09:00-10:00"]}}
+    handoff = settings.handoff.model_copy(
+        update={"business_hours": BusinessHoursSettings.model_validate(hours)}
+    )
+    settings = settings.model_copy(update={"handoff": handoff})
+    client: Http = await aiohttp_client(create_app(settings, dialog=WebDialog()))
+    widget = Widget(http, socket_url(client))
+    await widget.open()
+    await widget.say("agent")
+    closed = await widget.wait(lambda f: f["type"] == "entry" and "closed" in f["text"])
+    assert closed["from"] == "bot"
+    await until(workspace.cards)  # the agents still get the card
+    await widget.close()
+    await runner.cleanup()
