@@ -305,6 +305,7 @@
     } else if (msg.type === "ack") {
       var mine = pending[msg.client_id];
       if (mine) { mine.el.classList.remove("fd-pending"); delete pending[msg.client_id]; }
+      setAlert("");
     } else if (msg.type === "typing") {
       ui.typing.hidden = false;
       clearTimeout(typingTimer);
