@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 
 class _Section(BaseModel):
@@ -181,6 +181,12 @@ class WebChannelSettings(_Section):
     ip_messages_per_minute: int = Field(default=120, ge=1, description="per IP address")
     ip_conversations_per_hour: int = Field(default=30, ge=1, description="new visitors per IP")
     strings: dict[str, str] = Field(default_factory=lambda: dict(WEB_STRINGS))
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _origins_from_text(cls, value: object) -> object:
+        """A list, or one string of origins separated by commas or spaces (an env variable)."""
+        return value.replace(",", " ").split() if isinstance(value, str) else value
 
     def requirements(self) -> list[tuple[str, str]]:
         unknown = sorted(set(self.strings) - set(WEB_STRINGS))

@@ -16,7 +16,7 @@ from playwright.async_api import Browser, Dialog, expect
 from channels.web import WebChannel, user_hash
 from gateway.app import GATEWAY, create_app
 from gateway.config import Settings
-from gateway.messages import ConversationRef, CustomerRef, OutboundMessage
+from gateway.messages import Attachment, ConversationRef, CustomerRef, OutboundMessage
 from tests.channels.web.browser import browser
 from tests.channels.web.support import IDENTITY_SECRET, WebDialog, until, web_settings
 from tests.support.serve import serve
@@ -211,11 +211,20 @@ async def test_the_widget_embedded_on_a_site_by_keyboard_on_a_small_screen(
             conversation=ConversationRef(channel="web", chat_id=conversation),
             customer=CustomerRef(channel="web", user_id=conversation),
             text="Your parcel left the warehouse.",
+            attachments=(
+                Attachment(kind="image", url=f"{shop}/parcel.png", name="Your parcel"),
+                Attachment(kind="file", url=f"{shop}/label.pdf", name="label.pdf"),
+                Attachment(kind="file", url="javascript:alert(1)", name="evil"),
+            ),
         )
     )
     await expect(page.get_by_role("button", name="Open chat (1 unread)")).to_be_visible()
     await page.get_by_role("button", name="Open chat (1 unread)").click()
     await expect(page.get_by_role("log")).to_contain_text("Your parcel left the warehouse.")
+    await expect(page.get_by_role("img", name="Your parcel")).to_be_visible()
+    file_link = page.get_by_role("link", name="label.pdf")
+    await expect(file_link).to_have_attribute("href", f"{shop}/label.pdf")
+    await expect(page.get_by_role("link", name="evil")).to_have_count(0)
 
     # Another site may not use this gateway's chat.
     evil = await browser.new_page()

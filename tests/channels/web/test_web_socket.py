@@ -209,6 +209,25 @@ async def test_too_long_and_too_many_messages_are_refused_without_a_turn(
     await widget.close()
 
 
+async def test_new_visitors_per_ip_are_limited_and_returning_ones_are_not(
+    aiohttp_client: Client, redis_url: str, http: aiohttp.ClientSession
+) -> None:
+    settings = web_settings(redis_url, ip_conversations_per_hour=2)
+    client: Http = await aiohttp_client(create_app(settings, dialog=WebDialog()))
+    first = Widget(http, socket_url(client))
+    await first.open()
+    assert (await Widget(http, socket_url(client)).open())["type"] == "welcome"
+    third = Widget(http, socket_url(client))
+    refused = await third.open()
+    assert refused["code"] == "rate_limited"
+    await third.closed.wait()
+    assert third.ws is not None and third.ws.close_code == 4029
+    back = Widget(http, socket_url(client))  # a returning visitor keeps their conversation
+    assert (await back.open(token=first.token))["type"] == "welcome"
+    await first.close()
+    await back.close()
+
+
 async def test_malformed_frames_get_an_error_and_the_socket_stays_usable(
     gateway_client: Http, http: aiohttp.ClientSession
 ) -> None:

@@ -212,6 +212,17 @@ def test_origins_the_gateway_itself_listed_sites_or_any() -> None:
     assert origin_allowed("https://any.example", "x", own, ("*",))
 
 
+def test_allowed_origins_can_come_from_one_environment_variable(tmp_path: Path) -> None:
+    path = tmp_path / "config.yml"
+    path.write_text("channels:\n  web:\n    allowed_origins: ${ORIGINS:-}\n")
+    env = {"ORIGINS": "https://a.example.com, https://b.example.com"}
+    assert load_settings(path, env=env).channels.web.allowed_origins == (
+        "https://a.example.com",
+        "https://b.example.com",
+    )
+    assert load_settings(path, env={}).channels.web.allowed_origins == ()
+
+
 def test_bad_web_settings_name_their_line(tmp_path: Path) -> None:
     path = tmp_path / "config.yml"
     path.write_text(
