@@ -134,14 +134,19 @@ class Connection:
                 continue
             try:
                 said = parse_frame(message.data, max_chars=max_chars)
-                if isinstance(said, Said):
-                    await self._said(said)
             except ProtocolError as exc:
                 await self._error(exc.code, exc.message, exc.client_id)
-            except StoreUnavailable as exc:
+                continue
+            if not isinstance(said, Said):
+                await self._error("bad_request", "one hello per connection")
+                continue
+            try:
+                await self._said(said)
+            except ProtocolError as exc:
+                await self._error(exc.code, exc.message, exc.client_id)
+            except StoreUnavailable as exc:  # nothing acknowledged: the widget sends it again
                 self.log.warning("web_store_unavailable", error=str(exc))
-                client_id = said.client_id if isinstance(said, Said) else None
-                await self._error("unavailable", "please retry", client_id)
+                await self._error("unavailable", "please retry", said.client_id)
 
     async def _said(self, said: Said) -> None:
         assert self.visitor is not None
