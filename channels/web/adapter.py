@@ -74,6 +74,7 @@ class WebChannel(WebhookLess):
                 settings.store.url,
                 keep=keep,
                 ttl=settings.store.session_ttl,
+                dedup_ttl=settings.store.dedup_ttl,
                 max_connections=settings.store.max_connections,
             )
         )

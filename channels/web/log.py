@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import json
+import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -100,7 +100,7 @@ class MemoryLog:
         self.keep = keep
         self._entries: dict[str, list[tuple[str, Entry]]] = defaultdict(list)
         self._seen: dict[str, OrderedDict[str, None]] = defaultdict(OrderedDict)
-        self._seq = itertools.count(1)
+        self._last = (0, 0)  # (ms, seq): ids grow like a Redis stream's, across restarts too
         self._listeners = _Listeners()
 
     async def start(self) -> None:
@@ -116,7 +116,10 @@ class MemoryLog:
         seen[dedup] = None
         while len(seen) > 4 * self.keep:
             seen.popitem(last=False)
-        entry_id = f"{next(self._seq)}-0"
+        ms, seq = self._last
+        now = int(time.time() * 1000)
+        self._last = (now, 0) if now > ms else (ms, seq + 1)
+        entry_id = "-".join(map(str, self._last))
         entries = self._entries[conversation]
         entries.append((entry_id, entry))
         del entries[: -self.keep]
@@ -141,11 +144,12 @@ class MemoryLog:
         return stop
 
 
-# KEYS: the dedup claim, the stream. ARGV: ttl ms, max length, entry JSON, pub/sub channel.
+# KEYS: the dedup claim, the stream. ARGV: claim ttl ms, max length, entry JSON, pub/sub
+# channel, stream ttl ms.
 _APPEND = """
 if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
   local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'e', ARGV[3])
-  redis.call('PEXPIRE', KEYS[2], ARGV[1])
+  redis.call('PEXPIRE', KEYS[2], ARGV[5])
   redis.call('PUBLISH', ARGV[4], '{"kind":"entry"}')
   return id
 end
@@ -157,14 +161,23 @@ _IDLE_CHANNEL = "web:live:-"  # keeps the subscriber connection listening when n
 class RedisLog:
     """Any number of processes: a stream per conversation, signals over pub/sub."""
 
-    def __init__(self, url: str, *, keep: int, ttl: float, max_connections: int = 512) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        keep: int,
+        ttl: float,
+        dedup_ttl: float | None = None,
+        max_connections: int = 512,
+    ) -> None:
         # Blocking, as the store's: under load a call waits for a connection, not fails.
         pool = aioredis.BlockingConnectionPool.from_url(
             url, max_connections=max_connections, timeout=5, socket_connect_timeout=2.0
         )
         self.redis: aioredis.Redis = aioredis.Redis(connection_pool=pool)
         self.keep = keep
-        self.ttl_ms = int(ttl * 1000)
+        self.ttl_ms = int(ttl * 1000)  # the conversation's log lives as long as its session
+        self.dedup_ms = int((dedup_ttl or ttl) * 1000)  # a message id is remembered this long
         self._listeners = _Listeners()
         self._pubsub: Any = None  # set, and subscribed to every listened conversation, once ready
         self._lock = asyncio.Lock()  # one subscription change at a time on the one connection
@@ -195,10 +208,11 @@ class RedisLog:
     async def append(self, conversation: str, dedup: str, entry: Entry) -> str | None:
         keys = [f"web:{{{conversation}}}:seen:{dedup}", f"web:{{{conversation}}}:log"]
         args: list[str | int] = [
-            self.ttl_ms,
+            self.dedup_ms,
             self.keep,
             json.dumps(entry),
             self._channel(conversation),
+            self.ttl_ms,
         ]
         try:
             entry_id = await self._append(keys=keys, args=args)

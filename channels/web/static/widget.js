@@ -20,7 +20,7 @@
   var tokenKey = "frontdesk:" + base.origin + ":token";
   var URL_RE = /https?:\/\/[^\s<>"']+/g;
 
-  var ws = null, welcomed = false, lastId = null, attempts = 0, stopped = false;
+  var ws = null, welcomed = false, lastId = null, conversation = null, attempts = 0, stopped = false;
   var open = pageMode, unread = 0, synced = false, typingTimer = null, retryTimer = null;
   var pending = {};  // client id -> {frame, el}
   var rendered = {}; // entry ids already shown
@@ -292,6 +292,14 @@
 
   function receive(msg) {
     if (msg.type === "welcome") {
+      if (conversation && msg.conversation !== conversation) {
+        // A new conversation (the old token expired, or a gateway without a shared secret
+        // restarted): start the view afresh.
+        ui.log.textContent = "";
+        rendered = {};
+        lastId = null;
+      }
+      conversation = msg.conversation;
       welcomed = true;
       attempts = 0;
       if (msg.token) storage(tokenKey, msg.token);
