@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -28,6 +30,7 @@ from tests.channels.web.support import (
     until,
     web_settings,
 )
+from tests.support.redis_server import RedisServer
 from tests.support.slack_agents import SECRET, TOKEN, SlackWorkspace, start_workspace
 
 Client = Any
@@ -312,3 +315,47 @@ async def test_a_handoff_outside_business_hours_tells_the_visitor(
     await until(workspace.cards)  # the agents still get the card
     await widget.close()
     await runner.cleanup()
+
+
+async def test_a_redis_outage_refuses_then_the_resend_is_answered_live(
+    aiohttp_client: Client, tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    redis = RedisServer(tmp_path / "data", durable=True)
+    redis.directory.mkdir()
+    redis.start()
+    try:
+        client: Http = await aiohttp_client(create_app(web_settings(redis.url), dialog=WebDialog()))
+        widget = Widget(http, socket_url(client))
+        await widget.open()
+        await widget.say("before")
+        await widget.wait_text("echo: before")
+
+        redis.stop()
+        client_id = uuid.uuid4().hex
+        await widget.send("during", client_id=client_id)
+        refused = await widget.wait(lambda f: f.get("client_id") == client_id)
+        assert (refused["type"], refused["code"]) == ("error", "unavailable")
+
+        redis.start()
+        await until_ready(client)
+        # The widget sends it again (same id): queued now, answered on the same socket.
+        await widget.send("during", client_id=client_id)
+        ack = await widget.wait(lambda f: f["type"] == "ack" and f["client_id"] == client_id)
+        assert ack["status"] == "queued"
+        await widget.wait_text("echo: during")
+        assert widget.texts() == [
+            "customer: before",
+            "bot: echo: before",
+            "customer: during",
+            "bot: echo: during",
+        ]
+        await widget.close()
+    finally:
+        redis.stop()
+
+
+async def until_ready(client: Http, timeout: float = 15.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while (await client.get("/readyz")).status != 200:
+        assert asyncio.get_running_loop().time() < deadline, "never ready again"
+        await asyncio.sleep(0.1)
