@@ -55,7 +55,8 @@ class Connection:
         self.name: str | None = None
         self.cursor: str | None = None
         self._wake = asyncio.Event()
-        self._typing = False
+        self._typing = False  # a typing signal to pass on
+        self._unread = True  # the log may hold entries after the cursor (the replay, first)
         self.log = get_logger(channel="web")
 
     # ---------------------------------------------------------------- lifecycle
@@ -173,6 +174,8 @@ class Connection:
     def _signalled(self, signal: Signal) -> None:
         if signal.get("kind") == "typing":
             self._typing = True
+        else:
+            self._unread = True
         self._wake.set()
 
     async def _pump(self) -> None:
@@ -186,17 +189,24 @@ class Connection:
             if self._typing:
                 self._typing = False
                 await self.ws.send_str(frame("typing"))
+            if not self._unread:
+                continue
+            self._unread = False
             while True:
                 try:
                     rows = await self.channel.log.read(conversation, self.cursor, limit)
                 except StoreUnavailable:
-                    break  # the signal reader tells every socket to re-read once back
+                    # Read again on the next signal: the reader sends one to every socket once
+                    # Redis is back.
+                    self._unread = True
+                    break
                 for entry_id, entry in rows:
                     await self.ws.send_str(entry_frame(entry_id, entry))
                     self.cursor = entry_id
                 if len(rows) < limit:
                     break
-            if not synced:  # the replay is complete: the widget resends what is unacknowledged
+            if not synced and not self._unread:
+                # The replay is complete: the widget resends what is unacknowledged.
                 synced = True
                 await self.ws.send_str(frame("synced"))
 
