@@ -12,6 +12,7 @@ from channels.base import Channel
 from channels.slack import SlackChannel
 from channels.telegram import TelegramChannel
 from channels.twilio import TwilioChannel
+from channels.web import WebChannel
 from channels.whatsapp import WhatsAppCloudChannel
 from gateway.config import Settings
 from gateway.logging import get_logger
@@ -70,6 +71,7 @@ FACTORIES: dict[str, Factory] = {
     "telegram": _telegram,
     "twilio": _twilio,  # the "sms" and "whatsapp" conversation channels
     "whatsapp_cloud": _whatsapp_cloud,
+    "web": WebChannel.from_settings,  # the website chat; needs a token secret with redis://
 }
 
 

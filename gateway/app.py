@@ -134,4 +134,7 @@ def create_app(
         handler = webhook_handler(channel, gateway)
         for route in channel.routes():
             app.router.add_route(route.method, route.path, handler)
+        mount = getattr(channel, "mount", None)  # a channel serving its own routes (web chat)
+        if callable(mount):
+            mount(app)
     return app
