@@ -310,6 +310,40 @@ class DialogSettings(_Section):
         return self.tests or f"{self.path.rstrip('/')}/tests"
 
 
+class KnowledgeSettings(_Section):
+    """The knowledge base the bot answers from (docs/knowledge.md)."""
+
+    enabled: bool = True
+    path: str = ""  # FAQ YAML and Markdown articles; default: <dialogs.path>/knowledge
+    # Below it the bot does not answer; default 0.4 with TF-IDF alone, 0.5 fused with the
+    # sentence encoder (measured on covid-faq, docs/knowledge.md)
+    threshold: float | None = Field(default=None, ge=0, le=1)
+    before_fallback: bool = True  # try the knowledge base before "not understood"
+    # auto: fuse the sentence encoder's similarity when the embeddings extra is installed
+    encoder: Literal["auto", "none", "embeddings"] = "auto"
+    # Optional generative answers: an OpenAI-compatible chat-completions server rephrases the
+    # retrieved passages (cited); off by default. The key comes from the environment.
+    generator: Literal["none", "openai"] = "none"
+    base_url: str = ""  # e.g. http://localhost:11434/v1 (Ollama), https://api.openai.com/v1
+    model: str = ""
+    api_key: str = ""
+    timeout: float = Field(default=8.0, gt=0, description="seconds; then the extractive answer")
+
+    def requirements(self) -> list[tuple[str, str]]:
+        if self.generator == "openai":
+            return [(k, "required when knowledge.generator is openai")
+                    for k in ("base_url", "model") if not getattr(self, k)]  # fmt: skip
+        return []
+
+    def folder(self, dialogs_path: str) -> str:
+        return self.path or f"{dialogs_path.rstrip('/')}/knowledge"
+
+    def threshold_for(self, *, fused: bool) -> float:
+        if self.threshold is not None:
+            return self.threshold
+        return 0.5 if fused else 0.4
+
+
 class Settings(_Section):
     server: ServerSettings = ServerSettings()
     store: StoreSettings = StoreSettings()
@@ -320,6 +354,7 @@ class Settings(_Section):
     nlu: NluSettings = NluSettings()
     dialogs: DialogSettings = DialogSettings()
     handoff: HandoffSettings = HandoffSettings()
+    knowledge: KnowledgeSettings = KnowledgeSettings()
 
 
 # --------------------------------------------------------------------------- loading
@@ -446,6 +481,7 @@ def parse_settings(text: str, file: str, env: dict[str, str] | None = None) -> S
         for name in ChannelSettings.model_fields
     ]
     sections.append((("nlu",), NluSettings, data.get("nlu", {})))
+    sections.append((("knowledge",), KnowledgeSettings, data.get("knowledge", {})))
     handoff = data.get("handoff")
     hours = handoff.get("business_hours", {}) if isinstance(handoff, dict) else {}
     sections.append((("handoff", "business_hours"), BusinessHoursSettings, hours))
@@ -496,4 +532,5 @@ def _relative_to(settings: Settings, base: Path) -> Settings:
             "model_dir": resolve(settings.nlu.model_dir),
         }
     )
-    return settings.model_copy(update={"dialogs": dialogs, "nlu": nlu})
+    knowledge = settings.knowledge.model_copy(update={"path": resolve(settings.knowledge.path)})
+    return settings.model_copy(update={"dialogs": dialogs, "nlu": nlu, "knowledge": knowledge})

@@ -20,6 +20,8 @@ from gateway.ingest import Ingest
 from gateway.lanes import LaneRunner
 from gateway.metrics import Metrics
 from gateway.outbox import Outbox
+from gateway.review import review_inbox
+from gateway.review.record import MARGIN_INTENT, ReviewRecorder
 from gateway.store import LANES, Store, open_store
 from gateway.worker import TurnWorker
 
@@ -58,6 +60,10 @@ class Gateway:
             transcript_limit=settings.store.transcript_limit,
             help_text=settings.channels.twilio.help_text,
             desk=self.handoff.desk if self.handoff else None,
+            review=ReviewRecorder(
+                review_inbox(self.store),
+                low_intent=settings.nlu.threshold + MARGIN_INTENT,
+            ),
         )
         self.outbox = Outbox(
             store=self.store,
