@@ -81,6 +81,7 @@ async def _dlq(settings: Settings, action: str, letter_id: str | None) -> int:
                     json.dumps(
                         {
                             "id": letter.id,
+                            "direction": "inbound" if letter.lane == "turns" else "outbound",
                             "conversation": letter.key,
                             "failed_at": when,
                             "attempts": letter.attempts,
@@ -96,7 +97,8 @@ async def _dlq(settings: Settings, action: str, letter_id: str | None) -> int:
         if requeued is None:
             print(f"no dead letter with id {letter_id}", file=sys.stderr)
             return 1
-        print(f"requeued {requeued.id} for {requeued.key}: a running gateway sends it now")
+        what = "processes" if requeued.lane == "turns" else "sends"
+        print(f"requeued {requeued.id} for {requeued.key}: a running gateway {what} it now")
         return 0
     finally:
         await store.close()

@@ -42,6 +42,11 @@ class WorkerSettings(_Section):
         default=30.0, gt=0, description="seconds before work of a dead process is reclaimed"
     )
     shutdown_grace: float = Field(default=20.0, ge=0)
+    max_attempts: int = Field(
+        default=3,
+        ge=1,
+        description="failed attempts at one inbound event or send before it is dead-lettered",
+    )
 
 
 DEFAULT_RATE_LIMITS = {

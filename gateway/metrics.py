@@ -58,6 +58,13 @@ class Metrics:
             ["backend", "outcome"],
             registry=r,
         )
+        self.poison_items = Counter(
+            "frontdesk_poison_items",
+            "Items moved to the dead-letter queue because processing them failed "
+            "workers.max_attempts times (the conversation goes on without them), by lane.",
+            ["lane"],
+            registry=r,
+        )
         self.reclaimed = Counter(
             "frontdesk_reclaimed",
             "Work tickets taken over from a consumer that stopped answering, by lane.",

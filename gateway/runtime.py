@@ -84,6 +84,7 @@ class Gateway:
                 concurrency=w.concurrency,
                 lease=w.lease,
                 reclaim_idle=w.reclaim_idle,
+                max_attempts=w.max_attempts,
                 follow_up="sends" if lane == "turns" else None,
             )
             for lane in LANES
