@@ -56,7 +56,7 @@ def build_dialog(
     result = load_bot(ds.path, nlu_data=nlu_files(settings.nlu.data), env=env, knowledge=knowledge)
     if result.bot is None:
         raise ConfigError(result.problems)
-    return DialogRunner(result.bot, nlu)
+    return DialogRunner(result.bot, nlu, max_text_chars=settings.nlu.max_text_chars)
 
 
 def build_reloader(

@@ -38,6 +38,9 @@ from nlu.knowledge.generator import Passage, generate
 from nlu.result import NluBackend, ParseResult
 
 MAX_CALLS_PER_TURN = 10
+# The bot reads at most this much of a message (NLU, sentiment, keywords, the knowledge base):
+# the whole text stays in the transcript for agents, but one long message cannot cost more.
+MAX_TEXT_CHARS = 4096
 
 
 class DialogRunner:
@@ -48,9 +51,11 @@ class DialogRunner:
         *,
         session: aiohttp.ClientSession | None = None,
         seed: int | None = None,
+        max_text_chars: int = MAX_TEXT_CHARS,
     ) -> None:
         self.bot = bot
         self.nlu = nlu
+        self.max_text_chars = max_text_chars
         self._session = session
         self._own_session = session is None
         self._random = random.Random(seed)
@@ -91,7 +96,7 @@ class DialogRunner:
                 name=event.name, channel=context.channel, customer_name=context.customer_name
             )
         else:
-            text = event.text or ""
+            text = (event.text or "")[: self.max_text_chars]
             parse = payload_parse(bot, event.button_payload)
             if parse is None and text.strip():
                 parse = await nlu.parse(text)

@@ -228,6 +228,8 @@ class NluSettings(_Section):
     # embeddings extra, ~8 ms a message (docs/nlu.md)
     novelty: Literal["none", "embeddings"] = "none"
     min_examples: int = Field(default=2, ge=1, description="fewer examples per intent: a problem")
+    # The bot reads at most this many characters of a message (agents see all of it).
+    max_text_chars: int = Field(default=4096, ge=64, le=100_000)
 
     def requirements(self) -> list[tuple[str, str]]:
         if self.backend == "rasa" and not self.url:

@@ -166,6 +166,11 @@ class BuiltinNlu:
         )
 
 
+# Texts up to this long are parsed on the event loop (well under a millisecond); longer ones in
+# a thread, so that one long message does not hold up other conversations.
+ON_LOOP_CHARS = 512
+
+
 class BuiltinBackend:
     """``NluBackend`` for the built-in model."""
 
@@ -173,8 +178,9 @@ class BuiltinBackend:
         self.nlu = nlu
 
     async def parse(self, text: str) -> ParseResult:
-        if self.nlu.options.classifier == "embeddings" or self.nlu.novelty is not None:
-            # milliseconds of torch: off the loop
+        embeddings = self.nlu.options.classifier == "embeddings" or self.nlu.novelty is not None
+        if embeddings or len(text) > ON_LOOP_CHARS:
+            # milliseconds of torch, or of a long text: off the loop
             return await asyncio.to_thread(self.nlu.parse, text)
         return self.nlu.parse(text)
 

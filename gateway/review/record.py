@@ -48,6 +48,9 @@ def to_review(
     return out
 
 
+MAX_REVIEW_CHARS = 1000
+
+
 @dataclass(slots=True)
 class ReviewRecorder:
     inbox: ReviewInbox
@@ -58,6 +61,7 @@ class ReviewRecorder:
     ) -> None:
         """Count what ``debug`` says went wrong; a store failure only logs (the customer's
         turn goes on)."""
+        text = text[:MAX_REVIEW_CHARS]  # an admin reviews a question, not a 1 MB paste
         found = to_review(text, debug, handoff, low_intent=self.low_intent)
         try:
             for note in debug.get("knowledge") or ():
