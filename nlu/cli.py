@@ -50,6 +50,7 @@ def _model_dir(args: argparse.Namespace, settings: Settings) -> str:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from nlu.advice import advice
     from nlu.evaluate import cross_validate, evaluate, format_report
 
     settings = _settings(args.config)
@@ -65,18 +66,27 @@ def cmd_eval(args: argparse.Namespace) -> int:
             min_examples=1,
         )  # fmt: skip
         report = evaluate(nlu, test)
+        examples = test.examples
+        data = read_any(
+            resolve_paths(args.train), text_column=options.text_column,
+            intent_columns=options.intent_columns,
+        )  # fmt: skip
     else:
         data = read_any(
             resolve_paths(args.train), text_column=options.text_column,
             intent_columns=options.intent_columns,
         )  # fmt: skip
         report = cross_validate(data, folds=args.folds, options=options, threshold=threshold)
+        examples = data.examples
+    hints = advice(data, examples, report.predicted)
     if args.json:
-        print(json.dumps(report.as_json(), indent=1))
+        print(json.dumps({**report.as_json(), "advice": hints}, indent=1))
     else:
         mode = "held-out test set" if args.test else f"{args.folds}-fold cross-validation"
         print(f"# {mode}, classifier {options.classifier}, threshold {threshold}")
         print(format_report(report, per_intent=not args.summary))
+        if hints:
+            print("\nwhat to fix in the training data\n" + "\n".join(hints))
     if args.floor is not None and report.accuracy < args.floor:
         print(
             f"intent accuracy {report.accuracy:.2%} is below the floor {args.floor:.2%}",

@@ -49,9 +49,11 @@ class Report:
     confused: list[tuple[str, str, int]] = field(default_factory=list)  # truth, predicted, n
     # threshold -> in-scope accuracy, out-of-scope recall (None without out-of-scope examples)
     tradeoff: list[tuple[float, float, float | None]] = field(default_factory=list)
+    predicted: list[str | None] = field(default_factory=list)  # per example; not in the JSON
 
     def as_json(self) -> dict[str, Any]:
         out = asdict(self)
+        del out["predicted"]
         out["confused"] = [{"intent": t, "predicted": p, "count": n} for t, p, n in self.confused]
         out["tradeoff"] = [
             {"threshold": t, "in_scope_accuracy": a, "out_of_scope_recall": r}
@@ -152,6 +154,7 @@ def score(
         per_intent=per_intent,
         confused=[(t, p, n) for (t, p), n in confused.most_common(top_confused)],
         tradeoff=curve or [],
+        predicted=list(predicted),
     )
 
 
