@@ -104,6 +104,11 @@ def cmd_parse(args: argparse.Namespace) -> int:
         source, model_dir=_model_dir(args, settings), threshold=settings.nlu.threshold,
         options=options,
     )  # fmt: skip
+    if not sys.stdin.isatty():  # a file or a pipe: parse it as one batch (encoded together)
+        texts = [t for t in (line.rstrip("\n") for line in sys.stdin) if t.strip()]
+        for result in nlu.parse_many(texts):
+            print(json.dumps(result.as_json(), ensure_ascii=False))
+        return 0
     for line in sys.stdin:
         text = line.rstrip("\n")
         if text.strip():
