@@ -26,6 +26,7 @@ from channels.slack.inbound import (
     _attachments,
     _dict,
     _from_bot,
+    _list,
     _str,
     _unescape,
     envelope_bot_ids,
@@ -78,7 +79,8 @@ def _message(data: dict[str, Any], channel: str, bots: Collection[str]) -> list[
     event = _dict(data.get("event"))
     if data.get("type") != "event_callback" or event.get("type") != "message":
         return []  # app_mention too: the same message also arrives as a channel message
-    if event.get("subtype") not in _REPLY_SUBTYPES:
+    subtype = event.get("subtype")
+    if subtype is not None and (not isinstance(subtype, str) or subtype not in _REPLY_SUBTYPES):
         return []
     if _from_bot(event, set(bots) | envelope_bot_ids(data)):
         return []
@@ -114,7 +116,7 @@ def _buttons(data: dict[str, Any], channel: str) -> list[InboundEvent]:
     if card is None or agent is None:
         return []
     events: list[InboundEvent] = []
-    for action in data.get("actions") or []:
+    for action in _list(data.get("actions")):
         value = _str(_dict(action).get("value"))
         kind = BUTTONS.get(value or "")
         action_ts = _str(_dict(action).get("action_ts"))

@@ -78,10 +78,13 @@ class MediaSigner:
 
     def verify(self, ident: str, exp: str, sig: str, now: float) -> str:
         """The Slack URL of a signed id, or :class:`MediaRefused` (403 tampered, 410 expired)."""
-        if not exp.isdigit():
+        # ASCII digits only, and no longer than a time can be: ``isdigit()`` alone accepts
+        # "²" and 5,000-digit strings, which int() refuses.
+        if not (exp.isascii() and exp.isdigit() and len(exp) <= 12):
             raise MediaRefused(403, "bad signature")
         expected = self._sign(ident, int(exp))
-        if not hmac.compare_digest(expected.encode(), sig.encode()):
+        given = sig.encode("utf-8", "surrogateescape")
+        if not hmac.compare_digest(expected.encode(), given):
             raise MediaRefused(403, "bad signature")
         if now > int(exp):
             raise MediaRefused(410, "this link has expired")
