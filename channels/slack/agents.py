@@ -21,6 +21,7 @@ import re
 from collections.abc import Collection
 from typing import Any
 
+from channels.base import WebhookRejected
 from channels.slack.inbound import (
     SlackBody,
     _attachments,
@@ -80,7 +81,9 @@ def _message(data: dict[str, Any], channel: str, bots: Collection[str]) -> list[
     if data.get("type") != "event_callback" or event.get("type") != "message":
         return []  # app_mention too: the same message also arrives as a channel message
     subtype = event.get("subtype")
-    if subtype is not None and (not isinstance(subtype, str) or subtype not in _REPLY_SUBTYPES):
+    if subtype is not None and not isinstance(subtype, str):
+        raise WebhookRejected(400, "event.subtype must be a string")
+    if subtype not in _REPLY_SUBTYPES:
         return []
     if _from_bot(event, set(bots) | envelope_bot_ids(data)):
         return []

@@ -102,7 +102,9 @@ def _message(
     entities_key = "entities" if "text" in msg else "caption_entities"
     text = _str(msg.get("text", msg.get("caption")))
     entities = _entities(msg.get(entities_key))
-    chat_type = _str(chat.get("type"))
+    chat_type = chat.get("type")
+    if not isinstance(chat_type, str):
+        raise WebhookRejected(400, "chat.type must be a string")
     if chat_type in GROUP_CHATS:
         if bot is None:
             raise BotIdentityUnknown("group message before getMe succeeded")
@@ -335,7 +337,12 @@ def _is_int(value: object) -> TypeGuard[int]:
 
 
 def _int(value: object) -> int:
-    return value if _is_int(value) else 0
+    """An optional integer field (a photo's width): 0 when absent, 400 when not an integer."""
+    if value is None:
+        return 0
+    if not _is_int(value):
+        raise WebhookRejected(400, "expected an integer")
+    return value
 
 
 def _file_id(media: Json) -> str:
