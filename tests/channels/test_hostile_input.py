@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient
 from channels.base import WebhookRejected
 from gateway.app import create_app
 from gateway.config import Settings
-from tests.channels.hostile import PAYLOADS, HANDOFF_CHANNEL, Target, targets
+from tests.channels.hostile import HANDOFF_CHANNEL, PAYLOADS, Target, targets
 
 Client = Any  # the aiohttp_client fixture's callable
 DEEP = b"[" * 100_000 + b"]" * 100_000
