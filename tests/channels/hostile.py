@@ -43,8 +43,9 @@ class Target:
     sign: Callable[[bytes], dict[str, str]]
 
     def request(self, body: bytes, headers: dict[str, str] | None = None) -> WebhookRequest:
-        signed = {"content-type": self.content_type, **self.sign(body)}
-        merged = {k.lower(): v for k, v in (signed if headers is None else headers).items()}
+        if headers is None:
+            headers = {"content-type": self.content_type, **self.sign(body)}
+        merged = {k.lower(): v for k, v in headers.items()}
         return WebhookRequest(method="POST", path=self.path, headers=merged, body=body)
 
 
