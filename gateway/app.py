@@ -26,6 +26,9 @@ from gateway.runtime import Gateway
 from gateway.store import StoreUnavailable
 
 GATEWAY: web.AppKey[Gateway] = web.AppKey("gateway", Gateway)
+# The hard cap on one webhook body (aiohttp answers 413 above it): the bound on any one
+# message's text, which adapters otherwise keep whole for agents (see docs/architecture.md).
+MAX_BODY_BYTES = 4 * 1024 * 1024
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -131,7 +134,7 @@ def create_app(
         dialog=dialog or EchoDialog(),
         channels=enabled_channels(settings) if channels is None else channels,
     )
-    app = web.Application(client_max_size=4 * 1024 * 1024)
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[GATEWAY] = gateway
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:

@@ -4,6 +4,7 @@ answers a deliberate 4xx, through the real aiohttp app, and nothing of it is que
 from __future__ import annotations
 
 import copy
+import io
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -252,3 +253,17 @@ async def test_a_valid_location_still_goes_through(
     assert await post(client, target, body, {**target.sign(body)}) == 200
     assert 'outcome="accepted"} 1.0' in await queued(client)
     assert HANDOFF_CHANNEL  # the agents' route is covered at the adapter level
+
+
+async def test_a_body_over_the_size_cap_is_a_413(
+    client: TestClient, routes: dict[str, Target]
+) -> None:
+    from gateway.app import MAX_BODY_BYTES
+
+    target = routes["api"]
+    text = "a" * MAX_BODY_BYTES
+    body = json.dumps({"id": "big", "conversation_id": "c", "user_id": "u", "text": text})
+    raw = body.encode()
+    async with client.post(target.path, data=io.BytesIO(raw), headers=target.sign(raw)) as resp:
+        assert resp.status == 413
+    assert 'outcome="accepted"' not in await queued(client)
