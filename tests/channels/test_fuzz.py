@@ -24,7 +24,7 @@ from channels.base import WebhookRejected, WebhookRequest
 from gateway.messages import decode_event, encode_event
 from tests.channels.hostile import PAYLOADS, SLACK_SECRET, Target, targets
 
-EXAMPLES = 200
+EXAMPLES = 150
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
