@@ -24,6 +24,8 @@ from channels.base import (
     WebhookRequest,
     WebhookResponse,
     classify_http_status,
+    load_json,
+    rejecting_malformed,
 )
 from gateway.messages import (
     ConversationRef,
@@ -41,7 +43,10 @@ def sign(secret: str, body: bytes) -> str:
 
 
 def signature_matches(secret: str, body: bytes, signature: str | None) -> bool:
-    return signature is not None and hmac.compare_digest(sign(secret, body), signature)
+    """Constant-time, over bytes: a non-ASCII header (``sha256=éé``) is simply wrong."""
+    return signature is not None and hmac.compare_digest(
+        sign(secret, body).encode(), signature.encode("utf-8", "surrogateescape")
+    )
 
 
 def _field(data: dict[str, Any], name: str, *, required: bool = True) -> str | None:
@@ -79,10 +84,10 @@ class ApiChannel:
             raise WebhookRejected(403, f"bad {SIGNATURE_HEADER}")
 
     def parse(self, request: WebhookRequest) -> list[InboundEvent]:
-        try:
-            data = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise WebhookRejected(400, f"body is not JSON: {exc}") from None
+        with rejecting_malformed():
+            return self._parse(load_json(request.body))
+
+    def _parse(self, data: object) -> list[InboundEvent]:
         if not isinstance(data, dict):
             raise WebhookRejected(400, "body must be a JSON object")
         event_id = _field(data, "id")

@@ -7,9 +7,11 @@ generic gateway handler serves every platform's webhook route.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import json
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from gateway.messages import InboundEvent, OutboundMessage
 
@@ -46,6 +48,53 @@ class WebhookRejected(Exception):
         super().__init__(reason)
         self.status = status
         self.reason = reason
+
+
+class WebhookRetryLater(Exception):
+    """The request is fine but cannot be taken now (503): the platform should retry,
+    after ``retry_after`` seconds if given (sent as ``Retry-After``)."""
+
+    def __init__(self, reason: str, *, retry_after: int | None = None) -> None:
+        super().__init__(reason)
+        self.status = 503
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+# What malformed outside input raises from the standard library and from our validated
+# message types (gateway.messages.InvalidMessage is a ValueError): JSON nested too deep
+# (RecursionError), a 400-digit number (OverflowError), a wrong type (TypeError) ...
+MALFORMED: tuple[type[Exception], ...] = (
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    RecursionError,
+    OverflowError,
+)
+
+
+@contextmanager
+def rejecting_malformed(status: Literal[400, 401, 403] = 400) -> Iterator[None]:
+    """Turn an exception from reading outside input into WebhookRejected(status): wraps every
+    adapter's ``parse`` (400) and signature check (403), so no body reaches a 5xx."""
+    try:
+        yield
+    except WebhookRejected:
+        raise
+    except MALFORMED as exc:
+        what = "malformed body" if status == 400 else "unverifiable signature"
+        raise WebhookRejected(status, f"{what} ({type(exc).__name__})") from None
+
+
+def load_json(body: bytes | str, what: str = "body") -> Any:
+    """Parse a JSON body; WebhookRejected(400) for anything that is not JSON (bad UTF-8,
+    nesting too deep for the parser, a number too long to convert)."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise WebhookRejected(400, f"{what} is not JSON: {type(exc).__name__}") from None
 
 
 SendErrorKind = Literal["rate_limited", "transient", "permanent"]

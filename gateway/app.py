@@ -12,7 +12,7 @@ from contextlib import AsyncExitStack
 
 from aiohttp import web
 
-from channels.base import Channel, WebhookRejected, WebhookRequest
+from channels.base import Channel, WebhookRejected, WebhookRequest, WebhookRetryLater
 from channels.registry import enabled_channels
 from dialogs.base import Dialog
 from dialogs.echo import EchoDialog
@@ -20,20 +20,42 @@ from gateway.assembly import bot_dialog
 from gateway.config import Settings
 from gateway.handoff.media import mount_media
 from gateway.logging import get_logger
+from gateway.messages import encode_event
 from gateway.metrics import CONTENT_TYPE_LATEST
 from gateway.runtime import Gateway
 from gateway.store import StoreUnavailable
 
 GATEWAY: web.AppKey[Gateway] = web.AppKey("gateway", Gateway)
+# The hard cap on one webhook body (aiohttp answers 413 above it): the bound on any one
+# message's text, which adapters otherwise keep whole for agents (see docs/architecture.md).
+MAX_BODY_BYTES = 4 * 1024 * 1024
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def webhook_handler(channel: Channel, gateway: Gateway) -> Handler:
+    """Verify, parse, queue, acknowledge. Every outcome has a deliberate status: 401/403 for
+    a request the platform did not sign, 400 for a malformed body (nothing of it is
+    processed), 503 (with ``Retry-After`` when known) for what the platform should retry;
+    an unexpected exception is logged once with the route and still answers one of these,
+    never a traceback as a 500."""
     log = get_logger(channel=channel.name)
     counter = gateway.metrics.events_in
 
+    def refuse(route: str, outcome: str, status: int, reason: str, **extra: object) -> web.Response:
+        counter.labels(channel.name, outcome).inc()
+        event = f"webhook_{outcome}"
+        if status >= 500:
+            log.error(event, route=route, status=status, reason=reason, **extra)
+        else:
+            log.warning(event, route=route, status=status, reason=reason, **extra)
+        headers = {}
+        if isinstance(extra.get("retry_after"), int):
+            headers["Retry-After"] = str(extra["retry_after"])
+        return web.Response(status=status, text=reason, headers=headers)
+
     async def handle(request: web.Request) -> web.StreamResponse:
+        route = f"{request.method} {request.path}"
         raw = WebhookRequest(
             method=request.method,
             path=request.path,
@@ -44,24 +66,33 @@ def webhook_handler(channel: Channel, gateway: Gateway) -> Handler:
         try:
             channel.verify(raw)
         except WebhookRejected as exc:
-            counter.labels(channel.name, "rejected").inc()
-            log.warning("webhook_rejected", status=exc.status, reason=exc.reason)
-            return web.Response(status=exc.status, text=exc.reason)
+            return refuse(route, "rejected", exc.status, exc.reason)
+        except Exception as exc:  # a verifier choking on junk: still not signed by the platform
+            return refuse(route, "rejected", 403, "signature not verifiable", error=repr(exc))
         try:
             events = channel.parse(raw)
+            for event in events:  # nothing accepted may fail to encode later
+                encode_event(event)
         except WebhookRejected as exc:
-            counter.labels(channel.name, "malformed").inc()
-            log.warning("webhook_malformed", status=exc.status, reason=exc.reason)
-            return web.Response(status=exc.status, text=exc.reason)
+            return refuse(route, "malformed", exc.status, exc.reason)
+        except WebhookRetryLater as exc:
+            return refuse(route, "deferred", 503, exc.reason, retry_after=exc.retry_after)
+        except Exception as exc:
+            return refuse(route, "malformed", 400, "malformed body", error=repr(exc))
         try:
             for event in events:
                 outcome = await gateway.ingest.accept(event)
                 log.debug("event_in", event_id=event.event_id, outcome=outcome)
         except StoreUnavailable as exc:
-            counter.labels(channel.name, "unavailable").inc()
-            log.error("store_unavailable", error=str(exc))
-            return web.Response(status=503, text="store unavailable, retry later")
-        ack = channel.acknowledge(raw, events)
+            reason = "store unavailable, retry later"
+            return refuse(route, "unavailable", 503, reason, error=str(exc))
+        except Exception as exc:
+            return refuse(route, "failed", 503, "not queued, retry later", error=repr(exc))
+        try:
+            ack = channel.acknowledge(raw, events)
+        except Exception as exc:  # queued already: the platform must not send it again
+            log.error("webhook_ack_failed", route=route, error=repr(exc))
+            return web.Response(status=200)
         return web.Response(status=ack.status, body=ack.body, content_type=ack.content_type)
 
     return handle
@@ -103,7 +134,7 @@ def create_app(
         dialog=dialog or EchoDialog(),
         channels=enabled_channels(settings) if channels is None else channels,
     )
-    app = web.Application(client_max_size=4 * 1024 * 1024)
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[GATEWAY] = gateway
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:

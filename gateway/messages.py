@@ -7,13 +7,47 @@ Raw platform dicts never leave ``channels/``; these types are all the rest of th
 
 from __future__ import annotations
 
+import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Annotated, Literal
 
 from pydantic import Field, TypeAdapter
 
 from gateway.identity import session_key_for
+
+
+class InvalidMessage(ValueError):
+    """A value that no message may carry (a location off the globe, text that is not valid
+    Unicode): raised when the message is built, so no adapter can let one through to the
+    queue, where it could not be encoded."""
+
+
+def _check_values(value: object) -> None:
+    """Every ``str`` field of a message type must be encodable as UTF-8 (no lone surrogate
+    such as JSON's ``"\\ud800"``) and every ``float`` finite, or it could not cross the
+    queue as JSON."""
+    for f in fields(value):  # type: ignore[arg-type]
+        text = getattr(value, f.name)
+        if isinstance(text, float) and not math.isfinite(text):
+            raise InvalidMessage(f"{f.name} must be a finite number")
+        if isinstance(text, str) and not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InvalidMessage(f"{f.name} is not valid Unicode (lone surrogate)") from None
+
+
+def _coordinate(name: str, value: object, limit: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidMessage(f"{name} must be a number")
+    try:
+        number = float(value)
+    except OverflowError:
+        raise InvalidMessage(f"{name} is out of range") from None
+    if not math.isfinite(number) or not -limit <= number <= limit:
+        raise InvalidMessage(f"{name} must be a finite number within ±{limit:g}")
+    return number
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -25,6 +59,9 @@ class CustomerRef:
     display_name: str | None = None
     phone: str | None = None
 
+    def __post_init__(self) -> None:
+        _check_values(self)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ConversationRef:
@@ -34,6 +71,9 @@ class ConversationRef:
     chat_id: str
     thread_id: str | None = None
 
+    def __post_init__(self) -> None:
+        _check_values(self)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Attachment:
@@ -41,6 +81,9 @@ class Attachment:
     url: str
     mime_type: str | None = None
     name: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_values(self)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -50,11 +93,20 @@ class Location:
     name: str | None = None
     address: str | None = None
 
+    def __post_init__(self) -> None:
+        # Latitude within ±90, longitude within ±180, both finite: JSON has no inf or nan.
+        object.__setattr__(self, "latitude", _coordinate("latitude", self.latitude, 90))
+        object.__setattr__(self, "longitude", _coordinate("longitude", self.longitude, 180))
+        _check_values(self)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Button:
     title: str
     payload: str
+
+    def __post_init__(self) -> None:
+        _check_values(self)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,6 +128,9 @@ class CustomerMessage:
     control: Literal["opt_out", "opt_in", "help"] | None = None
     received_at: float = field(default_factory=time.time)
 
+    def __post_init__(self) -> None:
+        _check_values(self)
+
     @property
     def session_key(self) -> str:
         return session_key_for(self.customer)
@@ -93,6 +148,9 @@ class DeliveryStatus:
     status: Literal["sent", "delivered", "read", "failed", "undelivered"]
     error: str | None = None
     received_at: float = field(default_factory=time.time)
+
+    def __post_init__(self) -> None:
+        _check_values(self)
 
     @property
     def session_key(self) -> str:
@@ -123,6 +181,9 @@ class AgentEvent:
     # The agent's own message on the agents' platform (Slack ``ts``), for delivery marks.
     message_ts: str | None = None
     received_at: float = field(default_factory=time.time)
+
+    def __post_init__(self) -> None:
+        _check_values(self)
 
     @property
     def session_key(self) -> str:

@@ -54,6 +54,7 @@ from channels.base import (
     WebhookResponse,
     classify_http_status,
     parse_retry_after,
+    rejecting_malformed,
 )
 from channels.parts import Progress, Recent, send_parts
 from channels.slack.agents import agent_events
@@ -122,20 +123,27 @@ class SlackChannel:
             raise WebhookRejected(401, "missing X-Slack-Signature or X-Slack-Request-Timestamp")
         try:
             age = abs(self._clock() - int(timestamp))
-        except ValueError:
+        except (ValueError, OverflowError):
             raise WebhookRejected(403, "bad X-Slack-Request-Timestamp") from None
         if age > 300:
             raise WebhookRejected(403, "stale X-Slack-Request-Timestamp (over 5 minutes)")
-        if not self._verifier.is_valid(request.body, timestamp, signature):
+        # slack_sdk decodes the body as UTF-8 and compares str signatures: junk in either
+        # (a body that is not UTF-8, ``v0=éé``) raises inside it, which is a bad signature.
+        with rejecting_malformed(403):
+            valid = self._verifier.is_valid(request.body, timestamp, signature)
+        if not valid:
             raise WebhookRejected(403, "bad X-Slack-Signature")
 
     def parse(self, request: WebhookRequest) -> list[InboundEvent]:
-        body = decode(request)
-        if self.handoff_channel and body.channel_id == self.handoff_channel:
-            if self.agent_events is not None:
-                return self.agent_events(body)
-            return agent_events(body, channel=self.handoff_channel, bot_user_ids=self.bot_user_ids)
-        return customer_events(body, bot_user_ids=self.bot_user_ids)
+        with rejecting_malformed():
+            body = decode(request)
+            if self.handoff_channel and body.channel_id == self.handoff_channel:
+                if self.agent_events is not None:
+                    return self.agent_events(body)
+                return agent_events(
+                    body, channel=self.handoff_channel, bot_user_ids=self.bot_user_ids
+                )
+            return customer_events(body, bot_user_ids=self.bot_user_ids)
 
     def acknowledge(self, request: WebhookRequest, events: list[InboundEvent]) -> WebhookResponse:
         """Empty 200, except ``url_verification``, answered with its challenge. For slash

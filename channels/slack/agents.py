@@ -21,11 +21,13 @@ import re
 from collections.abc import Collection
 from typing import Any
 
+from channels.base import WebhookRejected
 from channels.slack.inbound import (
     SlackBody,
     _attachments,
     _dict,
     _from_bot,
+    _list,
     _str,
     _unescape,
     envelope_bot_ids,
@@ -86,7 +88,10 @@ def _message(data: dict[str, Any], channel: str, bots: Collection[str]) -> list[
     event = _dict(data.get("event"))
     if data.get("type") != "event_callback" or event.get("type") != "message":
         return []  # app_mention too: the same message also arrives as a channel message
-    if event.get("subtype") not in _REPLY_SUBTYPES:
+    subtype = event.get("subtype")
+    if subtype is not None and not isinstance(subtype, str):
+        raise WebhookRejected(400, "event.subtype must be a string")
+    if subtype not in _REPLY_SUBTYPES:
         return []
     if _from_bot(event, set(bots) | envelope_bot_ids(data)):
         return []
@@ -127,7 +132,7 @@ def _buttons(data: dict[str, Any], channel: str) -> list[InboundEvent]:
     if card is None or agent is None:
         return []
     events: list[InboundEvent] = []
-    for action in data.get("actions") or []:
+    for action in _list(data.get("actions")):
         value = _str(_dict(action).get("value"))
         kind = BUTTONS.get(value or "")
         suggested = ""

@@ -26,14 +26,13 @@ Slack's ``<...>`` syntax.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
-from channels.base import WebhookRejected, WebhookRequest
+from channels.base import WebhookRejected, WebhookRequest, load_json
 from gateway.messages import (
     Attachment,
     ConversationRef,
@@ -122,7 +121,7 @@ def envelope_bot_ids(data: dict[str, Any]) -> set[str]:
     """The bot user ids an Events API envelope names (``authorizations`` with ``is_bot``)."""
     return {
         uid
-        for a in data.get("authorizations") or []
+        for a in _list(data.get("authorizations"))
         if isinstance(a, dict) and a.get("is_bot") and isinstance(uid := a.get("user_id"), str)
     }
 
@@ -146,7 +145,7 @@ def _event(data: dict[str, Any], bot_user_ids: Collection[str]) -> list[InboundE
     bots = set(bot_user_ids) | envelope_bot_ids(data)
     # Older envelopes name the bot user only in ``authed_users``: enough to strip its mention,
     # not to drop a person's message (a user-token installer appears there too).
-    mentioned = bots | {u for u in data.get("authed_users") or [] if isinstance(u, str)}
+    mentioned = bots | {u for u in _list(data.get("authed_users")) if isinstance(u, str)}
     kind = event.get("type")
     if kind == "app_mention":
         if _from_bot(event, bots):
@@ -166,6 +165,8 @@ def _event(data: dict[str, Any], bot_user_ids: Collection[str]) -> list[InboundE
     if kind != "message":
         return []
     subtype = event.get("subtype")
+    if subtype is not None and not isinstance(subtype, str):
+        raise WebhookRejected(400, "event.subtype must be a string")
     if subtype == "message_changed":
         return _edited(event, event_id, team, bots, mentioned)
     if subtype is not None and subtype not in _ANSWERED_SUBTYPES:
@@ -217,7 +218,7 @@ def _from_bot(event: dict[str, Any], bots: Collection[str]) -> bool:
     return (
         bool(event.get("bot_id"))
         or event.get("subtype") == "bot_message"
-        or event.get("user") in bots
+        or (_str(event.get("user")) or "") in bots
     )
 
 
@@ -241,7 +242,7 @@ def _interaction(data: dict[str, Any]) -> list[InboundEvent]:
     )
     thread = _str(container.get("thread_ts")) or _str(message.get("thread_ts"))
     events: list[InboundEvent] = []
-    for action in data.get("actions") or []:
+    for action in _list(data.get("actions")):
         if not isinstance(action, dict):
             raise WebhookRejected(400, "block_actions with a malformed action")
         value = _str(action.get("value")) or _str(_dict(action.get("selected_option")).get("value"))
@@ -327,10 +328,7 @@ def _text(event: dict[str, Any]) -> str:
 
 
 def _json_object(text: str, what: str) -> dict[str, Any]:
-    try:
-        data = json.loads(text)
-    except ValueError:
-        raise WebhookRejected(400, f"{what} is not JSON") from None
+    data = load_json(text, what)
     if not isinstance(data, dict):
         raise WebhookRejected(400, f"{what} must be a JSON object")
     return data
@@ -345,6 +343,15 @@ def _required(data: dict[str, Any], name: str) -> str:
 
 def _str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def _list(value: Any) -> list[Any]:
+    """A list from the body, or empty when absent; WebhookRejected(400) for another type."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise WebhookRejected(400, f"expected a list, got {type(value).__name__}")
+    return value
 
 
 def _dict(value: Any) -> dict[str, Any]:

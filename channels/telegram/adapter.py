@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal
 
@@ -25,6 +24,8 @@ from channels.base import (
     WebhookRejected,
     WebhookRequest,
     WebhookResponse,
+    load_json,
+    rejecting_malformed,
 )
 from channels.parts import Progress, Recent, send_parts
 from channels.telegram.errors import classify
@@ -128,14 +129,11 @@ class TelegramChannel:
             raise WebhookRejected(403, f"wrong {SECRET_HEADER}")
 
     def parse(self, request: WebhookRequest) -> list[InboundEvent]:
-        try:
-            update = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise WebhookRejected(400, f"body is not JSON: {exc}") from None
-        return self.parse_update(update)
+        return self.parse_update(load_json(request.body))
 
     def parse_update(self, update: object) -> list[InboundEvent]:
-        return parse_update(update, bot=self.identity, payload_for=self.payloads.payload_for)
+        with rejecting_malformed():
+            return parse_update(update, bot=self.identity, payload_for=self.payloads.payload_for)
 
     def acknowledge(self, request: WebhookRequest, events: list[InboundEvent]) -> WebhookResponse:
         return WebhookResponse(status=200)

@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeGuard
 
-from channels.base import WebhookRejected
+from channels.base import WebhookRejected, WebhookRetryLater
 from gateway.messages import (
     Attachment,
     ConversationRef,
@@ -57,8 +57,12 @@ class BotIdentity:
     username: str
 
 
-class BotIdentityUnknown(Exception):
-    """A group message arrived before ``getMe`` succeeded; the webhook must be retried."""
+class BotIdentityUnknown(WebhookRetryLater):
+    """A group message arrived before ``getMe`` succeeded; the webhook must be retried (503,
+    ``Retry-After: 5``): the gateway cannot yet tell whether the message is for the bot."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, retry_after=5)
 
 
 PayloadLookup = Callable[[str], str | None]
@@ -98,13 +102,16 @@ def _message(
     entities_key = "entities" if "text" in msg else "caption_entities"
     text = _str(msg.get("text", msg.get("caption")))
     entities = _entities(msg.get(entities_key))
-    if chat.get("type") in GROUP_CHATS:
+    chat_type = chat.get("type")
+    if not isinstance(chat_type, str):
+        raise WebhookRejected(400, "chat.type must be a string")
+    if chat_type in GROUP_CHATS:
         if bot is None:
             raise BotIdentityUnknown("group message before getMe succeeded")
         if not _addressed_to(bot, msg, text, entities):
             return []
         text = _strip_bot_name(bot, text, entities)
-    elif chat.get("type") == "channel":
+    elif chat_type == "channel":
         return []
     attachments = _attachments(msg)
     location = _location(msg)
@@ -256,7 +263,7 @@ def _attachments(msg: Json) -> tuple[Attachment, ...]:
     if isinstance(photos, list) and photos:
         sizes = [p for p in photos if isinstance(p, Mapping) and "file_id" in p]
         if sizes:
-            largest = max(sizes, key=lambda p: (p.get("width", 0) or 0) * (p.get("height", 0) or 0))
+            largest = max(sizes, key=lambda p: _int(p.get("width")) * _int(p.get("height")))
             found.append(_file("image", largest, "image/jpeg"))
     kinds: tuple[tuple[str, AttachmentKind], ...] = (
         ("animation", "video"),
@@ -279,7 +286,7 @@ def _attachments(msg: Json) -> tuple[Attachment, ...]:
 def _file(kind: AttachmentKind, media: Json, default_mime: str | None) -> Attachment:
     return Attachment(
         kind=kind,
-        url=f"{FILE_URL_PREFIX}{media['file_id']}",
+        url=f"{FILE_URL_PREFIX}{_file_id(media)}",
         mime_type=_str(media.get("mime_type")) or default_mime,
         name=_str(media.get("file_name")) or None,
     )
@@ -295,8 +302,8 @@ def _location(msg: Json) -> Location | None:
         return None
     named = venue if isinstance(venue, Mapping) else {}
     return Location(
-        latitude=float(lat),
-        longitude=float(lon),
+        latitude=lat,  # Location checks: finite, within ±90 / ±180
+        longitude=lon,
         name=_str(named.get("title")) or None,
         address=_str(named.get("address")) or None,
     )
@@ -327,6 +334,22 @@ def _id(data: Json) -> int:
 
 def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _int(value: object) -> int:
+    """An optional integer field (a photo's width): 0 when absent, 400 when not an integer."""
+    if value is None:
+        return 0
+    if not _is_int(value):
+        raise WebhookRejected(400, "expected an integer")
+    return value
+
+
+def _file_id(media: Json) -> str:
+    value = media.get("file_id")
+    if not isinstance(value, str) or not value:
+        raise WebhookRejected(400, "file_id must be a non-empty string")
+    return value
 
 
 def _is_number(value: object) -> TypeGuard[int | float]:

@@ -24,6 +24,7 @@ from channels.base import (
     SendError,
     WebhookRequest,
     WebhookResponse,
+    rejecting_malformed,
 )
 from channels.parts import Progress, Recent, send_parts
 from channels.twilio.inbound import form_params, parse_message, parse_status, verify_signature
@@ -68,13 +69,15 @@ class TwilioChannel:
         return (Route(method="POST", path=INBOUND_PATH), Route(method="POST", path=STATUS_PATH))
 
     def verify(self, request: WebhookRequest) -> None:
-        verify_signature(self._validator, self.public_url, request)
+        with rejecting_malformed(403):
+            verify_signature(self._validator, self.public_url, request)
 
     def parse(self, request: WebhookRequest) -> list[InboundEvent]:
-        params = form_params(request.body)
-        if request.path == STATUS_PATH:
-            return parse_status(params)
-        return parse_message(params)
+        with rejecting_malformed():
+            params = form_params(request.body)
+            if request.path == STATUS_PATH:
+                return parse_status(params)
+            return parse_message(params)
 
     def acknowledge(self, request: WebhookRequest, events: list[InboundEvent]) -> WebhookResponse:
         if request.path == STATUS_PATH:

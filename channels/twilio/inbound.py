@@ -147,7 +147,8 @@ def _location(params: Params) -> Location | None:
             address=params.get("Address") or None,
         )
     except ValueError:
-        raise WebhookRejected(400, "Latitude/Longitude are not numbers") from None
+        # float() refuses words; Location refuses inf, nan and what is off the globe.
+        raise WebhookRejected(400, "Latitude/Longitude must be finite coordinates") from None
 
 
 def keyword_control(channel: str, body: str, opt_out_type: str | None) -> Control | None:

@@ -28,6 +28,7 @@ from channels.base import (
     WebhookRejected,
     WebhookRequest,
     WebhookResponse,
+    rejecting_malformed,
 )
 from channels.parts import Progress, Recent, send_parts
 from channels.whatsapp.errors import classify_graph_error
@@ -47,7 +48,8 @@ def signature_for(app_secret: str, body: bytes) -> str:
 
 
 def _equal(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())
+    # Bytes, not str: compare_digest refuses non-ASCII str (a junk header is just wrong).
+    return hmac.compare_digest(a.encode("utf-8", "surrogateescape"), b.encode())
 
 
 class WhatsAppCloudChannel:
@@ -125,7 +127,8 @@ class WhatsAppCloudChannel:
             if not request.query.get("hub.challenge"):
                 raise WebhookRejected(400, "verification request without hub.challenge")
             return []
-        return self.parser.events(load_notification(request.body))
+        with rejecting_malformed():
+            return self.parser.events(load_notification(request.body))
 
     def acknowledge(self, request: WebhookRequest, events: list[InboundEvent]) -> WebhookResponse:
         if request.method == "GET":

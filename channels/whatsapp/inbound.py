@@ -17,10 +17,9 @@ kept: the normalised message has no place for it, and the bot answers the text e
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal
 
-from channels.base import WebhookRejected
+from channels.base import WebhookRejected, load_json
 from gateway.identity import to_e164
 from gateway.logging import get_logger
 from gateway.messages import (
@@ -52,10 +51,7 @@ Json = dict[str, Any]
 
 def load_notification(body: bytes) -> Json:
     """The decoded notification; WebhookRejected(400) unless it is a WhatsApp one."""
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise WebhookRejected(400, f"body is not JSON: {exc}") from None
+    data = load_json(body)
     if not isinstance(data, dict) or data.get("object") != "whatsapp_business_account":
         raise WebhookRejected(400, "not a whatsapp_business_account notification")
     if not isinstance(data.get("entry"), list):
@@ -123,8 +119,10 @@ class NotificationParser:
         kind = message.get("type")
         if not sender or not wamid:
             raise WebhookRejected(400, "message without 'from' or 'id'")
+        if not isinstance(kind, str):
+            raise WebhookRejected(400, "message 'type' must be a string")
         phone = _phone(sender)
-        content = message.get(kind) if isinstance(kind, str) else None
+        content = message.get(kind)
         content = content if isinstance(content, dict) else {}
         text, payload = "", None
         attachments: tuple[Attachment, ...] = ()
@@ -176,8 +174,9 @@ class NotificationParser:
     def _location(content: Json) -> Location:
         try:
             latitude, longitude = float(content["latitude"]), float(content["longitude"])
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):
             raise WebhookRejected(400, "location without coordinates") from None
+        # Location rejects what is not finite or off the globe ("1e999", nan): 400.
         return Location(
             latitude=latitude,
             longitude=longitude,

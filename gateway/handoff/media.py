@@ -85,7 +85,8 @@ class MediaSigner:
         if not (exp.isascii() and exp.isdigit() and len(exp) <= MAX_EXP_DIGITS):
             raise MediaRefused(403, "bad signature")
         expected = self._sign(ident, int(exp))
-        if not hmac.compare_digest(expected.encode(), sig.encode()):
+        given = sig.encode("utf-8", "surrogateescape")
+        if not hmac.compare_digest(expected.encode(), given):
             raise MediaRefused(403, "bad signature")
         if now > int(exp):
             raise MediaRefused(410, "this link has expired")
