@@ -1,4 +1,4 @@
-"""The ``frontdesk`` command line: run, chat, validate, test, dlq, telegram, nlu, stats."""
+"""The ``frontdesk`` command line: run, chat, validate, dlq, telegram, nlu, stats, customer…"""
 
 from __future__ import annotations
 
@@ -157,12 +157,14 @@ def build_parser() -> argparse.ArgumentParser:
     from channels.telegram_cli import add_commands as add_telegram_commands
     from dialogs.cli import add_commands as add_dialog_commands
     from gateway.handoff.cli import add_commands as add_handoff_commands
+    from gateway.privacy_cli import add_commands as add_privacy_commands
     from nlu.cli import add_commands as add_nlu_commands
 
     add_telegram_commands(sub)
     add_dialog_commands(sub)
     add_nlu_commands(sub)
     add_handoff_commands(sub)
+    add_privacy_commands(sub)
     return parser
 
 
