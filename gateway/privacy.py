@@ -225,7 +225,7 @@ async def erase_customer(store: RedisStore, customer: Customer, *, wait: float =
 
 
 async def erasures(store: RedisStore) -> list[Erasure]:
-    entries: list[Any] = await store.redis.xrange(ERASURES)
+    entries: Any = await store.redis.xrange(ERASURES)
     return [
         Erasure(subject=_s(f[b"subject"]), at=float(f[b"at"]), counts=json.loads(f[b"counts"]))
         for _, f in entries
