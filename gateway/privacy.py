@@ -195,7 +195,7 @@ async def subject_hash(redis: Any, customer: Customer) -> str:
 
 async def export_customer(store: RedisStore, customer: Customer) -> dict[str, Any]:
     ctx = Context(store.redis)
-    data = {s.name: await s.export(ctx, customer) for s in SOURCES}
+    data = {s.name: await s.export(ctx, customer) for s in sources()}
     return {
         "customer": customer.canonical,
         "asked": customer.asked,
@@ -209,7 +209,7 @@ async def erase_customer(store: RedisStore, customer: Customer, *, wait: float =
     ctx = Context(store.redis)
     release = await fencing(store, customer, wait=wait)
     try:
-        counts = {s.name: await s.erase(ctx, customer) for s in SOURCES}
+        counts = {s.name: await s.erase(ctx, customer) for s in sources()}
     finally:
         await release()
     erasure = Erasure(
@@ -232,6 +232,8 @@ async def erasures(store: RedisStore) -> list[Erasure]:
     ]
 
 
-from gateway.privacy_sources import install_default_sources  # noqa: E402
+def sources() -> list[CustomerDataSource]:
+    """The registry, with the built-in sources (gateway/privacy_sources.py) installed."""
+    import gateway.privacy_sources  # noqa: F401  (registers the built-in sources on import)
 
-install_default_sources(register)
+    return SOURCES

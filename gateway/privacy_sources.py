@@ -15,18 +15,17 @@ no customer identifier and are not a customer's data.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 from gateway.privacy import (
     Context,
     Customer,
-    CustomerDataSource,
     _delete,
     _json,
     _prefix,
     _s,
     glob_escape,
+    register,
     scan,
 )
 from gateway.store.redis import DLQ, conversation_key
@@ -165,9 +164,6 @@ class WebLogSource:
         return removed
 
 
-def install_default_sources(
-    register: Callable[[CustomerDataSource], CustomerDataSource],
-) -> None:
-    # The handoff source first: it finds the thread maps through the card keys.
-    for source in (HandoffSource(), ConversationSource(), DeadLetterSource(), WebLogSource()):
-        register(source)
+# The handoff source first: it finds the thread maps through the card keys.
+for _source in (HandoffSource(), ConversationSource(), DeadLetterSource(), WebLogSource()):
+    register(_source)

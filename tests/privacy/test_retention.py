@@ -1,0 +1,81 @@
+"""Retention: nothing about a customer outlives ``store.transcript_retention``."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import redis.asyncio as aioredis
+
+from dialogs.echo import EchoDialog
+from gateway.config import ConfigError, Settings, parse_settings
+from gateway.handoff.store import RedisHandoffStore
+from gateway.privacy_retention import sweep
+from gateway.runtime import Gateway
+from gateway.store.base import DeadLetter
+from gateway.store.redis import DLQ, _letter_json
+from tests.privacy.test_export_erase import PHONE, RecordingChannel, message, until
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("90d", 90 * 86400), ("12h", 43200), ("45m", 2700), ("3600", 3600)]
+)
+def test_retention_accepts_durations(text: str, seconds: float) -> None:
+    settings = parse_settings(f"store:\n  transcript_retention: {text}\n", "config.yml")
+    assert settings.store.transcript_retention == seconds
+
+
+def test_a_bad_retention_names_file_and_line() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_settings("store:\n  url: memory://\n  transcript_retention: 9 parsecs\n", "c.yml")
+    (problem,) = caught.value.problems
+    assert (problem.file, problem.line) == ("c.yml", 3)
+    assert "transcript_retention" in problem.message and "duration" in problem.message
+
+
+def test_default_retention_is_90_days_and_caps_session_and_dedup_ttls() -> None:
+    assert Settings().store.transcript_retention == 90 * 86400
+    store = parse_settings("store:\n  transcript_retention: 2h\n", "c.yml").store
+    assert store.session_ttl == store.dedup_ttl == 7200
+
+
+async def test_every_key_about_a_customer_expires_within_retention(redis_url: str) -> None:
+    retention = 3600
+    sms = RecordingChannel("sms")
+    settings = Settings.model_validate(
+        {"store": {"url": redis_url, "transcript_retention": f"{retention}s"}}
+    )
+    gateway = Gateway(settings, dialog=EchoDialog(), channels={"sms": sms})
+    await gateway.start()
+    try:
+        await gateway.ingest.accept(message("sms", PHONE, "keep me briefly", "Ann"))
+        await until(lambda: sms.sent)
+    finally:
+        await gateway.stop()
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        hstore = RedisHandoffStore(client, retention=retention)
+        await hstore.record_card(f"tel:{PHONE}", "card-1", "111.222", json.dumps({"n": "Ann"}))
+        await hstore.record_relay(f"tel:{PHONE}", "wamid.1", "111.333")
+        about = [k async for k in client.scan_iter(count=1000) if PHONE.encode() in k]
+        about += [k async for k in client.scan_iter(match="fd:handoff:thread:*")]
+        assert len(about) >= 5  # session, transcript, dedup id, sent marker, card, thread…
+        for key in about:
+            ttl = await client.ttl(key)
+            assert 0 < ttl <= retention, (key, ttl)
+    finally:
+        await client.aclose()
+
+
+async def test_the_sweep_removes_dead_letters_older_than_retention(redis_url: str) -> None:
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        now = time.time()
+        for name, age in (("old", 7200.0), ("new", 60.0)):
+            letter = DeadLetter(name, f"tel:{PHONE}", b"{}", "400", 1, now - age)
+            await client.hset(DLQ, name, _letter_json(letter))
+        assert await sweep(client, retention=3600, now=now) == 1
+        assert await client.hkeys(DLQ) == [b"new"]
+    finally:
+        await client.aclose()
