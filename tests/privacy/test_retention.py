@@ -79,3 +79,33 @@ async def test_the_sweep_removes_dead_letters_older_than_retention(redis_url: st
         assert await client.hkeys(DLQ) == [b"new"]
     finally:
         await client.aclose()
+
+
+async def test_old_entries_of_an_active_customer_are_trimmed(redis_url: str) -> None:
+    """Each turn renews the transcript's TTL: entries older than retention go by the sweep."""
+    from channels.web.log import RedisLog
+    from gateway.privacy_retention import trim_old_entries
+    from gateway.sessions import TranscriptEntry, encode_entry
+    from gateway.store.redis import conversation_key
+
+    now = time.time()
+    client = aioredis.Redis.from_url(redis_url)
+    log = RedisLog(redis_url, keep=100, ttl=86400)
+    try:
+        transcript = conversation_key(f"tel:{PHONE}", "transcript")
+        for at, text in ((now - 7200, "old words"), (now - 60, "recent words")):
+            entry = TranscriptEntry(at=at, direction="in", channel="sms", text=text)
+            await client.rpush(transcript, encode_entry(entry))
+        await client.xadd(
+            "web:{v-ann}:log", {"e": "old web words"}, id=f"{int(now - 7200) * 1000}-0"
+        )
+        await log.append("v-ann", "c2", {"from": "customer", "text": "recent web words"})
+        assert await trim_old_entries(client, retention=3600, now=now) == 2
+        assert [json.loads(e)["text"] for e in await client.lrange(transcript, 0, -1)] == [
+            "recent words"
+        ]
+        (only,) = await client.xrange("web:{v-ann}:log")
+        assert b"recent web words" in only[1][b"e"]
+    finally:
+        await log.close()
+        await client.aclose()
