@@ -66,6 +66,8 @@ def resolve(customer_id: str) -> Customer:
     elif _PHONE_LIKE.fullmatch(raw) and sum(c.isdigit() for c in raw) >= 7:
         phone = raw
     if phone is not None:
+        if phone.startswith("00"):
+            phone = "+" + phone[2:]
         digits_first = phone.lstrip("( ").startswith(("+", "whatsapp:"))
         try:
             e164 = to_e164(phone if digits_first else "+" + phone)

@@ -104,7 +104,10 @@ async def everything(redis_url: str) -> str:
     return "\n".join(parts)
 
 
-@pytest.mark.parametrize("asked", ["+1 415-523-8886", "whatsapp:+14155238886", "sms:14155238886"])
+@pytest.mark.parametrize(
+    "asked",
+    ["+1 415-523-8886", "001 415 523 8886", "whatsapp:+14155238886", "sms:14155238886", PHONE],
+)
 def test_any_form_of_a_number_is_the_tel_customer(asked: str) -> None:
     assert resolve(asked).canonical == f"tel:{PHONE}"
 
