@@ -87,9 +87,38 @@ def resolve(customer_id: str) -> Customer:
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """What a source works with: the Redis client (decoded replies are bytes)."""
+    """What a source works with: the Redis client (decoded replies are bytes), and the
+    customer's conversation keys (``fd:{<key>}:…``), found by one SCAN and shared."""
 
     redis: Any
+    _found: dict[str, list[str]] = field(default_factory=dict)
+
+    async def conversation_keys(self, customer: Customer, key: str) -> list[str]:
+        """The ``fd:{<key>}:…`` keys of one of ``customer.keys`` (fresh on first call)."""
+        if not self._found:
+            found: dict[str, list[str]] = {k: [] for k in customer.keys}
+            prefixes = {conversation_key(k, ""): k for k in customer.keys}
+            for name in await scan(self.redis, _pattern(customer)):
+                owner = prefixes.get(name[: name.find("}:") + 2])
+                if owner is not None:
+                    found[owner].append(name)
+            self._found.update(found)
+        return self._found.get(key, [])
+
+    def forget(self) -> None:
+        self._found.clear()
+
+
+def _pattern(customer: Customer) -> str:
+    """One SCAN pattern matching every key of the customer's conversations: their common
+    suffix (a phone customer's keys all end in the number's digits), filtered exactly after."""
+    tags = [conversation_key(k, "")[len("fd:{") : -len("}:")] for k in customer.keys]
+    common = tags[0]
+    for tag in tags[1:]:
+        while not tag.endswith(common):
+            common = common[1:]
+    lead = "" if all(t == common for t in tags) else "*"
+    return "fd:{" + lead + glob_escape(common) + "}:*"
 
 
 class CustomerDataSource(Protocol):
@@ -118,7 +147,7 @@ def glob_escape(text: str) -> str:
 
 
 async def scan(redis: Any, pattern: str) -> list[str]:
-    return sorted([_s(k) async for k in redis.scan_iter(match=pattern, count=500)])
+    return sorted([_s(k) async for k in redis.scan_iter(match=pattern, count=5000)])
 
 
 def _s(value: bytes | str) -> str:
@@ -133,7 +162,13 @@ def _json(value: bytes | str) -> Any:
 
 
 async def _delete(redis: Any, keys: list[str]) -> int:
-    return int(await redis.delete(*keys)) if keys else 0
+    """Delete ``keys`` one DEL each (keys of different hash slots may not share a DEL)."""
+    if not keys:
+        return 0
+    async with redis.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.delete(key)
+        return sum(int(n) for n in await pipe.execute())
 
 
 def _prefix(key: str) -> str:
@@ -208,8 +243,8 @@ async def export_customer(store: RedisStore, customer: Customer) -> dict[str, An
 
 
 async def erase_customer(store: RedisStore, customer: Customer, *, wait: float = 60.0) -> Erasure:
-    ctx = Context(store.redis)
     release = await fencing(store, customer, wait=wait)
+    ctx = Context(store.redis)  # keys found after the locks are held
     try:
         counts = {s.name: await s.erase(ctx, customer) for s in sources()}
     finally:

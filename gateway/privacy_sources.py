@@ -22,7 +22,6 @@ from gateway.privacy import (
     Customer,
     _delete,
     _json,
-    _prefix,
     _s,
     glob_escape,
     register,
@@ -51,7 +50,7 @@ class ConversationSource:
     async def export(self, ctx: Context, customer: Customer) -> Any:
         out: dict[str, Any] = {}
         for key in customer.keys:
-            found = [k for k in await scan(ctx.redis, _prefix(key)) if _own(_suffix(key, k))]
+            found = [k for k in await ctx.conversation_keys(customer, key) if _own(_suffix(key, k))]
             if not found:
                 continue
             entry: dict[str, Any] = {"markers": []}
@@ -75,7 +74,7 @@ class ConversationSource:
     async def erase(self, ctx: Context, customer: Customer) -> int:
         removed = 0
         for key in customer.keys:
-            found = [k for k in await scan(ctx.redis, _prefix(key)) if _own(_suffix(key, k))]
+            found = [k for k in await ctx.conversation_keys(customer, key) if _own(_suffix(key, k))]
             removed += await _delete(ctx.redis, found)
         return removed
 
@@ -83,16 +82,16 @@ class ConversationSource:
 class HandoffSource:
     name = "handoff"
 
-    async def _cards(self, ctx: Context, key: str) -> list[tuple[str, str]]:
-        pattern = glob_escape(conversation_key(key, "card:")) + "*"
-        cards = await scan(ctx.redis, pattern)
+    async def _cards(self, ctx: Context, customer: Customer, key: str) -> list[tuple[str, str]]:
+        prefix = conversation_key(key, "card:")
+        cards = [k for k in await ctx.conversation_keys(customer, key) if k.startswith(prefix)]
         values = await ctx.redis.mget(cards) if cards else []
         return [(c, _s(v)) for c, v in zip(cards, values, strict=True) if v is not None]
 
     async def export(self, ctx: Context, customer: Customer) -> Any:
         out: dict[str, Any] = {}
         for key in customer.keys:
-            cards = await self._cards(ctx, key)
+            cards = await self._cards(ctx, customer, key)
             threads = []
             for _, ts in cards:
                 mapped = await ctx.redis.get(THREADS + ts)
@@ -112,7 +111,7 @@ class HandoffSource:
     async def erase(self, ctx: Context, customer: Customer) -> int:
         removed = 0
         for key in customer.keys:
-            cards = await self._cards(ctx, key)
+            cards = await self._cards(ctx, customer, key)
             removed += await _delete(ctx.redis, [THREADS + ts for _, ts in cards])
             removed += await _delete(ctx.redis, [c for c, _ in cards])
             removed += int(await ctx.redis.zrem(TIMERS, key))

@@ -24,7 +24,7 @@ from gateway.messages import ConversationRef, CustomerMessage, CustomerRef, Outb
 from gateway.privacy import erase_customer, erasures, export_customer, resolve
 from gateway.runtime import Gateway
 from gateway.store.base import DeadLetter
-from gateway.store.redis import DLQ, RedisStore, _letter_json
+from gateway.store.redis import DLQ, RedisStore, _letter_json, conversation_key
 
 PHONE = "+14155238886"
 OTHER = "api:other-customer"
@@ -214,3 +214,23 @@ async def test_cli_exports_and_erases_only_with_yes(redis_url: str, tmp_path: Pa
     assert erased.returncode == 0, erased.stderr
     assert json.loads(erased.stdout)["removed"]["dead_letters"] == 1
     assert "ann secret words" not in await everything(redis_url)
+
+
+async def test_keys_under_a_channel_form_of_the_number_belong_to_the_customer(
+    redis_url: str,
+) -> None:
+    """Data kept under ``whatsapp_cloud:<digits>`` is the tel: customer's; a Telegram user whose
+    id happens to be the same digits is someone else."""
+    store = RedisStore(redis_url)
+    client = store.redis
+    try:
+        cloud = conversation_key("whatsapp_cloud:14155238886", "session")
+        telegram = conversation_key("telegram:14155238886", "session")
+        await client.hset(cloud, mapping={"v": 1, "data": '{"names": {"x": "cloud Ann"}}'})
+        await client.hset(telegram, mapping={"v": 1, "data": '{"names": {"x": "tg Tom"}}'})
+        report = await export_customer(store, resolve(PHONE))
+        assert "cloud Ann" in json.dumps(report) and "tg Tom" not in json.dumps(report)
+        await erase_customer(store, resolve(PHONE))
+        assert not await client.exists(cloud) and await client.exists(telegram)
+    finally:
+        await store.close()
