@@ -234,3 +234,25 @@ async def test_keys_under_a_channel_form_of_the_number_belong_to_the_customer(
         assert not await client.exists(cloud) and await client.exists(telegram)
     finally:
         await store.close()
+
+
+async def test_cli_lists_erasure_records_without_personal_data(
+    redis_url: str, tmp_path: Path
+) -> None:
+    await converse(redis_url)
+    config = tmp_path / "config.yml"
+    config.write_text(f"store:\n  url: {redis_url}\n")
+    erased = await asyncio.to_thread(cli, "erase", "+1 (415) 523-8886", "--yes", config=config)
+    assert erased.returncode == 0, erased.stderr
+    listed = await asyncio.to_thread(cli, "erasures", config=config)
+    assert listed.returncode == 0, listed.stderr
+    (line,) = listed.stdout.splitlines()
+    record = json.loads(line)
+    assert record["subject"] == json.loads(erased.stdout)["subject"]
+    assert record["removed"]["conversation"] >= 3
+    for personal in ("14155238886", "4711", "Ann"):
+        assert personal not in line
+    memory = tmp_path / "memory.yml"
+    memory.write_text("store:\n  url: memory://\n")
+    refused = await asyncio.to_thread(cli, "export", PHONE, config=memory)
+    assert refused.returncode == 1 and "memory://" in refused.stderr
