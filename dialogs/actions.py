@@ -33,7 +33,22 @@ class CallResult:
     data: Any = None
 
 
-Event = UserInput | DialogEvent | CallResult
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KnowledgeResult:
+    """What the knowledge base found for a ``KnowledgeQuery``: ``answer`` is the entry id at or
+    above the threshold, or None (a miss)."""
+
+    text: str  # the question
+    answer: str | None
+    score: float = 0.0
+    candidates: tuple[tuple[str, float], ...] = ()  # (entry id, score), best first
+    threshold: float = 0.0  # the score an answer needs
+    generated: str | None = None  # the generator's rephrased, cited answer (knowledge.generator)
+    channel: str = ""
+    customer_name: str | None = None
+
+
+Event = UserInput | DialogEvent | CallResult | KnowledgeResult
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,4 +81,25 @@ class Trace:
     trigger: str | None = None  # what started the flow
 
 
-Action = SayAction | HttpRequest | HandOffAction | Trace
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KnowledgeQuery:
+    """Ask the knowledge base ``question``; the runner answers with a ``KnowledgeResult``."""
+
+    question: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KnowledgeNote:
+    """What happened with the knowledge base this turn, for metrics and the review inbox:
+    ``answer`` (given), ``miss`` (nothing good enough), ``yes`` / ``no`` (the customer's
+    feedback on the answer ``entry``)."""
+
+    kind: Literal["answer", "miss", "yes", "no"]
+    entry: str | None
+    question: str
+    score: float = 0.0
+    candidates: tuple[tuple[str, float], ...] = ()
+    threshold: float = 0.0
+
+
+Action = SayAction | HttpRequest | HandOffAction | Trace | KnowledgeQuery | KnowledgeNote

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from dialogs.base import Outcome, SystemEvent, TurnContext
+from dialogs.knowledge import KnowledgeSpec
 from dialogs.loader import load_bot, nlu_files
 from dialogs.reload import DialogReloader
 from dialogs.runner import DialogRunner
@@ -34,7 +35,9 @@ def validate_dialogs(settings: Settings, env: dict[str, str] | None = None) -> l
     ds = dialog_settings(settings)
     if not ds.enabled:
         return []
-    return load_bot(ds.path, nlu_data=nlu_files(settings.nlu.data), env=env).problems
+    knowledge = KnowledgeSpec.of(settings, use_encoder=False)
+    files = nlu_files(settings.nlu.data)
+    return load_bot(ds.path, nlu_data=files, env=env, knowledge=knowledge).problems
 
 
 def build_nlu(settings: Settings) -> NluBackend:
@@ -49,10 +52,11 @@ def build_dialog(
 ) -> DialogRunner:
     """The runner for ``dialogs.path``; raises ConfigError with every problem."""
     ds = dialog_settings(settings)
-    result = load_bot(ds.path, nlu_data=nlu_files(settings.nlu.data), env=env)
+    knowledge = KnowledgeSpec.of(settings)
+    result = load_bot(ds.path, nlu_data=nlu_files(settings.nlu.data), env=env, knowledge=knowledge)
     if result.bot is None:
         raise ConfigError(result.problems)
-    return DialogRunner(result.bot, nlu)
+    return DialogRunner(result.bot, nlu, max_text_chars=settings.nlu.max_text_chars)
 
 
 def build_reloader(
@@ -66,7 +70,12 @@ def build_reloader(
     if not ds.hot_reload:
         return None
     return DialogReloader(
-        runner, path=ds.path, nlu_data=settings.nlu.data, nlu_loader=nlu_loader, env=env
+        runner,
+        path=ds.path,
+        nlu_data=settings.nlu.data,
+        nlu_loader=nlu_loader,
+        env=env,
+        knowledge=KnowledgeSpec.of(settings),
     )
 
 
@@ -97,7 +106,9 @@ async def run_conversation_tests(
     service = await start_order_service("127.0.0.1", 0)
     try:
         env = {**os.environ, ORDER_API_ENV: bound_url(service)}
-        result = load_bot(ds.path, nlu_data=nlu_files(settings.nlu.data), env=env)
+        knowledge = KnowledgeSpec.of(settings)
+        files = nlu_files(settings.nlu.data)
+        result = load_bot(ds.path, nlu_data=files, env=env, knowledge=knowledge)
         if result.bot is None:
             for problem in result.problems:
                 out(str(problem))

@@ -20,6 +20,9 @@ from dialogs.actions import (
     Event,
     HandOffAction,
     HttpRequest,
+    KnowledgeNote,
+    KnowledgeQuery,
+    KnowledgeResult,
     SayAction,
     Trace,
     UserInput,
@@ -36,6 +39,7 @@ from dialogs.model import (
     Frame,
     HandOffStep,
     Jump,
+    KnowledgeStep,
     Say,
     SetSlot,
     StartFlow,
@@ -51,6 +55,12 @@ MAX_INSTRUCTIONS = 500  # per step: a guard against loops the validator did not 
 
 
 EMPTY_PARSE = ParseResult(text="", intent=None, confidence=0.0)
+# The feedback buttons under a knowledge-base answer, and the customer's way to a person.
+KB_YES, KB_NO, KB_HUMAN = "/kb_yes", "/kb_no", "/kb_human"
+FEEDBACK_BUTTONS = (Button(title="Yes", payload=KB_YES), Button(title="No", payload=KB_NO))
+HUMAN_BUTTON = Button(title="Talk to a person", payload=KB_HUMAN)
+_YES = frozenset({"yes", "y", "yeah", "yep", "yes thanks", "yes thank you", "it did", "1"})
+_NO = frozenset({"no", "n", "nope", "not really", "no it didn't", "it didn't", "2"})
 _PUNCT = re.compile(r"[^\w\s']+")
 
 
@@ -74,6 +84,8 @@ def step(
     turn = _Turn(bot, state, event, parse or EMPTY_PARSE)
     if isinstance(event, CallResult):
         turn.call_returned(event)
+    elif isinstance(event, KnowledgeResult):
+        turn.knowledge_returned(event)
     elif isinstance(event, DialogEvent):
         turn.system_event(event)
     else:
@@ -104,12 +116,16 @@ class _Turn:
     may_fill: bool = False
     budget: int = MAX_INSTRUCTIONS
     trigger: str | None = None
+    feedback: tuple[str, str] | None = None
+    kb_title: str | None = None
+    kb_link: str | None = None
 
     def __post_init__(self) -> None:
         self.slots = dict(self.state.slots)
         self.stack = [_Frame(f.flow, f.pc, f.key, f.tries) for f in self.state.stack]
         self.fallbacks = self.state.fallbacks
         self.http_status = self.state.http_status
+        self.feedback = self.state.feedback
 
     # ---------------------------------------------------------------- events
 
@@ -122,6 +138,13 @@ class _Turn:
         ):
             self._handoff(*hit)
             return
+        if event.payload == KB_HUMAN:
+            reason = "the customer asked for a person after a knowledge-base answer"
+            self._handoff("knowledge", reason, None)
+            return
+        if self.feedback is not None and top is None and self._feedback(event):
+            return
+        self.feedback = None  # anything else: the answer's question is dropped
         if top is not None and not event.payload and _normal(text) in bot.cancel_words:
             self.stack.clear()
             self._say(bot.templates["cancelled"])
@@ -139,6 +162,8 @@ class _Turn:
         if first_contact and (greeter := bot.event_flows.get("first_contact")):
             self._start(greeter, "first_contact")
             self.run()
+            if flow is None and not self.awaiting and not self.stack and self._running_ok():
+                self._not_understood(fallback=False)  # a first question the FAQ answers
             if flow is None or flow == greeter or self.awaiting or not self._running_ok():
                 return
             self.stack.clear()
@@ -147,7 +172,7 @@ class _Turn:
             self._start(flow, self.trigger)
             self.run()
         elif not first_contact:
-            self._fallback()
+            self._not_understood()
 
     def system_event(self, event: DialogEvent) -> None:
         self.stack.clear()
@@ -170,6 +195,90 @@ class _Turn:
         else:
             frame.pc = call.error_pc if call.error_pc is not None else frame.pc + 1
         self.run()
+
+    # ---------------------------------------------------------------- knowledge base
+
+    def _not_understood(self, *, fallback: bool = True) -> None:
+        """No flow: the knowledge base first (``knowledge.before_fallback``), then the
+        fallback."""
+        event, kb = self.event, self.bot.knowledge
+        assert isinstance(event, UserInput)
+        if kb is not None and kb.before_fallback and event.text.strip() and not event.payload:
+            self.actions.append(KnowledgeQuery(question=event.text.strip()))
+            self.awaiting = "knowledge" if fallback else "knowledge:quiet"
+        elif fallback:
+            self._fallback()
+
+    def knowledge_returned(self, result: KnowledgeResult) -> None:
+        mode, kb = self.state.awaiting, self.bot.knowledge
+        if mode is None or not mode.startswith("knowledge"):
+            return
+        entry = kb.entry(result.answer) if kb is not None and result.answer else None
+        self.actions.append(
+            KnowledgeNote(
+                kind="answer" if entry is not None else "miss",
+                entry=result.answer if entry else None,
+                question=result.text,
+                score=result.score,
+                candidates=result.candidates,
+                threshold=result.threshold,
+            )
+        )
+        if entry is not None and kb is not None:
+            self.kb_title, self.kb_link = entry.title, entry.link
+            self._say(kb.templates[entry.id])
+            last = self.actions.pop()
+            assert isinstance(last, SayAction)
+            if result.generated:  # the generator's rephrasing, its sources listed below it
+                last = SayAction(text=result.generated, buttons=last.buttons)
+                note = ""
+            else:
+                source = "knowledge_source_link" if entry.link else "knowledge_source"
+                note = "\n\n" + self._render(self.bot.templates[source])
+            self.actions.append(
+                SayAction(
+                    text=f"{last.text}{note}",
+                    buttons=last.buttons,
+                    alternatives=tuple(f"{a}{note}" for a in last.alternatives),
+                )
+            )
+            ask = self.bot.templates["knowledge_feedback"]
+            self._say(ask, extra=() if ask.buttons else FEEDBACK_BUTTONS)
+            self.feedback = (entry.id, result.text)
+        if mode == "knowledge:step" and self.stack:
+            frame = self.stack[-1]
+            step_ = self.bot.flows[frame.flow].steps[frame.pc]
+            assert isinstance(step_, KnowledgeStep)
+            missed = entry is None and step_.miss_pc is not None
+            frame.pc = step_.miss_pc if missed and step_.miss_pc is not None else frame.pc + 1
+            self.run()
+        elif entry is None and mode == "knowledge":
+            self._fallback()
+
+    def _feedback(self, event: UserInput) -> bool:
+        """The customer's answer to "Did that answer your question?"; False when the message
+        is something else."""
+        said = _normal(event.text) if not event.payload else ""
+        yes = event.payload == KB_YES or said in _YES
+        if not yes and not (event.payload == KB_NO or said in _NO):
+            return False
+        assert self.feedback is not None
+        (entry, question), self.feedback = self.feedback, None
+        self.actions.append(
+            KnowledgeNote(kind="yes" if yes else "no", entry=entry, question=question)
+        )
+        if yes:
+            self.fallbacks = 0
+            self._say(self.bot.templates["knowledge_thanks"])
+            return True
+        self.fallbacks += 1
+        if self.fallbacks >= self.bot.fallback_limit:
+            reason = f"knowledge-base answers did not help {self.fallbacks} times in a row"
+            self._handoff("fallback", reason, None)
+            return True
+        sorry = self.bot.templates["knowledge_unhelpful"]
+        self._say(sorry, extra=() if sorry.buttons else (HUMAN_BUTTON,))
+        return True
 
     # ---------------------------------------------------------------- forms
 
@@ -290,6 +399,14 @@ class _Turn:
             elif isinstance(ins, End):
                 self.stack.pop()
                 self.may_fill = False
+            elif isinstance(ins, KnowledgeStep):
+                if self.bot.knowledge is None:  # no knowledge base: a miss
+                    frame.pc = ins.miss_pc if ins.miss_pc is not None else frame.pc + 1
+                    continue
+                question = ins.question.render(self._vars()).strip()
+                self.actions.append(KnowledgeQuery(question=question))
+                self.awaiting = "knowledge:step"
+                return
             elif isinstance(ins, StartFlow):
                 self.stack.pop()
                 self._start(ins.flow, f"flow:{flow.name}")
@@ -421,7 +538,12 @@ class _Turn:
             "sentiment": parse.sentiment,
             "text": getattr(event, "text", None),
             "http_status": self.http_status,
+            "kb_title": self.kb_title,
+            "kb_link": self.kb_link,
         }
+
+    def _render(self, template: Template) -> str:
+        return template.variants[0].render(self._vars())
 
     def _say(self, template: Template, extra: tuple[Button, ...] = ()) -> None:
         variables = self._vars()
@@ -447,6 +569,7 @@ class _Turn:
             turn=self.state.turn + (1 if isinstance(self.event, UserInput) else 0),
             http_status=self.http_status,
             awaiting=self.awaiting,
+            feedback=self.feedback,
         )
         return state, self.actions
 
@@ -492,4 +615,5 @@ class _UrlVars(dict[str, Any]):
 
 
 __all__ += ["Action", "CallResult", "DialogEvent", "Event", "SayAction", "UserInput"]
+__all__ += ["KnowledgeNote", "KnowledgeQuery", "KnowledgeResult"]
 __all__ += ["DialogLoopError", "Flow", "HandOffAction", "HttpRequest", "Trace", "payload_parse"]

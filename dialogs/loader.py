@@ -8,6 +8,7 @@ does), so ``dialogs.schema`` can report ``file:line: message``.
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import hashlib
 import os
@@ -15,12 +16,15 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from dialogs.model import Bot
 from gateway.config import ConfigProblem
+
+if TYPE_CHECKING:
+    from dialogs.knowledge import KnowledgeSpec
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
 _SCALARS = yaml.SafeLoader("")  # only its scalar constructors are used
@@ -127,9 +131,11 @@ def load_bot(
     *,
     nlu_data: Iterable[str | Path] | None = None,
     env: dict[str, str] | None = None,
+    knowledge: KnowledgeSpec | None = None,
 ) -> LoadResult:
     """Read and validate the dialog directory ``path``; check intents and entities against the
-    Rasa-format NLU files ``nlu_data`` when given. ``bot`` is None when there are problems."""
+    Rasa-format NLU files ``nlu_data`` when given, and load the knowledge base when given.
+    ``bot`` is None when there are problems."""
     from dialogs.schema import compile_bot, nlu_vocabulary
 
     root = Path(path)
@@ -157,5 +163,13 @@ def load_bot(
         problems.extend(found)
     bot, found = compile_bot(documents, vocabulary, version=digest.hexdigest()[:12])
     problems.extend(found)
+    if knowledge is not None:
+        from dialogs.knowledge import load_answers
+
+        answers, found = load_answers(knowledge, bot.slots if bot is not None else None)
+        problems.extend(found)
+        if bot is not None and answers is not None:
+            version = f"{bot.version}+{answers.kb.digest}"
+            bot = dataclasses.replace(bot, knowledge=answers, version=version)
     problems.sort(key=lambda p: (p.file, p.line))
     return LoadResult(None if problems else bot, problems)

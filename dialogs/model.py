@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dialogs.expressions import CompiledCondition, Text
+
+if TYPE_CHECKING:
+    from dialogs.knowledge import Answers
 
 # Variables every template and condition can read besides the slots.
 RESERVED_NAMES = frozenset(
     {"customer_name", "channel", "intent", "confidence", "sentiment", "text", "http_status"}
+    | {"kb_title", "kb_link"}  # the knowledge-base entry just answered (its source)
 )
 ESCALATION_TRIGGERS = ("keyword", "sentiment", "sensitive_intent", "slot_condition")
 
@@ -124,7 +128,18 @@ class StartFlow:
     label: str
 
 
-Instruction = Say | Ask | SetSlot | Branch | Jump | Call | HandOffStep | End | StartFlow
+@dataclass(frozen=True, slots=True)
+class KnowledgeStep:
+    """Answer ``question`` from the knowledge base; ``miss_pc``: the ``on_miss`` branch."""
+
+    question: Text
+    miss_pc: int | None
+    label: str
+
+
+Instruction = (
+    Say | Ask | SetSlot | Branch | Jump | Call | HandOffStep | End | StartFlow | KnowledgeStep
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +178,7 @@ class Bot:
     pattern_flows: tuple[tuple[re.Pattern[str], str], ...] = ()  # keywords and regexes
     event_flows: dict[str, str] = field(default_factory=dict)
     version: str = ""  # a digest of the sources, for logs
+    knowledge: Answers | None = None  # the knowledge base (dialogs.knowledge), when there is one
 
 
 # --------------------------------------------------------------------------- conversation state
@@ -185,6 +201,8 @@ class DialogState:
     turn: int = 0
     http_status: int | None = None
     awaiting: str | None = None  # the HTTP action whose result the engine waits for
+    # The knowledge-base answer waiting for "Did that answer …?": (entry id, the question)
+    feedback: tuple[str, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The session's ``dialog`` value (slots are kept apart, in the session's slots)."""
@@ -199,6 +217,8 @@ class DialogState:
             out["http_status"] = self.http_status
         if self.awaiting is not None:
             out["awaiting"] = self.awaiting
+        if self.feedback is not None:
+            out["feedback"] = list(self.feedback)
         return out
 
 
@@ -233,4 +253,11 @@ def from_json(bot: Bot, data: Any, slots: dict[str, Any] | None = None) -> Dialo
         turn=int(data.get("turn", 0)),
         http_status=data.get("http_status"),
         awaiting=data.get("awaiting"),
+        feedback=_feedback(data.get("feedback")),
     )
+
+
+def _feedback(value: Any) -> tuple[str, str] | None:
+    if isinstance(value, list) and len(value) == 2:
+        return str(value[0]), str(value[1])
+    return None

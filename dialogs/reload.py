@@ -16,6 +16,7 @@ from pathlib import Path
 
 import watchfiles
 
+from dialogs.knowledge import KnowledgeSpec
 from dialogs.loader import load_bot, nlu_files
 from dialogs.runner import DialogRunner
 from gateway.config import ConfigProblem
@@ -26,7 +27,7 @@ log = get_logger(component="dialogs.reload")
 
 
 def _yaml_only(change: watchfiles.Change, path: str) -> bool:
-    return path.endswith((".yml", ".yaml"))
+    return path.endswith((".yml", ".yaml", ".md"))  # .md: knowledge-base articles
 
 
 class DialogReloader:
@@ -39,6 +40,7 @@ class DialogReloader:
         nlu_loader: Callable[[], NluBackend] | None = None,
         env: dict[str, str] | None = None,
         debounce_ms: int = 150,
+        knowledge: KnowledgeSpec | None = None,
     ) -> None:
         """``nlu_loader`` (blocking; run in a thread) builds the NLU again when its data
         changed; without it, NLU data changes only re-validate the dialogs."""
@@ -48,20 +50,32 @@ class DialogReloader:
         self.nlu_loader = nlu_loader
         self.env = env
         self.debounce_ms = debounce_ms
+        self.knowledge = knowledge
         self.reloads = 0  # versions swapped in
         self.refused = 0  # invalid versions refused
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
+    def _roots(self) -> list[str]:
+        """The folders whose changes are dialogs or knowledge (not NLU data)."""
+        roots = [self.path.resolve()]
+        if self.knowledge is not None:
+            roots.append(Path(self.knowledge.path).resolve())
+        return [str(r) for r in roots]
+
     def watched(self) -> list[Path]:
         paths = {self.path.resolve()}
+        if self.knowledge is not None:
+            paths.add(Path(self.knowledge.path).resolve())
         paths.update(p.resolve().parent for p in nlu_files(self.nlu_data))
         return sorted(p for p in paths if p.exists())
 
     async def reload(self, *, nlu_changed: bool = False) -> list[ConfigProblem]:
         """Validate the files as they are now and swap them in if valid."""
         files = nlu_files(self.nlu_data) if self.nlu_data else None
-        result = await asyncio.to_thread(load_bot, self.path, nlu_data=files, env=self.env)
+        result = await asyncio.to_thread(
+            load_bot, self.path, nlu_data=files, env=self.env, knowledge=self.knowledge
+        )
         if result.bot is None:
             self.refused += 1
             for problem in result.problems:
@@ -83,7 +97,7 @@ class DialogReloader:
     async def run(self) -> None:
         watched = self.watched()
         nlu_paths = {str(p.resolve()) for p in nlu_files(self.nlu_data)}
-        root = str(self.path.resolve())
+        roots = self._roots()
         async for changes in watchfiles.awatch(
             *watched,
             watch_filter=_yaml_only,
@@ -92,7 +106,9 @@ class DialogReloader:
             stop_event=self._stop,
         ):
             changed = {p for _, p in changes}
-            nlu_changed = bool(changed & nlu_paths) or any(not p.startswith(root) for p in changed)
+            nlu_changed = bool(changed & nlu_paths) or any(
+                not p.startswith(tuple(roots)) for p in changed
+            )
             try:
                 await self.reload(nlu_changed=nlu_changed)
             except Exception:

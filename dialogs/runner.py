@@ -8,9 +8,10 @@ uses the bot it started with from start to end.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -21,6 +22,9 @@ from dialogs.engine import (
     DialogEvent,
     HandOffAction,
     HttpRequest,
+    KnowledgeNote,
+    KnowledgeQuery,
+    KnowledgeResult,
     SayAction,
     Trace,
     UserInput,
@@ -30,9 +34,13 @@ from dialogs.engine import (
 from dialogs.model import Bot, DialogState, from_json
 from gateway.logging import get_logger
 from gateway.messages import CustomerMessage
+from nlu.knowledge.generator import Passage, generate
 from nlu.result import NluBackend, ParseResult
 
 MAX_CALLS_PER_TURN = 10
+# The bot reads at most this much of a message (NLU, sentiment, keywords, the knowledge base):
+# the whole text stays in the transcript for agents, but one long message cannot cost more.
+MAX_TEXT_CHARS = 4096
 
 
 class DialogRunner:
@@ -43,9 +51,11 @@ class DialogRunner:
         *,
         session: aiohttp.ClientSession | None = None,
         seed: int | None = None,
+        max_text_chars: int = MAX_TEXT_CHARS,
     ) -> None:
         self.bot = bot
         self.nlu = nlu
+        self.max_text_chars = max_text_chars
         self._session = session
         self._own_session = session is None
         self._random = random.Random(seed)
@@ -86,7 +96,7 @@ class DialogRunner:
                 name=event.name, channel=context.channel, customer_name=context.customer_name
             )
         else:
-            text = event.text or ""
+            text = (event.text or "")[: self.max_text_chars]
             parse = payload_parse(bot, event.button_payload)
             if parse is None and text.strip():
                 parse = await nlu.parse(text)
@@ -111,7 +121,8 @@ class DialogRunner:
         alternatives: list[tuple[str, ...]] = []
         handoff: Handoff | None = None
         trace: Trace | None = None
-        pending: UserInput | DialogEvent | CallResult | None = event
+        notes: list[KnowledgeNote] = []
+        pending: UserInput | DialogEvent | CallResult | KnowledgeResult | None = event
         calls = 0
         while pending is not None:
             state, actions = step(bot, state, pending, parse)
@@ -132,14 +143,30 @@ class DialogRunner:
                 elif isinstance(action, HttpRequest) and calls < MAX_CALLS_PER_TURN:
                     calls += 1
                     pending = await self.call(action)
+                elif isinstance(action, KnowledgeQuery) and calls < MAX_CALLS_PER_TURN:
+                    calls += 1
+                    pending = await ask_knowledge(bot, action, event, state, self._client)
+                elif isinstance(action, KnowledgeNote):
+                    notes.append(action)
+        debug = debug_info(parse, trace, handoff, notes)
+        if handoff is not None and isinstance(event, UserInput):
+            asked = next((n.question for n in notes if n.kind == "no"), event.text)
+            debug["question"] = asked  # the customer's question, for "Teach the bot"
+            if found := await suggestions(bot, asked, state, event):
+                debug["suggestions"] = found
         outcome = Outcome(
             state=state.to_json(),
             replies=replies,
             slots=dict(state.slots),
             handoff=handoff,
-            debug=debug_info(parse, trace, handoff),
+            debug=debug,
         )
         return outcome, alternatives
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        return self._session
 
     async def call(self, request: HttpRequest) -> CallResult:
         """One HTTP action; any failure (status ≥ 400, timeout, no JSON) is ``ok=False``."""
@@ -168,6 +195,70 @@ class DialogRunner:
         return CallResult(action=request.action, ok=status < 400, status=status, data=data)
 
 
+async def ask_knowledge(
+    bot: Bot,
+    query: KnowledgeQuery,
+    event: UserInput | DialogEvent,
+    state: DialogState,
+    client: Callable[[], aiohttp.ClientSession],
+) -> KnowledgeResult:
+    """The knowledge base's answer (in a thread: a sentence encoder takes milliseconds),
+    rephrased by the generator when one is configured and it cites the passages."""
+    channel, name = event.channel, event.customer_name
+    if bot.knowledge is None:
+        return KnowledgeResult(text=query.question, answer=None, channel=channel)
+    found = await asyncio.to_thread(bot.knowledge.kb.retriever.ask, query.question)
+    best = found.answer
+    generated = None
+    if best is not None and bot.knowledge.generator is not None:
+        variables = {**state.slots, "customer_name": name, "channel": channel}
+        passages = [
+            Passage(id=c.entry.id, title=c.entry.title,
+                    text=bot.knowledge.templates[c.entry.id].variants[0].render(variables))
+            for c in found.candidates
+            if c.score >= found.threshold and c.entry.id in bot.knowledge.templates
+        ]  # fmt: skip
+        made = await generate(client(), bot.knowledge.generator, query.question, passages)
+        if made is not None:  # its [n] citations, named
+            cited = {p.id: n for n, p in enumerate(passages, 1)}
+            entries = [bot.knowledge.kb.entries[i] for i in made.cited]
+            sources = [f"[{cited[e.id]}] {e.title}" + (f" ({e.link})" if e.link else "")
+                       for e in entries]  # fmt: skip
+            generated = made.text + "\n\nSources: " + "; ".join(sources)
+    return KnowledgeResult(
+        generated=generated,
+        text=query.question,
+        answer=best.entry.id if best is not None else None,
+        score=found.candidates[0].score if found.candidates else 0.0,
+        candidates=tuple((c.entry.id, round(c.score, 4)) for c in found.candidates),
+        threshold=found.threshold,
+        channel=channel,
+        customer_name=name,
+    )
+
+
+async def suggestions(
+    bot: Bot, question: str, state: DialogState, event: UserInput
+) -> list[dict[str, Any]]:
+    """The knowledge base's best 3 answers to the question that led to a handoff, rendered
+    for this customer, for the agents' thread (whatever their score: agents judge)."""
+    if bot.knowledge is None or not question.strip():
+        return []
+    found = await asyncio.to_thread(bot.knowledge.kb.retriever.ask, question)
+    variables = {**state.slots, "customer_name": event.customer_name, "channel": event.channel}
+    out = []
+    for c in found.candidates:
+        template = bot.knowledge.templates.get(c.entry.id)
+        if template is None:
+            continue
+        out.append(
+            {"id": c.entry.id, "title": c.entry.title, "score": round(c.score, 3),
+             "source": c.entry.source, "link": c.entry.link,
+             "answer": template.variants[0].render(variables)}
+        )  # fmt: skip
+    return out
+
+
 def summary(parse: ParseResult | None, slots: Mapping[str, Any]) -> str:
     known = ", ".join(f"{k}={v}" for k, v in slots.items() if v not in (None, ""))
     said = f"last intent: {parse.intent or 'not understood'}" if parse else ""
@@ -175,7 +266,10 @@ def summary(parse: ParseResult | None, slots: Mapping[str, Any]) -> str:
 
 
 def debug_info(
-    parse: ParseResult | None, trace: Trace | None, handoff: Handoff | None
+    parse: ParseResult | None,
+    trace: Trace | None,
+    handoff: Handoff | None,
+    notes: list[KnowledgeNote] | None = None,
 ) -> dict[str, Any]:
     """Why the bot did what it did: for ``frontdesk chat`` and the handoff card."""
     info: dict[str, Any] = {
@@ -189,8 +283,15 @@ def debug_info(
     }
     if parse is not None:
         info["sentiment"] = round(parse.sentiment, 3)
+        info["ranking"] = [[s.name, round(s.confidence, 3)] for s in parse.ranking[:3]]
     if trace is not None and trace.trigger:
         info["trigger"] = trace.trigger
     if handoff is not None:
         info["handoff"] = handoff.trigger
+    if notes:  # knowledge-base answers, misses and feedback (metrics, review inbox)
+        info["knowledge"] = [
+            {"kind": n.kind, "id": n.entry, "score": round(n.score, 4), "question": n.question,
+             "candidates": [list(c) for c in n.candidates], "threshold": n.threshold}
+            for n in notes
+        ]  # fmt: skip
     return info

@@ -36,6 +36,13 @@ DEFAULT_TEMPLATES = {
     "did_you_mean": "Sorry, I'm not sure I understood. Did you mean one of these?",
     "cancelled": "OK, I've stopped that. What else can I do for you?",
     "handoff": "I'm passing you to a colleague who can help. Please hold on.",
+    # Knowledge-base answers (docs/knowledge.md)
+    "knowledge_source": "Source: {kb_title}",
+    "knowledge_source_link": "Source: {kb_title} ({kb_link})",
+    "knowledge_feedback": "Did that answer your question?",
+    "knowledge_thanks": "Great, glad I could help!",
+    "knowledge_unhelpful": "Sorry about that. You can ask again in other words, or talk to a "
+    "person.",
 }
 # Entities NLU backends usually extract without annotated examples.
 BUILTIN_ENTITIES = frozenset({"email", "number", "phone_number", "url", "date", "time", "amount"})

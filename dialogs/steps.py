@@ -24,6 +24,7 @@ from dialogs.model import (
     HandOffStep,
     Instruction,
     Jump,
+    KnowledgeStep,
     Say,
     SetSlot,
     StartFlow,
@@ -56,6 +57,7 @@ STEP_KEYS: dict[str, tuple[str, ...]] = {
     "handoff": ("queue",),
     "goto": (),
     "flow": (),
+    "knowledge": ("on_miss",),
 }
 TRIGGER_KEYS = ("intent", "keywords", "regex", "button", "event")
 Loc = tuple[Document, YamlPath]
@@ -230,6 +232,11 @@ class FlowCompiler:
                 p.emit(HandOffStep(reason, None if queue is None else str(queue), label), loc)
         elif kind == "goto":
             p.gotos.append((p.emit(Jump(0, p.label(f"goto:{value}", ident)), loc), str(value)))
+        elif kind == "knowledge":
+            question = c.text(doc, at, "{text}" if value in (None, "last") else value)
+            if question is not None:
+                step = p.emit(KnowledgeStep(question, None, p.label("knowledge", ident)), loc)
+                self.side_block(p, doc, (*path, "on_miss"), raw.get("on_miss"), step, "miss_pc")
         elif kind == "flow":
             if value not in c.flow_names:
                 c.problem(doc, at, f"unknown flow {value}")
@@ -387,6 +394,8 @@ def _successors(ins: Instruction, pc: int, can_end: dict[str, bool]) -> list[int
         return [pc + 1, pc + 1 if ins.error_pc is None else ins.error_pc]
     if isinstance(ins, StartFlow):
         return [EXIT] if can_end.get(ins.flow) else []
+    if isinstance(ins, KnowledgeStep):
+        return [pc + 1, pc + 1 if ins.miss_pc is None else ins.miss_pc]
     return [EXIT]  # HandOffStep, End
 
 

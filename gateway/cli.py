@@ -81,6 +81,7 @@ async def _dlq(settings: Settings, action: str, letter_id: str | None) -> int:
                     json.dumps(
                         {
                             "id": letter.id,
+                            "direction": "inbound" if letter.lane == "turns" else "outbound",
                             "conversation": letter.key,
                             "failed_at": when,
                             "attempts": letter.attempts,
@@ -96,7 +97,8 @@ async def _dlq(settings: Settings, action: str, letter_id: str | None) -> int:
         if requeued is None:
             print(f"no dead letter with id {letter_id}", file=sys.stderr)
             return 1
-        print(f"requeued {requeued.id} for {requeued.key}: a running gateway sends it now")
+        what = "processes" if requeued.lane == "turns" else "sends"
+        print(f"requeued {requeued.id} for {requeued.key}: a running gateway {what} it now")
         return 0
     finally:
         await store.close()
@@ -158,13 +160,17 @@ def build_parser() -> argparse.ArgumentParser:
     from dialogs.cli import add_commands as add_dialog_commands
     from gateway.handoff.cli import add_commands as add_handoff_commands
     from gateway.privacy_cli import add_commands as add_privacy_commands
+    from gateway.review.cli import add_commands as add_review_commands
     from nlu.cli import add_commands as add_nlu_commands
+    from nlu.knowledge.cli import add_commands as add_kb_commands
 
     add_telegram_commands(sub)
     add_dialog_commands(sub)
     add_nlu_commands(sub)
     add_handoff_commands(sub)
     add_privacy_commands(sub)
+    add_kb_commands(sub)
+    add_review_commands(sub)
     return parser
 
 

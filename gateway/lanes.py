@@ -6,22 +6,32 @@ is released atomically only when the list is empty, and only then is the ticket 
 Conversations are handled concurrently (up to ``concurrency``). Tickets that a dead process left
 unacknowledged are reclaimed after ``reclaim_idle`` seconds. ``stop()`` stops taking tickets and
 lets each held conversation finish its current item, then hands the rest back to the queue.
+
+An item whose handler fails (anything but a store outage or a lost lock) is tried again, up to
+``max_attempts`` times counted in the store (so across processes); then it is moved to the
+dead-letter queue with the error, and the conversation goes on with its next item: one item
+that cannot be processed never blocks its conversation.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 
 from gateway.logging import get_logger
 from gateway.metrics import Metrics
-from gateway.store import Lane, Store, StoreUnavailable, Ticket
+from gateway.store import DeadLetter, Lane, Store, StoreUnavailable, Ticket
 
 # (conversation key, lock token, item) -> the next item, or None when the handler's commit
 # found the list empty and released the lock (see Store.commit_turn / commit_sent).
 Handler = Callable[[str, str, bytes], Awaitable[bytes | None]]
+
+
+# Failed attempts at an item are forgotten this long after the last one.
+FAILURE_MEMORY = 24 * 3600.0
 
 
 class LockLost(Exception):
@@ -41,9 +51,11 @@ class LaneRunner:
         lease: float,
         reclaim_idle: float,
         block: float = 1.0,
+        max_attempts: int = 3,
         follow_up: Lane | None = None,
     ) -> None:
         self.follow_up = follow_up
+        self.max_attempts = max_attempts
         self.store = store
         self.lane = lane
         self.handler = handler
@@ -178,8 +190,52 @@ class LaneRunner:
             if self._stopping.is_set():
                 await self.store.release(self.lane, key, token)
                 return True
-            item = await self.handler(key, token, item)
+            current = item
+            try:
+                item = await self.handler(key, token, current)
+            except (StoreUnavailable, LockLost):
+                raise
+            except Exception as exc:
+                item = await self._failed(key, token, current, exc)
         return False
+
+    async def _failed(self, key: str, token: str, item: bytes, exc: Exception) -> bytes | None:
+        """After the handler raised on ``item``: the item to handle next (the same one while it
+        has attempts left), or None when the list is empty and the lock was released."""
+        log = self._log.bind(conversation_id=key)
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        attempts = await self.store.count_failure(self.lane, key, item, FAILURE_MEMORY)
+        if attempts < self.max_attempts:
+            log.warning("item_failed", error=error, attempts=attempts, exc_info=exc)
+            await self._pause(min(2.0, 0.1 * 2**attempts))
+            return await self._current_head(key, token)
+        letter = DeadLetter(
+            id=uuid.uuid4().hex[:12],
+            key=key,
+            payload=item,
+            error=error,
+            attempts=attempts,
+            failed_at=time.time(),
+            lane=self.lane,
+        )
+        advance = await self.store.dead_letter(key, token, item, letter)
+        if not advance.ok:  # the item is no longer the head (or the lock is gone)
+            return await self._current_head(key, token)
+        self.metrics.poison_items.labels(self.lane).inc()
+        log.error("item_dead_lettered", letter_id=letter.id, error=error, attempts=attempts)
+        return advance.next
+
+    async def _current_head(self, key: str, token: str) -> bytes | None:
+        """The list's head while we hold the conversation; None (lock released) when empty."""
+        while True:
+            head = await self.store.head(self.lane, key)
+            if head is not None:
+                return head
+            released = await self.store.release_if_empty(self.lane, key, token)
+            if released == "lost":
+                raise LockLost(key)
+            if released == "released":
+                return None
 
     async def _renew(self, key: str, token: str) -> None:
         while True:

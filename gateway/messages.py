@@ -101,7 +101,10 @@ class DeliveryStatus:
 
 # ``timer``: the handoff scheduler's wake-up (re-announce, abandon), queued in the customer's
 # lane like any event so that it sees the session as the other turns leave it.
-AgentAction = Literal["claim", "reply", "note", "resolve", "return_to_bot", "timer"]
+AgentAction = Literal[
+    "claim", "reply", "note", "resolve", "return_to_bot", "timer", "suggest", "teach"
+]
+SUGGEST_PREFIX = "handoff:suggest:"  # a button value: + a knowledge-base entry id to send
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -55,6 +58,13 @@ class Metrics:
             ["backend", "outcome"],
             registry=r,
         )
+        self.poison_items = Counter(
+            "frontdesk_poison_items",
+            "Items moved to the dead-letter queue because processing them failed "
+            "workers.max_attempts times (the conversation goes on without them), by lane.",
+            ["lane"],
+            registry=r,
+        )
         self.reclaimed = Counter(
             "frontdesk_reclaimed",
             "Work tickets taken over from a consumer that stopped answering, by lane.",
@@ -105,6 +115,20 @@ class Metrics:
             "Share of conversations of the last 7 days (UTC) never handed to a person.",
             registry=r,
         )
+
+        # Knowledge-base answers (dialogs/knowledge.py, docs/knowledge.md).
+        self.knowledge = Counter(
+            "frontdesk_knowledge",
+            "Knowledge-base outcomes: answer (given), miss (none good enough), yes / no "
+            "(the customer's feedback on an answer).",
+            ["outcome"],
+            registry=r,
+        )
+
+    def count_knowledge(self, debug: Mapping[str, Any]) -> None:
+        """Count what a turn's ``Outcome.debug["knowledge"]`` says happened."""
+        for note in debug.get("knowledge") or ():
+            self.knowledge.labels(str(note.get("kind"))).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -271,6 +271,7 @@ async def erasures(store: RedisStore) -> list[Erasure]:
 
 def sources() -> list[CustomerDataSource]:
     """The registry, with the built-in sources (gateway/privacy_sources.py) installed."""
+    import gateway.privacy_review
     import gateway.privacy_sources  # noqa: F401  (registers the built-in sources on import)
 
     return SOURCES

@@ -21,6 +21,8 @@ from gateway.lanes import LaneRunner
 from gateway.metrics import Metrics
 from gateway.outbox import Outbox
 from gateway.privacy_retention import RetentionSweeper
+from gateway.review import review_inbox
+from gateway.review.record import MARGIN_INTENT, ReviewRecorder
 from gateway.store import LANES, Store, open_store
 from gateway.worker import TurnWorker
 
@@ -65,6 +67,10 @@ class Gateway:
             transcript_limit=settings.store.transcript_limit,
             help_text=settings.channels.twilio.help_text,
             desk=self.handoff.desk if self.handoff else None,
+            review=ReviewRecorder(
+                review_inbox(self.store),
+                low_intent=settings.nlu.threshold + MARGIN_INTENT,
+            ),
         )
         self.outbox = Outbox(
             store=self.store,
@@ -86,6 +92,7 @@ class Gateway:
                 concurrency=w.concurrency,
                 lease=w.lease,
                 reclaim_idle=w.reclaim_idle,
+                max_attempts=w.max_attempts,
                 follow_up="sends" if lane == "turns" else None,
             )
             for lane in LANES

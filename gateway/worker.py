@@ -29,6 +29,7 @@ from gateway.messages import (
 )
 from gateway.metrics import Metrics
 from gateway.options import NUMBERED_OPTION_CHANNELS, remembered, resolve_choice
+from gateway.review.record import ReviewRecorder
 from gateway.sessions import (
     Session,
     TranscriptEntry,
@@ -79,8 +80,10 @@ class TurnWorker:
         transcript_limit: int,
         help_text: str = DEFAULT_HELP_TEXT,
         desk: HandoffDesk | None = None,
+        review: ReviewRecorder | None = None,
     ) -> None:
         self.desk = desk
+        self.review = review
         self.help_text = help_text
         self.store = store
         self.dialog = dialog
@@ -213,6 +216,10 @@ class TurnWorker:
             slots=session.slots,
         )
         outcome = await self.dialog.respond(session.dialog, event, context)
+        self.metrics.count_knowledge(outcome.debug)
+        if self.review is not None:  # the review inbox (docs/knowledge.md)
+            handed = outcome.handoff is not None
+            await self.review.record(session.key, event.text or "", outcome.debug, handed)
         session = session.replace(dialog=outcome.state, slots=outcome.slots)
         if outcome.handoff is not None and self.desk is None:
             # No agents' desk (no handoff channel, or Slack off): rather than leave the customer

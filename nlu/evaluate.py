@@ -47,10 +47,18 @@ class Report:
     parse_p99_ms: float
     per_intent: dict[str, IntentFigures] = field(default_factory=dict)
     confused: list[tuple[str, str, int]] = field(default_factory=list)  # truth, predicted, n
+    # threshold -> in-scope accuracy, out-of-scope recall (None without out-of-scope examples)
+    tradeoff: list[tuple[float, float, float | None]] = field(default_factory=list)
+    predicted: list[str | None] = field(default_factory=list)  # per example; not in the JSON
 
     def as_json(self) -> dict[str, Any]:
         out = asdict(self)
+        del out["predicted"]
         out["confused"] = [{"intent": t, "predicted": p, "count": n} for t, p, n in self.confused]
+        out["tradeoff"] = [
+            {"threshold": t, "in_scope_accuracy": a, "out_of_scope_recall": r}
+            for t, a, r in self.tradeoff
+        ]
         return out
 
 
@@ -68,6 +76,32 @@ def calibration(confidences: Sequence[float], right: Sequence[bool]) -> tuple[fl
     return float(conf.mean()), float(ok.mean()), error
 
 
+CURVE = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def tradeoff(
+    truth: Sequence[str],
+    answers: Sequence[tuple[str | None, float]],
+    known: set[str],
+    thresholds: Sequence[float] = CURVE,
+) -> list[tuple[float, float, float | None]]:
+    """For each threshold: the in-scope accuracy ("not understood" is wrong) and the share of
+    out-of-scope examples (``out_of_scope``, or an intent the model was not trained on) that
+    come out "not understood". ``answers``: the intent at threshold 0 (None: out_of_scope or
+    refused by the novelty score) and the top confidence, per example."""
+    oos = np.array([t == OUT_OF_SCOPE or t not in known for t in truth], dtype=bool)
+    conf = np.array([c for _, c in answers])
+    right = np.array([a is not None and a == t for (a, _), t in zip(answers, truth, strict=True)])
+    answered = np.array([a is not None for a, _ in answers])
+    out: list[tuple[float, float, float | None]] = []
+    for t in thresholds:
+        yes = answered & (conf >= t)
+        accuracy = float((right & yes)[~oos].mean()) if (~oos).any() else 0.0
+        recall = float((~yes)[oos].mean()) if oos.any() else None
+        out.append((float(t), accuracy, recall))
+    return out
+
+
 def score(
     truth: Sequence[str],
     predicted: Sequence[str | None],
@@ -76,6 +110,7 @@ def score(
     train_seconds: float = 0.0,
     latencies: Sequence[float] = (),
     top_confused: int = 10,
+    curve: list[tuple[float, float, float | None]] | None = None,
 ) -> Report:
     """Figures for predictions, ``None`` meaning "not understood"; ``top`` is the top-ranked
     intent and its confidence for each example (for the calibration figures)."""
@@ -118,6 +153,8 @@ def score(
         parse_p99_ms=float(np.percentile(ms, 99)),
         per_intent=per_intent,
         confused=[(t, p, n) for (t, p), n in confused.most_common(top_confused)],
+        tradeoff=curve or [],
+        predicted=list(predicted),
     )
 
 
@@ -135,14 +172,32 @@ def latencies(nlu: BuiltinNlu, texts: Sequence[str], limit: int = 1000) -> list[
 
 def evaluate(nlu: BuiltinNlu, test: NluData, *, latency_sample: int = 1000) -> Report:
     texts = [e.text for e in test.examples]
-    results = nlu.parse_many(texts)
+    truth = [e.intent for e in test.examples]
+    answers = _answers(nlu, texts)
     return score(
-        [e.intent for e in test.examples],
-        [r.intent for r in results],
-        top=[_top(r) for r in results],
+        truth,
+        [_at(a, nlu.threshold) for a in answers],
+        top=[(name, c) for _, c, name in answers],
         train_seconds=nlu.train_seconds,
         latencies=latencies(nlu, texts, latency_sample),
+        curve=tradeoff(truth, [(a, c) for a, c, _ in answers], set(nlu.intents)),
     )
+
+
+def _answers(nlu: BuiltinNlu, texts: Sequence[str]) -> list[tuple[str | None, float, str]]:
+    """(intent at threshold 0, top confidence, top-ranked intent) for each text."""
+    threshold = nlu.threshold
+    nlu.threshold = 0.0
+    try:
+        results = nlu.parse_many(texts)
+    finally:
+        nlu.threshold = threshold
+    return [(r.intent, _top(r)[1], _top(r)[0]) for r in results]
+
+
+def _at(answer: tuple[str | None, float, str], threshold: float) -> str | None:
+    intent, confidence, _ = answer
+    return intent if confidence >= threshold else None
 
 
 def cross_validate(
@@ -161,6 +216,7 @@ def cross_validate(
     folds = max(2, min(folds, min(Counter(truth).values())))
     predicted: list[str | None] = [None] * len(examples)
     top: list[tuple[str, float]] = [("", 0.0)] * len(examples)
+    answers: list[tuple[str | None, float]] = [(None, 0.0)] * len(examples)
     seconds = 0.0
     timings: list[float] = []
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
@@ -174,11 +230,15 @@ def cross_validate(
         nlu = train(part, options, threshold=threshold)
         seconds += nlu.train_seconds
         texts = [examples[i].text for i in test_idx]
-        for i, result in zip(test_idx, nlu.parse_many(texts), strict=True):
-            predicted[i] = result.intent
-            top[i] = _top(result)
+        for i, (intent, confidence, name) in zip(test_idx, _answers(nlu, texts), strict=True):
+            predicted[i] = _at((intent, confidence, name), threshold)
+            top[i] = (name, confidence)
+            answers[i] = (intent, confidence)
         timings += latencies(nlu, texts, 200)
-    return score(truth, predicted, top=top, train_seconds=seconds / folds, latencies=timings)
+    curve = tradeoff(truth, answers, set(truth) - {OUT_OF_SCOPE})
+    return score(
+        truth, predicted, top=top, train_seconds=seconds / folds, latencies=timings, curve=curve
+    )
 
 
 def _top(result: ParseResult) -> tuple[str, float]:
@@ -214,6 +274,12 @@ def format_report(report: Report, per_intent: bool = True) -> str:
             lines.append(
                 f"{name:<{width}}  {f.precision:9.3f}  {f.recall:6.3f}  {f.f1:5.3f}  {f.support:7d}"
             )
+    if report.tradeoff:
+        lines += ["", "threshold  in-scope accuracy  out-of-scope recall"]
+        lines += [
+            f"{t:9.2f}  {a:17.2%}  {'-' if r is None else f'{r:.2%}':>19}"
+            for t, a, r in report.tradeoff
+        ]
     if report.confused:
         lines += ["", "most confused (intent -> predicted: count)"]
         lines += [f"  {t} -> {p}: {n}" for t, p, n in report.confused]

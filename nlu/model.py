@@ -45,13 +45,16 @@ def _log() -> Any:
 class TrainOptions:
     """Everything besides the data that changes the trained model (part of its cache key)."""
 
-    classifier: Literal["tfidf", "embeddings"] = "tfidf"
+    # hybrid: TF-IDF + the sentence embedding weighted ``hybrid_weight`` (nlu/encoder.py, numpy,
+    # no torch); embeddings: the same with weight ``embedding_weight``
+    classifier: Literal["tfidf", "embeddings", "hybrid"] = "tfidf"
     # the SVM's regularisation and the embeddings' weight, chosen on dev splits of HWU64's
     # and SNIPS' training data (benchmarks/nlu_tune.py); C from 0.25 to 2 is within noise
     c: float = 1.0
     embeddings_c: float = 1.0
     balanced: bool = True
     embedding_weight: float = 1.0
+    hybrid_weight: float = 2.0  # chosen on HWU64 few-shot training samples (docs/nlu.md)
     # "embeddings": a message also needs an in-scope score (top probability and similarity to
     # the predicted intent's examples, nlu/embeddings.py) above a threshold that costs at most
     # ``novelty_budget`` of the right answers on the cross-validated training data
@@ -59,6 +62,15 @@ class TrainOptions:
     novelty_budget: float = 0.03  # chosen on pseudo-out-of-scope dev splits of training data
     text_column: str = "text"  # for CSV training files
     intent_columns: tuple[str, ...] = ("intent",)
+
+
+def _uses_vectors(options: TrainOptions) -> bool:
+    """Whether the classifier's features include the sentence embedding."""
+    return options.classifier in ("embeddings", "hybrid")
+
+
+def _weight(options: TrainOptions) -> float:
+    return options.hybrid_weight if options.classifier == "hybrid" else options.embedding_weight
 
 
 class BuiltinNlu:
@@ -94,7 +106,7 @@ class BuiltinNlu:
 
     def _vectors(self, texts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float32]] | None:
         """Sentence embeddings when the classifier or the novelty score uses them."""
-        if self.options.classifier != "embeddings" and self.novelty is None:
+        if not _uses_vectors(self.options) and self.novelty is None:
             return None
         from nlu.embeddings import encode
 
@@ -103,9 +115,9 @@ class BuiltinNlu:
     def _dense(
         self, vectors: np.ndarray[Any, np.dtype[np.float32]] | None
     ) -> np.ndarray[Any, np.dtype[np.float32]] | None:
-        if self.options.classifier != "embeddings" or vectors is None:
+        if not _uses_vectors(self.options) or vectors is None:
             return None
-        return vectors * self.options.embedding_weight
+        return vectors * _weight(self.options)
 
     def parse(self, text: str) -> ParseResult:
         vectors = self._vectors([text])
@@ -166,6 +178,11 @@ class BuiltinNlu:
         )
 
 
+# Texts up to this long are parsed on the event loop (well under a millisecond); longer ones in
+# a thread, so that one long message does not hold up other conversations.
+ON_LOOP_CHARS = 512
+
+
 class BuiltinBackend:
     """``NluBackend`` for the built-in model."""
 
@@ -173,8 +190,9 @@ class BuiltinBackend:
         self.nlu = nlu
 
     async def parse(self, text: str) -> ParseResult:
-        if self.nlu.options.classifier == "embeddings" or self.nlu.novelty is not None:
-            # milliseconds of torch: off the loop
+        vectors = _uses_vectors(self.nlu.options) or self.nlu.novelty is not None
+        if vectors or len(text) > ON_LOOP_CHARS:
+            # milliseconds of the sentence encoder, or of a long text: off the loop
             return await asyncio.to_thread(self.nlu.parse, text)
         return self.nlu.parse(text)
 
@@ -195,13 +213,13 @@ def train(
     if len(set(labels)) >= 2:
         x = featurizer.transform(texts)
         vectors = None
-        if options.classifier == "embeddings" or options.novelty == "embeddings":
+        if _uses_vectors(options) or options.novelty == "embeddings":
             from nlu.embeddings import encode
 
             vectors = encode(texts)
-        if options.classifier == "embeddings" and vectors is not None:
-            x = sp.hstack([x, sp.csr_matrix(vectors * options.embedding_weight)]).tocsr()
-        c = options.embeddings_c if options.classifier == "embeddings" else options.c
+        if _uses_vectors(options) and vectors is not None:
+            x = sp.hstack([x, sp.csr_matrix(vectors * _weight(options))]).tocsr()
+        c = options.embeddings_c if _uses_vectors(options) else options.c
         classifier = LinearClassifier.fit(x, labels, c=c, balanced=options.balanced)
         if options.novelty == "embeddings" and vectors is not None:
             novelty = _fit_novelty(classifier, labels, vectors, options.novelty_budget)

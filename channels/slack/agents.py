@@ -30,13 +30,21 @@ from channels.slack.inbound import (
     _unescape,
     envelope_bot_ids,
 )
-from gateway.messages import AgentAction, AgentEvent, ConversationRef, CustomerRef, InboundEvent
+from gateway.messages import (
+    SUGGEST_PREFIX,
+    AgentAction,
+    AgentEvent,
+    ConversationRef,
+    CustomerRef,
+    InboundEvent,
+)
 
 THREAD_CUSTOMER = "slack_thread"
 BUTTONS: dict[str, AgentAction] = {
     "handoff:claim": "claim",
     "handoff:resolve": "resolve",
     "handoff:return_to_bot": "return_to_bot",
+    "handoff:teach": "teach",  # after Resolve: the answer becomes a draft FAQ entry
 }
 COMMANDS: dict[str, AgentAction] = {
     "!claim": "claim",
@@ -109,7 +117,12 @@ def _buttons(data: dict[str, Any], channel: str) -> list[InboundEvent]:
         return []
     user = _dict(data.get("user"))
     container = _dict(data.get("container"))
-    card = _str(container.get("message_ts")) or _str(_dict(data.get("message")).get("ts"))
+    # A button on a post in the card's thread (suggested answers) names the card as thread_ts.
+    card = (
+        _str(container.get("thread_ts"))
+        or _str(container.get("message_ts"))
+        or _str(_dict(data.get("message")).get("ts"))
+    )
     agent = _str(user.get("id"))
     if card is None or agent is None:
         return []
@@ -117,6 +130,9 @@ def _buttons(data: dict[str, Any], channel: str) -> list[InboundEvent]:
     for action in data.get("actions") or []:
         value = _str(_dict(action).get("value"))
         kind = BUTTONS.get(value or "")
+        suggested = ""
+        if kind is None and value and value.startswith(SUGGEST_PREFIX):
+            kind, suggested = "suggest", value.removeprefix(SUGGEST_PREFIX)
         action_ts = _str(_dict(action).get("action_ts"))
         if kind is None or action_ts is None:
             continue
@@ -129,6 +145,7 @@ def _buttons(data: dict[str, Any], channel: str) -> list[InboundEvent]:
                 action=kind,
                 agent_id=agent,
                 agent_name=_str(user.get("name")) or _str(user.get("username")),
+                text=suggested,
             )
         )
     return events

@@ -11,6 +11,8 @@ from typing import Any
 
 from gateway.handoff.stats import describe, summarise
 from gateway.handoff.store import handoff_store
+from gateway.review import review_inbox
+from gateway.review.record import describe_knowledge, knowledge_summary
 
 _PERIOD = re.compile(r"^(\d+(?:\.\d+)?)([mhdw])$")
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -56,7 +58,11 @@ async def print_stats(url: str, since: float, *, as_json: bool = False) -> int:
     try:
         until = time.time()
         summary = await summarise(handoff_store(store), until - since, until)
+        knowledge = knowledge_summary(await review_inbox(store).counts(until - since, until))
     finally:
         await store.close()
-    print(json.dumps(summary.as_dict(), indent=2) if as_json else describe(summary))
+    if as_json:
+        print(json.dumps({**summary.as_dict(), "knowledge": knowledge}, indent=2))
+    else:
+        print(describe(summary) + "\n" + describe_knowledge(knowledge))
     return 0

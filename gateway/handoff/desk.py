@@ -15,6 +15,7 @@ a committed turn, ``media`` signs the URLs of the files agents share.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 from typing import Any
@@ -28,6 +29,7 @@ from gateway.handoff.posts import DeskTurn, Keys, Posts
 from gateway.handoff.state import HandoffState, Outcome, handoff_of, with_handoff
 from gateway.handoff.stats import Stats
 from gateway.handoff.store import HandoffStore
+from gateway.handoff.suggest import suggested_answer, suggestions_post, teach
 from gateway.handoff.timers import Timers
 from gateway.identity import SERVICE_WINDOW, WINDOWED_CHANNELS
 from gateway.messages import AgentEvent, Button, CustomerMessage, DeliveryStatus, OutboundMessage
@@ -94,6 +96,8 @@ class HandoffDesk:
             self.posts.card(state.card, session, state, now),
             self.posts.slack(keys(), state, "thread", lines + "\n" + "\n".join(current)),
         ]
+        if (suggested := suggestions_post(self.posts, keys(), state)) is not None:
+            outbound.append(suggested)  # under the transcript
         record = {
             "type": "handoff",
             "at": now,
@@ -169,6 +173,8 @@ class HandoffDesk:
         keys = Keys(event.event_id)
         if event.action == "timer":
             return self._timer(session, state, keys, now) if state else DeskTurn(session)
+        if event.action == "teach" and state is not None and await self._current(key, state, event):
+            return await teach(self, key, session, state, event, keys)
         if state is None or not state.open or not await self._current(key, state, event):
             if state is None or event.action not in ("reply", "claim", "resolve", "return_to_bot"):
                 return DeskTurn(session)
@@ -180,6 +186,12 @@ class HandoffDesk:
             return self._claim(session, state, event, keys, now)
         if event.action in ("reply", "note"):
             return self._reply(session, state, event, keys, now)
+        if event.action == "suggest":  # a suggested answer: sent as the agent's reply
+            answer = suggested_answer(state, event.text)
+            if answer is None:
+                return DeskTurn(session)
+            reply = dataclasses.replace(event, action="reply", text=answer, message_ts=None)
+            return self._reply(session, state, reply, keys, now)
         if state.state == "agent" and state.agent_id != event.agent_id:
             text = f"{state.agent_name} owns this conversation; only they can close it."
             return DeskTurn(session, [self.posts.ephemeral(keys(), state, event, text)])
@@ -294,10 +306,12 @@ class HandoffDesk:
                 f"{cards.duration(now - state.last_activity)}. The bot answers them next time."
             ),
         }
+        teach_button = (Button(title="Teach the bot", payload="handoff:teach"),)
         outbound = [
             self.posts.card(keys(), session, state, now),
-            self.posts.slack(keys(), state, "thread", notes[outcome]),
-        ]
+            self.posts.slack(keys(), state, "thread", notes[outcome],
+                             buttons=teach_button if outcome == "resolved" else ()),
+        ]  # fmt: skip
         if csat:
             buttons = tuple(Button(title=str(n), payload=f"{CSAT_PREFIX}{n}") for n in range(1, 6))
             outbound.append(

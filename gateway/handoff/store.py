@@ -85,6 +85,11 @@ def _tag(key: str) -> str:
     return conversation_key(key, "")
 
 
+# A record arrives in the stream at most this long after its event time (it is logged right
+# after the turn that produced it commits); reading a period looks this far around it.
+LOG_DELAY = 3600.0
+
+
 class RedisHandoffStore:
     THREADS = "fd:handoff:thread:"
     TIMERS = "fd:handoff:timers"
@@ -158,20 +163,21 @@ class RedisHandoffStore:
         return [float(v) for v in await self.redis.lrange(f"fd:handoff:pickups:{queue}", 0, -1)]
 
     async def log(self, record: dict[str, Any]) -> None:
-        at_ms = int(float(record["at"]) * 1000)
+        # Redis picks the id (the time the record arrives): records of two conversations may
+        # arrive out of the order of their event times, and an id taken from the event time
+        # would then be refused as smaller than the stream's last one.
         await self.redis.xadd(
-            self.EVENTS,
-            {"r": json.dumps(record)},
-            id=f"{at_ms}-*",
-            maxlen=EVENTS_MAXLEN,
-            approximate=True,
+            self.EVENTS, {"r": json.dumps(record)}, maxlen=EVENTS_MAXLEN, approximate=True
         )
 
     async def records(self, since: float, until: float) -> list[dict[str, Any]]:
         entries = await self.redis.xrange(
-            self.EVENTS, min=str(int(since * 1000)), max=str(int(until * 1000))
+            self.EVENTS,
+            min=str(int((since - LOG_DELAY) * 1000)),
+            max=str(int((until + LOG_DELAY) * 1000)),
         )
-        return [json.loads(fields[b"r"]) for _, fields in entries]
+        records = (json.loads(fields[b"r"]) for _, fields in entries)
+        return [r for r in records if since <= float(r["at"]) <= until]
 
     async def seen(self, key: str, at: float, handed_off: bool) -> None:
         day = day_of(at)

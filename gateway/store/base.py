@@ -65,12 +65,17 @@ class TurnCommit:
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
+    """An item taken out of its conversation's list after it failed ``attempts`` times: an
+    inbound event that could not be processed (lane ``turns``) or a message that could not be
+    sent (lane ``sends``)."""
+
     id: str
     key: str
     payload: bytes
     error: str
     attempts: int
     failed_at: float
+    lane: Lane = "sends"
 
 
 class Store(Protocol):
@@ -141,8 +146,13 @@ class Store(Protocol):
         if the lock is still ours (releasing it when the outbox is then empty)."""
 
     async def dead_letter(self, key: str, token: str, item: bytes, letter: DeadLetter) -> Advance:
-        """Keep ``letter`` in the dead-letter queue and pop the outbox head ``item`` (as
-        commit_sent, without recording a send)."""
+        """Keep ``letter`` in the dead-letter queue and pop the head ``item`` of its lane's
+        list (as commit_sent, without recording a send), atomically."""
+
+    async def count_failure(self, lane: Lane, key: str, item: bytes, ttl: float) -> int:
+        """Count one more failed attempt at ``item`` (the head of the conversation's list for
+        ``lane``) and return how many there were; the count is shared by every process and
+        forgotten ``ttl`` seconds after the last failure."""
 
     async def dead_letters(self) -> list[DeadLetter]: ...
 
@@ -151,7 +161,7 @@ class Store(Protocol):
         send's follow-ups, e.g. a delivery mark after a relayed reply)."""
 
     async def requeue_dead_letter(self, letter_id: str) -> DeadLetter | None:
-        """Put a dead letter back at the end of its conversation's outbox."""
+        """Put a dead letter back at the end of its conversation's list (inbox or outbox)."""
 
     # ----------------------------------------------------------- observation
     async def depth(self, lane: Lane) -> int:

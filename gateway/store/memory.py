@@ -33,6 +33,7 @@ class MemoryStore:
         self._in_progress: dict[Lane, set[str]] = {lane: set() for lane in LANES}
         self._ids = itertools.count(1)
         self._dlq: dict[str, DeadLetter] = {}
+        self._failures: dict[tuple[Lane, str, bytes], tuple[int, float]] = {}
 
     async def ping(self) -> None:
         return None
@@ -187,9 +188,17 @@ class MemoryStore:
 
     async def dead_letter(self, key: str, token: str, item: bytes, letter: DeadLetter) -> Advance:
         self._dlq[letter.id] = letter
-        if not self._pop_if("sends", key, token, item):
+        if not self._pop_if(letter.lane, key, token, item):
             return Advance(ok=False)
-        return self._advance("sends", key)
+        self._failures.pop((letter.lane, key, item), None)
+        return self._advance(letter.lane, key)
+
+    async def count_failure(self, lane: Lane, key: str, item: bytes, ttl: float) -> int:
+        now = time.monotonic()
+        count, expires = self._failures.get((lane, key, item), (0, now))
+        count = count + 1 if expires > now else 1
+        self._failures[lane, key, item] = (count, now + ttl)
+        return count
 
     async def dead_letters(self) -> list[DeadLetter]:
         return sorted(self._dlq.values(), key=lambda d: d.failed_at)
@@ -202,8 +211,8 @@ class MemoryStore:
     async def requeue_dead_letter(self, letter_id: str) -> DeadLetter | None:
         letter = self._dlq.pop(letter_id, None)
         if letter is not None:
-            self._lists["sends", letter.key].append(letter.payload)
-            await self.post_ticket("sends", letter.key)
+            self._lists[letter.lane, letter.key].append(letter.payload)
+            await self.post_ticket(letter.lane, letter.key)
         return letter
 
     # ----------------------------------------------------------- observation

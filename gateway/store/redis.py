@@ -9,6 +9,7 @@ the stream's length is the number of tickets waiting or in progress.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import time
 from collections.abc import Callable, Coroutine
@@ -58,6 +59,10 @@ def _tag(key: str) -> str:
 
 def conversation_key(key: str, suffix: str) -> str:
     return f"fd:{{{_tag(key)}}}:{suffix}"
+
+
+def _failures_key(lane: Lane, key: str, item: bytes) -> str:
+    return conversation_key(key, f"{lane}:failures:{hashlib.sha1(item).hexdigest()[:20]}")
 
 
 def _stream(lane: Lane) -> str:
@@ -323,9 +328,24 @@ class RedisStore:
 
     @_translated
     async def dead_letter(self, key: str, token: str, item: bytes, letter: DeadLetter) -> Advance:
+        # The letter is kept before the pop (the queue's key is in another cluster slot): a
+        # crash in between leaves the item to fail again, never lost.
         await self.redis.hset(DLQ, letter.id, _letter_json(letter))
-        keys = [conversation_key(key, "sends:lock"), conversation_key(key, "sends")]
-        return _advance(await self._pop_head(keys=keys, args=[token, item, 0]))
+        lane = letter.lane
+        keys = [conversation_key(key, f"{lane}:lock"), conversation_key(key, lane)]
+        advance = _advance(await self._pop_head(keys=keys, args=[token, item, 0]))
+        if advance.ok:
+            await self.redis.delete(_failures_key(lane, key, item))
+        return advance
+
+    @_translated
+    async def count_failure(self, lane: Lane, key: str, item: bytes, ttl: float) -> int:
+        name = _failures_key(lane, key, item)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.incr(name)
+            pipe.pexpire(name, _ms(ttl))
+            count, _ = await pipe.execute()
+        return int(count)
 
     @_translated
     async def dead_letters(self) -> list[DeadLetter]:
@@ -344,9 +364,9 @@ class RedisStore:
         if raw is None:
             return None
         letter = _letter(raw)
-        await self.redis.rpush(conversation_key(letter.key, "sends"), letter.payload)
+        await self.redis.rpush(conversation_key(letter.key, letter.lane), letter.payload)
         await self.redis.hdel(DLQ, letter_id)
-        await self.post_ticket("sends", letter.key)
+        await self.post_ticket(letter.lane, letter.key)
         return letter
 
     # ----------------------------------------------------------- observation
@@ -375,10 +395,11 @@ def _letter_json(letter: DeadLetter) -> str:
         {
             "id": letter.id,
             "key": letter.key,
-            "payload": letter.payload.decode(),
+            "payload": letter.payload.decode("utf-8", "surrogateescape"),
             "error": letter.error,
             "attempts": letter.attempts,
             "failed_at": letter.failed_at,
+            "lane": letter.lane,
         }
     )
 
@@ -388,8 +409,9 @@ def _letter(raw: bytes | str) -> DeadLetter:
     return DeadLetter(
         id=d["id"],
         key=d["key"],
-        payload=d["payload"].encode(),
+        payload=d["payload"].encode("utf-8", "surrogateescape"),
         error=d["error"],
         attempts=int(d["attempts"]),
         failed_at=float(d.get("failed_at", time.time())),
+        lane="turns" if d.get("lane") == "turns" else "sends",
     )

@@ -6,6 +6,9 @@ from __future__ import annotations
 import time
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+import pytest
+
+from gateway.handoff.media import MediaRefused, MediaSigner
 from tests.handoff.conftest import PHONE, PUBLIC_URL, Client, Desk, until
 from tests.support.slack_agents import TOKEN
 
@@ -85,3 +88,33 @@ async def test_an_agents_file_reaches_an_sms_customer_as_mms_media(
     response = await client.get(local(url))
     assert response.status == 200
     assert await response.read() == b"\x89PNG\r\n\x1a\n" + b"p" * 500
+
+
+@pytest.mark.parametrize(
+    ("exp", "sig"),
+    [
+        ("²", "0" * 64),  # a Unicode digit
+        ("9" * 5000, "0" * 64),  # more digits than int() takes
+        ("1" * 13, "0" * 64),
+        ("", ""),
+        ("1800000000", "é" * 64),  # a signature that is not ASCII
+    ],
+)
+def test_junk_expiry_or_signature_is_refused_not_a_crash(exp: str, sig: str) -> None:
+    signer = MediaSigner(
+        key=b"k" * 32, public_url=PUBLIC_URL, ttl=3600, origins=frozenset({("https", "x")})
+    )
+    with pytest.raises(MediaRefused) as refused:
+        signer.verify("aHR0cHM6Ly94L2Y", exp, sig, time.time())
+    assert refused.value.status == 403
+
+
+def test_a_signed_id_that_is_not_base64_is_refused() -> None:
+    signer = MediaSigner(
+        key=b"k" * 32, public_url=PUBLIC_URL, ttl=3600, origins=frozenset({("https", "x")})
+    )
+    exp = int(time.time()) + 60
+    ident = "ü-not-base64"
+    with pytest.raises(MediaRefused) as refused:
+        signer.verify(ident, str(exp), signer._sign(ident, exp), time.time())
+    assert refused.value.status == 403

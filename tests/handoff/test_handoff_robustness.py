@@ -4,8 +4,11 @@ of a handoff, and a relayed reply the customer's platform refuses."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 from gateway.handoff.cli import print_stats
+from gateway.handoff.store import handoff_store
+from gateway.store import open_store
 from tests.handoff.conftest import PHONE, Client, Desk, until
 from tests.support.fake_slack import Reply
 from tests.support.fake_twilio import twilio_error
@@ -119,3 +122,20 @@ async def test_stats_summarise_the_period(
     assert "satisfaction:        5.0 / 5 from 1 ratings" in out
     assert "bot containment:     0% of 1 conversations" in out
     assert "time to claim:       median" in out
+
+
+async def test_stats_records_logged_out_of_event_order_are_all_kept(redis_url: str) -> None:
+    """Two conversations hand off at nearly the same moment; the later event's record reaches
+    the stream first. Both are kept and both are counted (an id taken from the event time was
+    refused as smaller than the stream's top)."""
+    store = open_store(redis_url)
+    try:
+        stats = handoff_store(store)
+        now = time.time()
+        await stats.log({"kind": "handoff", "key": "telegram:2", "at": now})
+        await stats.log({"kind": "handoff", "key": "telegram:1", "at": now - 0.5})
+        records = await stats.records(now - 60, now + 60)
+        assert sorted(r["key"] for r in records) == ["telegram:1", "telegram:2"]
+        assert await stats.records(now + 1, now + 60) == []  # still read by event time
+    finally:
+        await store.close()
