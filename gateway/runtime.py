@@ -68,7 +68,7 @@ class Gateway:
             help_text=settings.channels.twilio.help_text,
             desk=self.handoff.desk if self.handoff else None,
             review=ReviewRecorder(
-                review_inbox(self.store),
+                review_inbox(self.store, retention=settings.store.transcript_retention),
                 low_intent=settings.nlu.threshold + MARGIN_INTENT,
             ),
         )

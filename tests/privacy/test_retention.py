@@ -60,6 +60,8 @@ async def test_every_key_about_a_customer_expires_within_retention(redis_url: st
         await hstore.record_relay(f"tel:{PHONE}", "wamid.1", "111.333")
         about = [k async for k in client.scan_iter(count=1000) if PHONE.encode() in k]
         about += [k async for k in client.scan_iter(match="fd:handoff:thread:*")]
+        about += [k async for k in client.scan_iter(match="fd:{review}:item:*")]
+        assert any(k.startswith(b"fd:{review}:item:") for k in about)  # the bot missed it
         assert len(about) >= 5  # session, transcript, dedup id, sent marker, card, thread…
         for key in about:
             ttl = await client.ttl(key)
