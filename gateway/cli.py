@@ -1,4 +1,4 @@
-"""The ``frontdesk`` command line: run, chat, validate, test, dlq, telegram, nlu, stats."""
+"""The ``frontdesk`` command line: run, chat, validate, dlq, telegram, nlu, stats, customer…"""
 
 from __future__ import annotations
 
@@ -159,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     from channels.telegram_cli import add_commands as add_telegram_commands
     from dialogs.cli import add_commands as add_dialog_commands
     from gateway.handoff.cli import add_commands as add_handoff_commands
+    from gateway.privacy_cli import add_commands as add_privacy_commands
     from gateway.review.cli import add_commands as add_review_commands
     from nlu.cli import add_commands as add_nlu_commands
     from nlu.knowledge.cli import add_commands as add_kb_commands
@@ -167,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_dialog_commands(sub)
     add_nlu_commands(sub)
     add_handoff_commands(sub)
+    add_privacy_commands(sub)
     add_kb_commands(sub)
     add_review_commands(sub)
     return parser

@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 
 class _Section(BaseModel):
@@ -33,6 +40,42 @@ class StoreSettings(_Section):
     transcript_limit: int = Field(default=200, ge=1)
     dedup_ttl: float = Field(default=7 * 24 * 3600, gt=0, description="seconds")
     max_connections: int = Field(default=512, ge=8, description="Redis connections per process")
+    # How long anything about a customer is kept (docs/privacy.md): session, transcript,
+    # dedup ids, handoff records, dead letters and the web chat log never outlive it.
+    transcript_retention: float = Field(default=90 * 24 * 3600, gt=0, description="seconds")
+
+    @field_validator("transcript_retention", mode="before")
+    @classmethod
+    def _retention_duration(cls, value: object) -> object:
+        return parse_duration(value)
+
+    @model_validator(mode="after")
+    def _within_retention(self) -> StoreSettings:
+        """Sessions and dedup ids (keys named after the customer) expire within retention."""
+        keep = self.transcript_retention
+        if self.session_ttl <= keep and self.dedup_ttl <= keep:
+            return self
+        return self.model_copy(
+            update={
+                "session_ttl": min(self.session_ttl, keep),
+                "dedup_ttl": min(self.dedup_ttl, keep),
+            }
+        )
+
+
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(value: object) -> object:
+    """``90d``, ``12h``, ``30m``, ``45s``, ``2w`` or a number of seconds, as seconds; anything
+    else is returned unchanged for the field's own validation to reject."""
+    if isinstance(value, str):
+        match = _DURATION.fullmatch(value)
+        if match is None:
+            raise ValueError(f"not a duration: {value!r} (say 90d, 12h, 30m or seconds)")
+        return float(match.group(1)) * _UNITS[match.group(2)]
+    return value
 
 
 class WorkerSettings(_Section):

@@ -66,6 +66,7 @@ class Outbox:
         self.hooks = hooks
         self.store = store
         self.lease = lease
+        self.sent_ttl = SENT_TTL  # how long a sent mark is kept (capped by the retention)
         self.channels = channels
         self.metrics = metrics
         self.settings = settings
@@ -146,7 +147,7 @@ class Outbox:
         deadline = time.monotonic() + self.settings.max_retry_after
         while True:
             try:
-                advance = await self.store.commit_sent(key, token, item, message_key, SENT_TTL)
+                advance = await self.store.commit_sent(key, token, item, message_key, self.sent_ttl)
             except StoreUnavailable:
                 if time.monotonic() > deadline:
                     raise

@@ -20,10 +20,17 @@ from gateway.ingest import Ingest
 from gateway.lanes import LaneRunner
 from gateway.metrics import Metrics
 from gateway.outbox import Outbox
+from gateway.privacy_retention import RetentionSweeper
 from gateway.review import review_inbox
 from gateway.review.record import MARGIN_INTENT, ReviewRecorder
 from gateway.store import LANES, Store, open_store
 from gateway.worker import TurnWorker
+
+
+def retention_sweeper(store: Store, retention: float) -> RetentionSweeper | None:
+    """The periodic retention sweep, for a shared Redis store (see gateway/privacy_retention)."""
+    redis = getattr(store, "redis", None)
+    return None if redis is None else RetentionSweeper(redis, retention)
 
 
 class Gateway:
@@ -61,7 +68,7 @@ class Gateway:
             help_text=settings.channels.twilio.help_text,
             desk=self.handoff.desk if self.handoff else None,
             review=ReviewRecorder(
-                review_inbox(self.store),
+                review_inbox(self.store, retention=settings.store.transcript_retention),
                 low_intent=settings.nlu.threshold + MARGIN_INTENT,
             ),
         )
@@ -73,6 +80,7 @@ class Gateway:
             lease=settings.workers.lease,
             hooks=self.handoff.relay if self.handoff else None,
         )
+        self.outbox.sent_ttl = min(self.outbox.sent_ttl, settings.store.transcript_retention)
         w = settings.workers
         self.runners = [
             LaneRunner(
@@ -90,6 +98,7 @@ class Gateway:
             for lane in LANES
         ]
         self._tasks: list[asyncio.Task[None]] = []
+        self.sweeper = retention_sweeper(self.store, settings.store.transcript_retention)
 
     async def start(self, *, workers: bool = True) -> None:
         for channel in self.adapters():
@@ -98,12 +107,16 @@ class Gateway:
             self._tasks = [asyncio.create_task(r.run()) for r in self.runners]
             if self.handoff is not None:
                 self._tasks.append(asyncio.create_task(self.handoff.ticker.run()))
+            if self.sweeper is not None:
+                self._tasks.append(asyncio.create_task(self.sweeper.run()))
 
     async def stop(self) -> None:
         """Stop taking work, finish what is held, then close channels and the store."""
         grace = self.settings.workers.shutdown_grace
         if self.handoff is not None:
             self.handoff.ticker.stop()
+        if self.sweeper is not None:
+            self.sweeper.stop()
         await asyncio.gather(*(r.stop(grace) for r in self.runners))
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):

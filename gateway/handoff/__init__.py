@@ -45,7 +45,7 @@ def build_handoff(
             "handoff_off", reason="handoff.slack_channel is set but the Slack channel is off"
         )
         return None
-    hstore = handoff_store(store)
+    hstore = handoff_store(store, retention=settings.store.transcript_retention)
     stats = Stats(metrics)
     media = media_signer(settings)
     desk = HandoffDesk(

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from gateway.store import Store
 
 MAP_TTL = 90 * 24 * 3600  # a thread stays answerable (and mapped) this long
+RELAY_TTL = 7 * 24 * 3600  # a relayed message can be edited this long
 EVENTS_MAXLEN = 200_000
 
 
@@ -71,10 +72,10 @@ class HandoffStore(Protocol):
         """(conversations, conversations handed off) on the days of the period."""
 
 
-def handoff_store(store: Store) -> HandoffStore:
+def handoff_store(store: Store, retention: float | None = None) -> HandoffStore:
     redis = getattr(store, "redis", None)
     if redis is not None:
-        return RedisHandoffStore(redis)
+        return RedisHandoffStore(redis, retention=retention)
     return MemoryHandoffStore()
 
 
@@ -95,14 +96,18 @@ class RedisHandoffStore:
     WHO = "fd:handoff:timer-customers"
     EVENTS = "fd:handoff:events"
 
-    def __init__(self, redis: Any) -> None:
+    def __init__(self, redis: Any, *, retention: float | None = None) -> None:
         self.redis = redis
+        # Records about a customer (cards, thread maps, relays) never outlive the retention.
+        limit = MAP_TTL if retention is None else max(1, int(retention))
+        self.map_ttl = min(MAP_TTL, limit)
+        self.relay_ttl = min(RELAY_TTL, limit)
 
     async def record_card(self, key: str, card: str, ts: str, customer: str) -> None:
         mapping = json.dumps({"key": key, "customer": json.loads(customer)})
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.set(f"{_tag(key)}card:{card}", ts, ex=MAP_TTL)
-            pipe.set(self.THREADS + ts, mapping, ex=MAP_TTL)
+            pipe.set(f"{_tag(key)}card:{card}", ts, ex=self.map_ttl)
+            pipe.set(self.THREADS + ts, mapping, ex=self.map_ttl)
             await pipe.execute()
 
     async def card_ts(self, key: str, card: str) -> str | None:
@@ -117,7 +122,7 @@ class RedisHandoffStore:
         return str(data["key"]), json.dumps(data["customer"])
 
     async def record_relay(self, key: str, platform_id: str, agent_ts: str) -> None:
-        await self.redis.set(f"{_tag(key)}relay:{platform_id}", agent_ts, ex=7 * 24 * 3600)
+        await self.redis.set(f"{_tag(key)}relay:{platform_id}", agent_ts, ex=self.relay_ttl)
 
     async def relay(self, key: str, platform_id: str) -> str | None:
         value = await self.redis.get(f"{_tag(key)}relay:{platform_id}")

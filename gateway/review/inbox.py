@@ -90,9 +90,11 @@ def days_between(since: float, until: float) -> list[str]:
     return days
 
 
-def review_inbox(store: Store) -> ReviewInbox:
+def review_inbox(store: Store, retention: float | None = None) -> ReviewInbox:
+    """The store's review inbox; items expire within ``retention`` seconds when given."""
     redis = getattr(store, "redis", None)
-    return RedisReviewInbox(redis) if redis is not None else MemoryReviewInbox()
+    ttl = TTL if retention is None else min(TTL, retention)
+    return RedisReviewInbox(redis, ttl=ttl) if redis is not None else MemoryReviewInbox()
 
 
 def _s(value: Any) -> str:
