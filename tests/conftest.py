@@ -8,12 +8,17 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import hypothesis  # noqa: F401  (see below)
 import pytest
 import redis
 
 from channels.api import sign
 from tests.support.fake_callback import FakeCallback, start_callback
 from tests.support.redis_server import RedisServer
+
+# Hypothesis is imported while tests are collected: when its pytest plugin imports it only at the
+# end of a run that has no test importing it, CPython 3.11.7 can fail to compile it ("AST
+# constructor recursion depth mismatch") after the tests have passed.
 
 API_SECRET = "test-api-secret"
 
