@@ -51,6 +51,13 @@ class Metrics:
             ["channel"],
             registry=r,
         )
+        self.rate_limited = Counter(
+            "frontdesk_rate_limited",
+            "Customer messages over the per-sender rate limit, by channel and outcome (warn: "
+            "answered with a slow-down reply; drop: not processed).",
+            ["channel", "outcome"],
+            registry=r,
+        )
         self.nlu_backend_errors = Counter(
             "frontdesk_nlu_backend_errors",
             "NLU backend calls that gave no usable answer, by backend and outcome "
