@@ -31,7 +31,10 @@ class Metrics:
             registry=r,
         )
         self.turns = Counter(
-            "frontdesk_turns", "Turns committed, by outcome (ok, error).", ["outcome"], registry=r
+            "frontdesk_turns",
+            "Turns committed, by outcome (ok, error, rate_limited).",
+            ["outcome"],
+            registry=r,
         )
         self.queue_depth = Gauge(
             "frontdesk_queue_depth",
