@@ -268,6 +268,7 @@ async def start_gateways(
             "server": {"host": HOST, "port": port, "public_url": f"http://{HOST}:{port}"},
             "store": {"url": f"redis://{HOST}:{redis_port}/0"},
             "log": {"level": "warning"},
+            "limits": {"enabled": False},  # a load generator is a flood by design
             "channels": {"api": {"secret": "${BENCH_API_SECRET}", "callback_url": callback}},
         }
         path = tmp / f"frontdesk-{n}.yml"

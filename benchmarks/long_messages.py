@@ -95,6 +95,7 @@ async def main() -> None:
             "store": {"url": "memory://"},
             "channels": {"api": {"secret": SECRET, "callback_url": f"{cb_url}/cb"}},
             "dialogs": {"enabled": True},
+            "limits": {"enabled": False},  # the flooder must reach the NLU, not be dropped
         }
     )
     env = {**os.environ, ORDER_API_ENV: bound_url(orders)}

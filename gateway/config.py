@@ -102,6 +102,18 @@ DEFAULT_RATE_LIMITS = {
 }
 
 
+class SenderLimitSettings(_Section):
+    rate: float = Field(default=1.0, gt=0, description="messages a second, on average")
+    burst: int = Field(default=20, ge=1, description="messages at once")
+
+
+class LimitSettings(_Section):
+    # Per sender (customer) and channel; over it: one "slow down" reply, then dropped.
+    enabled: bool = True
+    per_sender: SenderLimitSettings = SenderLimitSettings()
+    channels: dict[str, SenderLimitSettings] = Field(default_factory=dict)  # overrides
+
+
 class OutboxSettings(_Section):
     max_attempts: int = Field(default=6, ge=1)
     base_delay: float = Field(default=0.5, gt=0)
@@ -400,6 +412,7 @@ class Settings(_Section):
     store: StoreSettings = StoreSettings()
     workers: WorkerSettings = WorkerSettings()
     outbox: OutboxSettings = OutboxSettings()
+    limits: LimitSettings = LimitSettings()
     log: LogSettings = LogSettings()
     channels: ChannelSettings = ChannelSettings()
     nlu: NluSettings = NluSettings()

@@ -31,7 +31,10 @@ class Metrics:
             registry=r,
         )
         self.turns = Counter(
-            "frontdesk_turns", "Turns committed, by outcome (ok, error).", ["outcome"], registry=r
+            "frontdesk_turns",
+            "Turns committed, by outcome (ok, error, rate_limited).",
+            ["outcome"],
+            registry=r,
         )
         self.queue_depth = Gauge(
             "frontdesk_queue_depth",
@@ -49,6 +52,13 @@ class Metrics:
             "frontdesk_dead_letters",
             "Messages moved to the dead-letter queue, by channel.",
             ["channel"],
+            registry=r,
+        )
+        self.rate_limited = Counter(
+            "frontdesk_rate_limited",
+            "Customer messages over the per-sender rate limit, by channel and outcome (warn: "
+            "answered with a slow-down reply; drop: not processed).",
+            ["channel", "outcome"],
             registry=r,
         )
         self.nlu_backend_errors = Counter(

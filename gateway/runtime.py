@@ -18,6 +18,7 @@ from gateway.config import Settings
 from gateway.handoff import build_handoff
 from gateway.ingest import Ingest
 from gateway.lanes import LaneRunner
+from gateway.limits import Bucket, SenderLimits
 from gateway.metrics import Metrics
 from gateway.outbox import Outbox
 from gateway.privacy_retention import RetentionSweeper
@@ -71,6 +72,7 @@ class Gateway:
                 review_inbox(self.store, retention=settings.store.transcript_retention),
                 low_intent=settings.nlu.threshold + MARGIN_INTENT,
             ),
+            limits=sender_limits(settings),
         )
         self.outbox = Outbox(
             store=self.store,
@@ -137,3 +139,13 @@ class Gateway:
             self.metrics.queue_depth.labels(lane).set(await self.store.depth(lane))
         if self.handoff is not None:
             await self.handoff.refresh_gauges()
+
+
+def sender_limits(settings: Settings) -> SenderLimits | None:
+    """The per-sender rate limits of ``limits``, or None when they are off."""
+    limits = settings.limits
+    if not limits.enabled:
+        return None
+    default = Bucket(rate=limits.per_sender.rate, burst=limits.per_sender.burst)
+    channels = {c: Bucket(rate=b.rate, burst=b.burst) for c, b in limits.channels.items()}
+    return SenderLimits(default=default, channels=channels)

@@ -42,6 +42,8 @@ class Session:
     offered: dict[str, list[list[str]]] = field(default_factory=dict)  # numbered options
     handoff: dict[str, Any] | None = None  # the open handoff: trigger, reason, when, …
     slots: dict[str, Any] = field(default_factory=dict)
+    # the sender's rate-limit bucket per channel: (tokens, at, warned) (gateway.limits)
+    rate: dict[str, tuple[float, float, int]] = field(default_factory=dict)
     dialog: dict[str, Any] = field(default_factory=dict)
     created_at: float = 0.0
     updated_at: float = 0.0

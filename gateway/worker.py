@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from dialogs.base import Dialog, Reply, SystemEvent, TurnContext
 from gateway.identity import SERVICE_WINDOW, WINDOWED_CHANNELS
 from gateway.lanes import LockLost
+from gateway.limits import SLOW_DOWN_TEXT, SenderLimits, Verdict
 from gateway.logging import get_logger
 from gateway.messages import (
     AgentEvent,
@@ -81,7 +82,9 @@ class TurnWorker:
         help_text: str = DEFAULT_HELP_TEXT,
         desk: HandoffDesk | None = None,
         review: ReviewRecorder | None = None,
+        limits: SenderLimits | None = None,
     ) -> None:
+        self.limits = limits
         self.desk = desk
         self.review = review
         self.help_text = help_text
@@ -101,8 +104,14 @@ class TurnWorker:
         outcome = "ok"
         before = session
         records: Records = []
+        verdict: Verdict = "ok"
         try:
-            session, outbound, records = await self._turn(session, event)
+            if self.limits is not None:
+                session, verdict = self.limits.check(session, event)
+            if verdict == "ok":
+                session, outbound, records = await self._turn(session, event)
+            else:
+                outbound = self._slow_down(session, event) if verdict == "warn" else []
         except Exception:
             get_logger(conversation_id=key, channel=event.conversation.channel).exception(
                 "turn_failed", event_id=event.event_id
@@ -115,7 +124,9 @@ class TurnWorker:
             session=StoredSession(version=session.version, data=encode_session(session)),
             expected_version=expected,
             outbound=[encode_outbound(m) for m in outbound],
-            transcript=[encode_entry(e) for e in transcript_entries(event, outbound, now)],
+            transcript=[]
+            if verdict == "drop"
+            else [encode_entry(e) for e in transcript_entries(event, outbound, now)],
             session_ttl=self.session_ttl,
             transcript_limit=self.transcript_limit,
         )
@@ -124,6 +135,9 @@ class TurnWorker:
             raise LockLost(key)
         if self.desk is not None:
             await self.desk.after_commit(key, before if stored else None, session, records)
+        if verdict != "ok":
+            outcome = "rate_limited"
+            self.metrics.rate_limited.labels(event.conversation.channel, verdict).inc()
         self.metrics.turns.labels(outcome).inc()
         self.metrics.turn_seconds.observe(max(0.0, time.time() - event.received_at))
         return advance.next
@@ -247,6 +261,13 @@ class TurnWorker:
             turn = await self.desk.start(session.key, session, event, replies)
             return turn.session, replies + turn.outbound, turn.records
         return session, replies, []
+
+    def _slow_down(self, session: Session, event: InboundEvent) -> list[OutboundMessage]:
+        """The one reply a sender over the rate limit gets (not where they opted out)."""
+        if event.conversation.channel in session.opted_out:
+            return []
+        said = replies_for(event, [Reply(text=SLOW_DOWN_TEXT)])
+        return [self._with_window(session, m) for m in said]
 
     def _control(
         self, session: Session, event: CustomerMessage
