@@ -49,7 +49,12 @@ def build_handoff(
     stats = Stats(metrics)
     media = media_signer(settings)
     desk = HandoffDesk(
-        settings=settings.handoff, store=store, hstore=hstore, stats=stats, media=media
+        settings=settings.handoff,
+        store=store,
+        hstore=hstore,
+        stats=stats,
+        media=media,
+        retention=settings.store.transcript_retention,
     )
     relay = HandoffRelay(desk=desk, store=store, hstore=hstore)
     ticker = Ticker(

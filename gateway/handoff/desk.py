@@ -48,7 +48,9 @@ class HandoffDesk:
         hstore: HandoffStore,
         stats: Stats,
         media: MediaSigner | None = None,
+        retention: float | None = None,
     ) -> None:
+        self.retention = retention  # store.transcript_retention, for what the desk keeps
         self.stats = stats
         self.settings = settings
         self.channel = settings.slack_channel

@@ -70,7 +70,7 @@ async def teach(
     if not question.strip() or not replies:
         text = "Nothing to teach: this handoff has no customer question or no reply of yours."
         return DeskTurn(session, [desk.posts.ephemeral(keys(), state, event, text)])
-    inbox = review_inbox(desk.store)
+    inbox = review_inbox(desk.store, retention=desk.retention)
     ident = await inbox.add(question, "teach", key, [])
     if ident is None:
         return DeskTurn(session)
