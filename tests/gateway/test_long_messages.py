@@ -6,20 +6,18 @@ character in the transcript."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from dialogs.cli import ORDER_API_ENV, build_dialog, build_nlu
-from dialogs.example.order_service import bound_url, start_order_service
 from dialogs.runner import DialogRunner
 from gateway.app import GATEWAY, create_app
 from gateway.config import Settings
 from nlu.result import NluBackend
 from nlu.sentiment import sentiment
 from tests.conftest import API_SECRET, api_body, signed_headers
+from tests.support.example_bot import example_nlu, example_runner
 from tests.support.fake_callback import FakeCallback
 
 COMPLAINT = "I am really not happy with this order, it arrived late and the box was broken. "
@@ -31,17 +29,13 @@ def long_text(chars: int) -> str:
 
 @pytest.fixture(scope="module")
 def nlu() -> NluBackend:
-    return build_nlu(Settings())
+    return example_nlu()
 
 
 @pytest.fixture
 async def runner(nlu: NluBackend) -> AsyncIterator[DialogRunner]:
-    service = await start_order_service("127.0.0.1", 0)
-    settings = Settings.model_validate({"dialogs": {"enabled": True}})
-    runner = build_dialog(settings, nlu, env={**os.environ, ORDER_API_ENV: bound_url(service)})
-    yield runner
-    await runner.close()
-    await service.cleanup()
+    async with example_runner(nlu) as runner:
+        yield runner
 
 
 async def test_megabyte_and_40k_messages_do_not_stall_others(

@@ -4,18 +4,15 @@ fake platforms; "No" twice hands off to the agents' Slack channel; a form is not
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 
 import pytest
 
-from dialogs.cli import ORDER_API_ENV, build_dialog, build_nlu
-from dialogs.example.order_service import bound_url, start_order_service
 from dialogs.runner import DialogRunner
 from gateway.app import create_app
-from gateway.config import Settings
 from nlu.result import NluBackend
 from tests.handoff.conftest import Client, Desk, Http, channels_for, settings_for, until
+from tests.support.example_bot import example_nlu, example_runner
 
 WARRANTY = (
     "Every product has a 2-year warranty against manufacturing defects. Send us a photo of the "
@@ -26,19 +23,14 @@ WARRANTY = (
 
 @pytest.fixture(scope="module")
 def nlu() -> NluBackend:
-    return build_nlu(Settings())
+    return example_nlu()
 
 
 @pytest.fixture
 async def runner(nlu: NluBackend) -> AsyncIterator[DialogRunner]:
     """The example bot, with its fake order service on a free port."""
-    service = await start_order_service("127.0.0.1", 0)
-    settings = Settings.model_validate({"dialogs": {"enabled": True}})
-    env = {**os.environ, ORDER_API_ENV: bound_url(service)}
-    runner = build_dialog(settings, nlu, env=env)
-    yield runner
-    await runner.close()
-    await service.cleanup()
+    async with example_runner(nlu) as runner:
+        yield runner
 
 
 @pytest.fixture
