@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import redis.asyncio as aioredis
 
 from gateway.privacy import erase_customer, export_customer, resolve
-from gateway.privacy_retention import sweep, trim_old_entries
+from gateway.privacy.retention import sweep, trim_old_entries
 from gateway.store.redis import DLQ, RedisStore, conversation_key
 
 

@@ -159,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     from channels.telegram_cli import add_commands as add_telegram_commands
     from dialogs.cli import add_commands as add_dialog_commands
     from gateway.handoff.cli import add_commands as add_handoff_commands
-    from gateway.privacy_cli import add_commands as add_privacy_commands
+    from gateway.privacy.cli import add_commands as add_privacy_commands
     from gateway.review.cli import add_commands as add_review_commands
     from nlu.cli import add_commands as add_nlu_commands
     from nlu.knowledge.cli import add_commands as add_kb_commands

@@ -21,7 +21,7 @@ from gateway.lanes import LaneRunner
 from gateway.limits import Bucket, SenderLimits
 from gateway.metrics import Metrics
 from gateway.outbox import Outbox
-from gateway.privacy_retention import RetentionSweeper
+from gateway.privacy.retention import RetentionSweeper
 from gateway.review import review_inbox
 from gateway.review.record import MARGIN_INTENT, ReviewRecorder
 from gateway.store import LANES, Store, open_store
@@ -29,7 +29,7 @@ from gateway.worker import TurnWorker
 
 
 def retention_sweeper(store: Store, retention: float) -> RetentionSweeper | None:
-    """The periodic retention sweep, for a shared Redis store (see gateway/privacy_retention)."""
+    """The periodic retention sweep, for a shared Redis store (see gateway/privacy/retention.py)."""
     redis = getattr(store, "redis", None)
     return None if redis is None else RetentionSweeper(redis, retention)
 

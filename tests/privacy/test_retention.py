@@ -11,7 +11,7 @@ import redis.asyncio as aioredis
 from dialogs.echo import EchoDialog
 from gateway.config import ConfigError, Settings, parse_settings
 from gateway.handoff.store import RedisHandoffStore
-from gateway.privacy_retention import sweep
+from gateway.privacy.retention import sweep
 from gateway.runtime import Gateway
 from gateway.store.base import DeadLetter
 from gateway.store.redis import DLQ, _letter_json
@@ -86,7 +86,7 @@ async def test_the_sweep_removes_dead_letters_older_than_retention(redis_url: st
 async def test_old_entries_of_an_active_customer_are_trimmed(redis_url: str) -> None:
     """Each turn renews the transcript's TTL: entries older than retention go by the sweep."""
     from channels.web.log import RedisLog
-    from gateway.privacy_retention import trim_old_entries
+    from gateway.privacy.retention import trim_old_entries
     from gateway.sessions import TranscriptEntry, encode_entry
     from gateway.store.redis import conversation_key
 

@@ -1,4 +1,4 @@
-"""The built-in customer data sources (see gateway/privacy.py): one per Redis key family.
+"""The built-in customer data sources (see gateway/privacy/core.py): one per Redis key family.
 
 - ``conversation``: the session, transcript, pending inbound/outbound items and the dedup and
   sent markers of each of the customer's keys (``fd:{<key>}:…``, found by a SCAN of the
@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from gateway.privacy import (
+from gateway.privacy.core import (
     Context,
     Customer,
     _delete,

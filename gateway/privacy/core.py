@@ -270,8 +270,8 @@ async def erasures(store: RedisStore) -> list[Erasure]:
 
 
 def sources() -> list[CustomerDataSource]:
-    """The registry, with the built-in sources (gateway/privacy_sources.py) installed."""
-    import gateway.privacy_review
-    import gateway.privacy_sources  # noqa: F401  (registers the built-in sources on import)
+    """The registry, with the built-in sources (gateway/privacy/sources.py) installed."""
+    import gateway.privacy.review
+    import gateway.privacy.sources  # noqa: F401  (registers the built-in sources on import)
 
     return SOURCES

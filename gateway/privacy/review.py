@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.privacy import Context, Customer, _delete, _s, register
+from gateway.privacy.core import Context, Customer, _delete, _s, register
 from gateway.review.inbox import RedisReviewInbox
 
 INBOX = RedisReviewInbox

@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 from gateway.logging import get_logger
-from gateway.privacy_sources import DEAD_LETTER_HASHES
+from gateway.privacy.sources import DEAD_LETTER_HASHES
 
 SWEEP_EVERY = 3600.0  # seconds between sweeps
 
