@@ -10,6 +10,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from dialogs.base import Outcome, SystemEvent, TurnContext
@@ -20,6 +21,7 @@ from dialogs.runner import DialogRunner
 from dialogs.settings import DialogSettings
 from dialogs.testing import report, run_tests
 from gateway.config import ConfigError, ConfigProblem, Settings
+from gateway.logging import get_logger
 from gateway.messages import CustomerMessage
 from nlu.result import NluBackend
 
@@ -79,16 +81,32 @@ def build_reloader(
     )
 
 
-async def start_demo_services(settings: Settings) -> Any:
-    """Serve the example's fake order service when ``dialogs.demo_order_service`` is set;
-    returns the aiohttp runner to ``cleanup()`` (or None)."""
+@dataclass(frozen=True, slots=True)
+class DemoServices:
+    """The example's fake order service, running; ``env`` points the dialog YAML at it."""
+
+    runner: Any  # aiohttp's AppRunner, to cleanup()
+    env: dict[str, str]
+
+
+async def start_demo_services(settings: Settings) -> DemoServices | None:
+    """Serve the example's fake order service when ``dialogs.demo_order_service`` is set.
+    When its port is taken (say by a ``frontdesk chat`` already open), it is served on a free
+    port instead and the dialog is pointed there: a busy port never stops the gateway."""
     url = dialog_settings(settings).demo_order_service
     if not url:
         return None
-    from dialogs.example.order_service import address_of, start_order_service
+    from dialogs.example.order_service import address_of, bound_url, start_order_service
 
     host, port = address_of(url)
-    return await start_order_service(host, port)
+    try:
+        runner = await start_order_service(host, port)
+    except OSError as exc:
+        runner = await start_order_service(host, 0)
+        get_logger().warning(
+            "demo_order_service_moved", wanted=url, url=bound_url(runner), reason=str(exc)
+        )
+    return DemoServices(runner=runner, env={**os.environ, ORDER_API_ENV: bound_url(runner)})
 
 
 async def run_conversation_tests(

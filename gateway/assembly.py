@@ -33,8 +33,10 @@ async def bot_dialog(
 
     async with AsyncExitStack() as stack:
         demo = await start_demo_services(settings)
+        env = None
         if demo is not None:
-            stack.push_async_callback(demo.cleanup)
+            stack.push_async_callback(demo.runner.cleanup)
+            env = demo.env
         nlu: NluBackend
         if settings.nlu.backend == "rasa":
             nlu = await _rasa(settings, stack, on_nlu_error)
@@ -42,9 +44,9 @@ async def bot_dialog(
         else:
             nlu = await asyncio.to_thread(build_nlu, settings)
             nlu_loader = lambda: build_nlu(settings)  # noqa: E731
-        runner = build_dialog(settings, nlu)
+        runner = build_dialog(settings, nlu, env=env)
         stack.push_async_callback(runner.close)
-        reloader = build_reloader(settings, runner, nlu_loader=nlu_loader)
+        reloader = build_reloader(settings, runner, nlu_loader=nlu_loader, env=env)
         if reloader is not None:
             reloader.start()
             stack.push_async_callback(reloader.stop)

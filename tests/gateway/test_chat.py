@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -112,3 +113,26 @@ def test_chat_says_when_there_is_no_handoff_to_act_on(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "agents> No handoff to act on yet" in result.stdout
     assert "bot> echo: hello" in result.stdout
+
+
+def test_chat_with_the_order_services_port_taken_still_answers_orders() -> None:
+    """A second `frontdesk chat` (or `run`) while one is open: the example's order service
+    finds its port taken, serves on a free one, and the bot still looks orders up there."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(PLATFORM_ENV)}
+        env["FRONTDESK_DEMO_ORDER_SERVICE"] = f"http://127.0.0.1:{port}"
+        result = subprocess.run(
+            [sys.executable, "-m", "gateway.cli", "chat", "--config", str(ROOT / "config.yml")],
+            input="where is my order AB12345?\n",
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=ROOT,
+            env=env,
+        )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "shipped" in result.stdout  # the order was looked up on the moved service
