@@ -168,9 +168,12 @@ def add_commands(subparsers: Any) -> None:
 def format_debug(debug: Mapping[str, Any]) -> str:
     """One line for ``frontdesk chat``: why the bot answered as it did."""
     parts = []
-    if debug.get("intent") is not None or debug.get("confidence") is not None:
-        parts.append(f"intent {debug.get('intent') or '(not understood)'} "
-                     f"{debug.get('confidence') or 0:.2f}")  # fmt: skip
+    if debug.get("intent") is not None:
+        parts.append(f"intent {debug['intent']} {debug.get('confidence') or 0:.2f}")
+    elif debug.get("confidence") is not None:  # parsed, not understood: the best guess, if any
+        ranking = debug.get("ranking") or []
+        guess = f"; best guess {ranking[0][0]} {ranking[0][1]:.2f}" if ranking else ""
+        parts.append(f"intent (not understood{guess})")
     if entities := debug.get("entities"):
         parts.append("entities " + ", ".join(f"{e['entity']}={e['value']}" for e in entities))
     if "sentiment" in debug:
