@@ -136,3 +136,36 @@ def test_chat_with_the_order_services_port_taken_still_answers_orders() -> None:
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     assert "shipped" in result.stdout  # the order was looked up on the moved service
+
+
+def test_typed_option_numbers_and_ratings_select_them_in_chat() -> None:
+    """Options are shown numbered in `frontdesk chat`: typing "2" picks the second, and "5"
+    answers the rating question, as on SMS."""
+    script = [
+        "I want to cancel my subscription",
+        "2",
+        "I want to talk to a human",
+        "/claim",
+        "/resolve",
+        "5",
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(PLATFORM_ENV)}
+    env["FRONTDESK_DEMO_ORDER_SERVICE"] = ""
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "chat", "--config", str(ROOT / "config.yml")],
+        input="\n".join(script) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout.replace(PROMPT_MARK, "\n").splitlines()
+    bot = [line.removeprefix("bot> ") for line in out if line.startswith("bot> ")]
+    agents = [line.removeprefix("agents> ") for line in out if line.startswith("agents> ")]
+    offer = next(i for i, line in enumerate(bot) if "pause your subscription" in line)
+    assert "confirm the cancellation" in bot[offer + 1]  # "2" = Cancel anyway
+    assert not any("pick one of the options" in line for line in bot)
+    assert "Thank you for your feedback!" in bot
+    assert "[thread] The customer rated the help 5/5." in agents
