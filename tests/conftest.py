@@ -20,6 +20,9 @@ from tests.support.redis_server import RedisServer
 # end of a run that has no test importing it, CPython 3.11.7 can fail to compile it ("AST
 # constructor recursion depth mismatch") after the tests have passed.
 
+# The example bot's ``nlu`` (trained once per module) and ``runner`` fixtures.
+pytest_plugins = ["tests.support.example_bot"]
+
 API_SECRET = "test-api-secret"
 
 

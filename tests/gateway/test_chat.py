@@ -56,6 +56,22 @@ PLATFORM_ENV = ("FRONTDESK_", "SLACK_", "TELEGRAM_", "TWILIO_", "WHATSAPP_")
 PROMPT_MARK = "you> "
 
 
+def example_chat(lines: list[str], order_service: str = "") -> subprocess.CompletedProcess[str]:
+    """`frontdesk chat` with the committed config (the example bot), no platform credentials;
+    the example's order service at ``order_service`` ("" for none)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(PLATFORM_ENV)}
+    env["FRONTDESK_DEMO_ORDER_SERVICE"] = order_service
+    return subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "chat", "--config", str(ROOT / "config.yml")],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env=env,
+    )
+
+
 def test_chat_plays_the_agent_side_of_a_handoff_when_slack_is_off() -> None:
     script = [
         "I want to talk to a human",
@@ -67,17 +83,7 @@ def test_chat_plays_the_agent_side_of_a_handoff_when_slack_is_off() -> None:
         "/press csat:5",
         "hello",
     ]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(PLATFORM_ENV)}
-    env["FRONTDESK_DEMO_ORDER_SERVICE"] = ""  # not needed here; its port may be taken
-    result = subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "chat", "--config", str(ROOT / "config.yml")],
-        input="\n".join(script) + "\n",
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-        env=env,
-    )
+    result = example_chat(script)  # no order service: not needed here
     assert result.returncode == 0, result.stderr
     out = result.stdout.replace(PROMPT_MARK, "\n").splitlines()
     bot = [line.removeprefix("bot> ") for line in out if line.startswith("bot> ")]
@@ -122,17 +128,7 @@ def test_chat_with_the_order_services_port_taken_still_answers_orders() -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        env = {k: v for k, v in os.environ.items() if not k.startswith(PLATFORM_ENV)}
-        env["FRONTDESK_DEMO_ORDER_SERVICE"] = f"http://127.0.0.1:{port}"
-        result = subprocess.run(
-            [sys.executable, "-m", "gateway.cli", "chat", "--config", str(ROOT / "config.yml")],
-            input="where is my order AB12345?\n",
-            capture_output=True,
-            text=True,
-            timeout=120,
-            cwd=ROOT,
-            env=env,
-        )
+        result = example_chat(["where is my order AB12345?"], f"http://127.0.0.1:{port}")
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     assert "shipped" in result.stdout  # the order was looked up on the moved service
@@ -149,17 +145,7 @@ def test_typed_option_numbers_and_ratings_select_them_in_chat() -> None:
         "/resolve",
         "5",
     ]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(PLATFORM_ENV)}
-    env["FRONTDESK_DEMO_ORDER_SERVICE"] = ""
-    result = subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "chat", "--config", str(ROOT / "config.yml")],
-        input="\n".join(script) + "\n",
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-        env=env,
-    )
+    result = example_chat(script)
     assert result.returncode == 0, result.stderr
     out = result.stdout.replace(PROMPT_MARK, "\n").splitlines()
     bot = [line.removeprefix("bot> ") for line in out if line.startswith("bot> ")]

@@ -6,18 +6,13 @@ character in the transcript."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
-
-import pytest
 
 from dialogs.runner import DialogRunner
 from gateway.app import GATEWAY, create_app
 from gateway.config import Settings
-from nlu.result import NluBackend
 from nlu.sentiment import sentiment
 from tests.conftest import API_SECRET, api_body, signed_headers
-from tests.support.example_bot import example_nlu, example_runner
 from tests.support.fake_callback import FakeCallback
 
 COMPLAINT = "I am really not happy with this order, it arrived late and the box was broken. "
@@ -25,17 +20,6 @@ COMPLAINT = "I am really not happy with this order, it arrived late and the box 
 
 def long_text(chars: int) -> str:
     return (COMPLAINT * (chars // len(COMPLAINT) + 1))[:chars]
-
-
-@pytest.fixture(scope="module")
-def nlu() -> NluBackend:
-    return example_nlu()
-
-
-@pytest.fixture
-async def runner(nlu: NluBackend) -> AsyncIterator[DialogRunner]:
-    async with example_runner(nlu) as runner:
-        yield runner
 
 
 async def test_megabyte_and_40k_messages_do_not_stall_others(

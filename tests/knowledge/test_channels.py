@@ -10,27 +10,13 @@ import pytest
 
 from dialogs.runner import DialogRunner
 from gateway.app import create_app
-from nlu.result import NluBackend
 from tests.handoff.conftest import Client, Desk, Http, channels_for, settings_for, until
-from tests.support.example_bot import example_nlu, example_runner
 
 WARRANTY = (
     "Every product has a 2-year warranty against manufacturing defects. Send us a photo of the "
     "fault and your order number, and we repair or replace it for free.\n\n"
     "Source: Is there a warranty on your products? (https://northwind.example/help/warranty)"
 )
-
-
-@pytest.fixture(scope="module")
-def nlu() -> NluBackend:
-    return example_nlu()
-
-
-@pytest.fixture
-async def runner(nlu: NluBackend) -> AsyncIterator[DialogRunner]:
-    """The example bot, with its fake order service on a free port."""
-    async with example_runner(nlu) as runner:
-        yield runner
 
 
 @pytest.fixture

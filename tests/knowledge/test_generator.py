@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 
 from dialogs.base import TurnContext
-from dialogs.cli import build_dialog, build_nlu
+from dialogs.cli import build_dialog
 from dialogs.runner import DialogRunner
 from gateway.config import Settings
 from nlu.knowledge.generator import mask
@@ -42,11 +42,6 @@ class FakeLlm:
         answer = {"choices": [{"index": 0, "message": {"role": "assistant",
                                                        "content": self.reply}}]}  # fmt: skip
         return web.json_response(answer, status=self.status)
-
-
-@pytest.fixture(scope="module")
-def nlu() -> NluBackend:
-    return build_nlu(Settings())
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from dialogs.cli import build_dialog, build_nlu
+from dialogs.cli import build_dialog
 from dialogs.runner import DialogRunner
 from gateway.app import create_app
 from gateway.config import Settings
@@ -19,11 +19,6 @@ from nlu.result import NluBackend
 from tests.handoff.conftest import Client, Desk, Http, channels_for, settings_for, until
 from tests.support.fake_slack import form_body
 from tests.support.slack_agents import AGENTS, signed
-
-
-@pytest.fixture(scope="module")
-def nlu() -> NluBackend:
-    return build_nlu(Settings())
 
 
 @pytest.fixture

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from dialogs.cli import build_dialog, build_nlu, build_reloader
+from dialogs.cli import build_dialog, build_reloader
 from dialogs.runner import DialogRunner
 from gateway.app import GATEWAY, create_app
-from gateway.config import Settings, load_settings
+from gateway.config import load_settings
 from gateway.review.inbox import RedisReviewInbox, normalise, review_inbox
 from nlu.result import NluBackend
 from tests.handoff.conftest import Client, Desk, Http, channels_for, settings_for, until
@@ -53,11 +53,6 @@ async def test_items_group_by_normalised_text_bounded_with_ttl(redis_url: str) -
     assert await inbox.get(first or "") is None
     assert [i.text for i in await inbox.items(since=350.0)] == ["third question"]
     await client.aclose()
-
-
-@pytest.fixture(scope="module")
-def nlu() -> NluBackend:
-    return build_nlu(Settings())
 
 
 @pytest.fixture

@@ -7,6 +7,8 @@ import contextlib
 import os
 from collections.abc import AsyncIterator
 
+import pytest
+
 from dialogs.cli import ORDER_API_ENV, build_dialog, build_nlu
 from dialogs.example.order_service import bound_url, start_order_service
 from dialogs.runner import DialogRunner
@@ -30,3 +32,15 @@ async def example_runner(nlu: NluBackend) -> AsyncIterator[DialogRunner]:
     finally:
         await runner.close()
         await service.cleanup()
+
+
+# Fixtures (a plugin of tests/conftest.py); a test module may define its own instead.
+@pytest.fixture(scope="module")
+def nlu() -> NluBackend:
+    return example_nlu()
+
+
+@pytest.fixture
+async def runner(nlu: NluBackend) -> AsyncIterator[DialogRunner]:
+    async with example_runner(nlu) as running:
+        yield running
