@@ -27,7 +27,7 @@ from channels.base import (
     load_json,
     rejecting_malformed,
 )
-from gateway.messages import (
+from common.messages import (
     ConversationRef,
     CustomerMessage,
     CustomerRef,

@@ -11,8 +11,8 @@ import uuid
 from collections.abc import Callable
 
 from channels.base import WebhookLess
-from gateway.identity import session_key_for
-from gateway.messages import (
+from common.identity import session_key_for
+from common.messages import (
     ConversationRef,
     CustomerMessage,
     CustomerRef,

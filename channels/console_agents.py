@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 from channels.base import WebhookLess
 from channels.slack.agents import COMMANDS, THREAD_CUSTOMER
-from gateway.messages import (
+from common.messages import (
     AgentAction,
     AgentEvent,
     Card,

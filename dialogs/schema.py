@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from common.settings import ConfigProblem
 from dialogs.expressions import ExpressionError, compile_condition, compile_text
 from dialogs.loader import Document, YamlPath
 from dialogs.model import (
@@ -27,7 +28,6 @@ from dialogs.model import (
     Flow,
     Template,
 )
-from gateway.config import ConfigProblem
 
 SECTIONS = ("bot", "slots", "templates", "actions", "escalation", "flows")
 EVENTS = ("first_contact", "handoff_returned")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Literal
 
-from gateway.messages import InboundEvent, encode_event
+from common.messages import InboundEvent, encode_event
 from gateway.metrics import Metrics
 from gateway.store import Store
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Sequence
 
-from gateway.messages import Button
+from common.messages import Button
 
 # Twilio's SMS and WhatsApp show no buttons; the Cloud API shows up to 10 and numbers the rest.
 # ``frontdesk chat`` (the console channel) prints them numbered too.

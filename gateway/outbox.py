@@ -27,11 +27,11 @@ from tenacity import (
 )
 
 from channels.base import Channel, SendError
-from gateway.config import OutboxSettings
+from common.logging import get_logger
+from common.messages import OutboundMessage, decode_outbound
 from gateway.lanes import LockLost
-from gateway.logging import get_logger
-from gateway.messages import OutboundMessage, decode_outbound
 from gateway.metrics import Metrics
+from gateway.settings import OutboxSettings
 from gateway.store import DeadLetter, Store, StoreUnavailable
 
 SENT_TTL = 7 * 24 * 3600.0

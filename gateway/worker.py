@@ -12,12 +12,9 @@ import dataclasses
 import time
 from typing import TYPE_CHECKING, Any
 
-from dialogs.base import Dialog, Reply, SystemEvent, TurnContext
-from gateway.identity import SERVICE_WINDOW, WINDOWED_CHANNELS
-from gateway.lanes import LockLost
-from gateway.limits import SLOW_DOWN_TEXT, SenderLimits, Verdict
-from gateway.logging import get_logger
-from gateway.messages import (
+from common.identity import SERVICE_WINDOW, WINDOWED_CHANNELS
+from common.logging import get_logger
+from common.messages import (
     AgentEvent,
     ConversationRef,
     CustomerMessage,
@@ -28,6 +25,9 @@ from gateway.messages import (
     decode_event,
     encode_outbound,
 )
+from dialogs.base import Dialog, Reply, SystemEvent, TurnContext
+from gateway.lanes import LockLost
+from gateway.limits import SLOW_DOWN_TEXT, SenderLimits, Verdict
 from gateway.metrics import Metrics
 from gateway.options import NUMBERED_OPTION_CHANNELS, remembered, resolve_choice
 from gateway.review.record import ReviewRecorder

@@ -60,8 +60,8 @@ from channels.parts import Progress, Recent, send_parts
 from channels.slack.agents import agent_events
 from channels.slack.inbound import SlackBody, customer_events, decode
 from channels.slack.render import SlackPost, escape, render, render_card
-from gateway.logging import get_logger
-from gateway.messages import InboundEvent, OutboundMessage
+from common.logging import get_logger
+from common.messages import InboundEvent, OutboundMessage
 
 AgentEvents = Callable[[SlackBody], list[InboundEvent]]
 TRANSIENT_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavailable"})

@@ -28,6 +28,7 @@ from channels.base import (
     rejecting_malformed,
 )
 from channels.parts import Progress, Recent, send_parts
+from channels.settings import TelegramSettings
 from channels.telegram.errors import classify
 from channels.telegram.parse import (
     CHANNEL,
@@ -37,9 +38,8 @@ from channels.telegram.parse import (
 )
 from channels.telegram.polling import Poller
 from channels.telegram.render import PayloadMemory, keyboard, text_parts
-from gateway.config import TelegramSettings
-from gateway.logging import get_logger
-from gateway.messages import Attachment, InboundEvent, OutboundMessage
+from common.logging import get_logger
+from common.messages import Attachment, InboundEvent, OutboundMessage
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 WEBHOOK_PATH = "/webhooks/telegram"

@@ -22,8 +22,8 @@ from telegram.error import RetryAfter, TelegramError
 from channels.base import EventSink, WebhookRejected
 from channels.telegram.errors import retry_after_seconds
 from channels.telegram.parse import ALLOWED_UPDATES, CHANNEL, BotIdentityUnknown
-from gateway.logging import get_logger
-from gateway.messages import InboundEvent
+from common.logging import get_logger
+from common.messages import InboundEvent
 
 MAX_BACKOFF = 60.0
 R = TypeVar("R")

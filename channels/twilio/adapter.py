@@ -27,6 +27,7 @@ from channels.base import (
     rejecting_malformed,
 )
 from channels.parts import Progress, Recent, send_parts
+from channels.settings import TwilioSettings
 from channels.twilio.inbound import form_params, parse_message, parse_status, verify_signature
 from channels.twilio.outbound import (
     WHATSAPP_PREFIX,
@@ -37,9 +38,8 @@ from channels.twilio.outbound import (
     create_arguments,
     render,
 )
-from gateway.config import TwilioSettings
-from gateway.logging import get_logger
-from gateway.messages import InboundEvent, OutboundMessage
+from common.logging import get_logger
+from common.messages import InboundEvent, OutboundMessage
 
 INBOUND_PATH = "/webhooks/twilio"
 STATUS_PATH = "/webhooks/twilio/status"

@@ -31,12 +31,12 @@ from channels.base import (
     rejecting_malformed,
 )
 from channels.parts import Progress, Recent, send_parts
+from channels.settings import WhatsAppSettings
 from channels.whatsapp.errors import classify_graph_error
 from channels.whatsapp.inbound import CHANNEL, NotificationParser, load_notification
 from channels.whatsapp.render import Payload, Template, render
-from gateway.config import WhatsAppSettings
-from gateway.logging import get_logger
-from gateway.messages import InboundEvent, OutboundMessage
+from common.logging import get_logger
+from common.messages import InboundEvent, OutboundMessage
 
 PATH = "/webhooks/whatsapp"
 SIGNATURE_HEADER = "X-Hub-Signature-256"

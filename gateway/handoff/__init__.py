@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.config import Settings
+from common.logging import get_logger
 from gateway.handoff.desk import DeskTurn, HandoffDesk
-from gateway.handoff.media import MediaSigner, media_signer
+from gateway.handoff.media import MediaSigner
 from gateway.handoff.relay import HandoffRelay
 from gateway.handoff.stats import Stats
 from gateway.handoff.store import HandoffStore, handoff_store
 from gateway.handoff.ticker import Ticker
-from gateway.logging import get_logger
 from gateway.metrics import Metrics
+from gateway.settings import GatewaySettings
 from gateway.store import Store
 
 
@@ -35,7 +35,12 @@ class Handoff:
 
 
 def build_handoff(
-    settings: Settings, store: Store, metrics: Metrics, *, slack_enabled: bool
+    settings: GatewaySettings,
+    store: Store,
+    metrics: Metrics,
+    *,
+    slack_enabled: bool,
+    media: MediaSigner | None = None,
 ) -> Handoff | None:
     """The handoff parts, or None when no agents' channel is configured (or Slack is off)."""
     if not settings.handoff.slack_channel:
@@ -47,7 +52,6 @@ def build_handoff(
         return None
     hstore = handoff_store(store, retention=settings.store.transcript_retention)
     stats = Stats(metrics)
-    media = media_signer(settings)
     desk = HandoffDesk(
         settings=settings.handoff,
         store=store,

@@ -10,8 +10,8 @@ import datetime as dt
 from collections.abc import Iterable
 from zoneinfo import ZoneInfo
 
+from common.messages import Attachment, Button, Card, CardField
 from gateway.handoff.state import HandoffState
-from gateway.messages import Attachment, Button, Card, CardField
 from gateway.sessions import Session, TranscriptEntry
 
 CLAIM = "handoff:claim"

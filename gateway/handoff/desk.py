@@ -20,7 +20,8 @@ import math
 import statistics
 from typing import Any
 
-from gateway.config import HandoffSettings
+from common.identity import SERVICE_WINDOW, WINDOWED_CHANNELS
+from common.messages import AgentEvent, Button, CustomerMessage, DeliveryStatus, OutboundMessage
 from gateway.handoff import card as cards
 from gateway.handoff.bookkeeping import Bookkeeping
 from gateway.handoff.hours import BusinessHours
@@ -31,9 +32,8 @@ from gateway.handoff.stats import Stats
 from gateway.handoff.store import HandoffStore
 from gateway.handoff.suggest import suggested_answer, suggestions_post, teach
 from gateway.handoff.timers import Timers
-from gateway.identity import SERVICE_WINDOW, WINDOWED_CHANNELS
-from gateway.messages import AgentEvent, Button, CustomerMessage, DeliveryStatus, OutboundMessage
 from gateway.sessions import Session, decode_entry
+from gateway.settings import HandoffSettings
 from gateway.store import Store
 
 CSAT_PREFIX = "csat:"

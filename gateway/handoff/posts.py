@@ -13,12 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.config import HandoffSettings
+from common.messages import AgentEvent, ConversationRef, OutboundMessage, Purpose
 from gateway.handoff import card as cards
 from gateway.handoff.hours import BusinessHours
 from gateway.handoff.state import HandoffState
-from gateway.messages import AgentEvent, ConversationRef, OutboundMessage, Purpose
 from gateway.sessions import Session
+from gateway.settings import HandoffSettings
 
 SLACK = "slack"
 DELIVERED = "white_check_mark"

@@ -7,12 +7,12 @@ module what the wake-up means, in the conversation's own turn.
 
 from __future__ import annotations
 
-from gateway.config import HandoffSettings
 from gateway.handoff import card as cards
 from gateway.handoff.hours import BusinessHours
 from gateway.handoff.posts import DeskTurn, Keys, Posts
 from gateway.handoff.state import HandoffState, with_handoff
 from gateway.sessions import Session
+from gateway.settings import HandoffSettings
 
 
 class Timers:

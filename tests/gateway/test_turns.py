@@ -7,9 +7,9 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from common.messages import Button, ConversationRef, CustomerMessage, CustomerRef
 from dialogs.base import Handoff, Outcome, Reply, SystemEvent, TurnContext
 from dialogs.echo import EchoDialog
-from gateway.messages import Button, ConversationRef, CustomerMessage, CustomerRef
 from gateway.metrics import Metrics
 from gateway.sessions import Session
 from gateway.store.memory import MemoryStore

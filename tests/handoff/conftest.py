@@ -20,10 +20,11 @@ from channels.base import Channel
 from channels.slack import SlackChannel
 from channels.telegram import SECRET_HEADER, TelegramChannel
 from channels.twilio import TwilioChannel
+from common.messages import CustomerMessage
 from dialogs.base import Handoff, Outcome, Reply, SystemEvent, TurnContext
-from gateway.app import GATEWAY, create_app
-from gateway.config import Settings
-from gateway.messages import CustomerMessage
+from frontdesk.app import create_app
+from frontdesk.config import Settings
+from gateway.http import GATEWAY
 from gateway.runtime import Gateway
 from gateway.sessions import Session, decode_session
 from tests.support.fake_telegram import FakeTelegram, start_fake_telegram

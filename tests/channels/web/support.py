@@ -12,9 +12,9 @@ from typing import Any
 
 import aiohttp
 
+from common.messages import Button, CustomerMessage
 from dialogs.base import Handoff, Outcome, Reply, SystemEvent, TurnContext
-from gateway.config import Settings
-from gateway.messages import Button, CustomerMessage
+from frontdesk.config import Settings
 
 PUBLIC_URL = "https://chat.example.com"
 SHOP = "https://shop.example.com"
