@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from common.identity import SERVICE_WINDOW, WINDOWED_CHANNELS
 from common.logging import get_logger
 from common.messages import (
     AgentEvent,
-    ConversationRef,
     CustomerMessage,
-    CustomerRef,
     DeliveryStatus,
     InboundEvent,
     OutboundMessage,
@@ -32,6 +30,7 @@ from gateway.metrics import Metrics
 from gateway.options import NUMBERED_OPTION_CHANNELS, remembered, resolve_choice
 from gateway.review.record import ReviewRecorder
 from gateway.sessions import (
+    HandoffState,
     Session,
     TranscriptEntry,
     decode_session,
@@ -42,8 +41,9 @@ from gateway.store import Store, StoredSession, TurnCommit
 
 if TYPE_CHECKING:
     from gateway.handoff.desk import DeskTurn, HandoffDesk
+    from gateway.handoff.records import StatsRecord
 
-Records = list[dict[str, Any]]
+Records = list["StatsRecord"]
 
 FALLBACK_TEXT = "Sorry, something went wrong on our side. Please try again in a moment."
 NO_AGENTS_TEXT = (
@@ -197,9 +197,8 @@ class TurnWorker:
         session, outbound = turn.session, list(turn.outbound)
         if not turn.returned or not turn.session.handoff:
             return session, outbound, turn.records
-        handoff = turn.session.handoff
-        conversation = ConversationRef(**handoff["conversation"])
-        customer = CustomerRef(**handoff["customer"])
+        conversation = turn.session.handoff.conversation
+        customer = turn.session.handoff.customer
         context = TurnContext(
             channel=conversation.channel,
             customer_name=customer.display_name,
@@ -241,26 +240,32 @@ class TurnWorker:
             get_logger(conversation_id=session.key, channel=event.conversation.channel).warning(
                 "handoff_unavailable", trigger=outcome.handoff.trigger
             )
-            said = [*outcome.replies, Reply(text=NO_AGENTS_TEXT)]
+            kept = [r for r in outcome.replies if not r.handoff_notice]  # "please hold on"
+            said = [*kept, Reply(text=NO_AGENTS_TEXT)]
             return session, replies_for(event, said), []
-        if outcome.handoff is not None:
-            handoff = outcome.handoff
-            session = session.replace(
-                owner="queued",
-                handoff={
-                    "trigger": handoff.trigger,
-                    "reason": handoff.reason,
-                    "queue": handoff.queue,
-                    "summary": handoff.summary,
-                    "at": event.received_at,
-                    "debug": outcome.debug,
-                },
-            )
-        replies = replies_for(event, outcome.replies)
         if outcome.handoff is not None and self.desk is not None:
-            turn = await self.desk.start(session.key, session, event, replies)
+            handoff = outcome.handoff
+            requested = HandoffState(
+                state="requested",
+                card=f"{event.event_id}#card",
+                customer=event.customer,
+                conversation=event.conversation,
+                trigger=handoff.trigger,
+                reason=handoff.reason,
+                queue=handoff.queue,
+                summary=handoff.summary,
+                at=event.received_at,
+                debug=outcome.debug,
+            )
+            session = session.replace(owner="queued", handoff=requested)
+            # The dialog's own announcement of the handoff becomes the desk's one notice,
+            # which adds the wait estimate or the business-hours text.
+            said = [r for r in outcome.replies if not r.handoff_notice]
+            notice = " ".join(r.text for r in outcome.replies if r.handoff_notice)
+            replies = replies_for(event, said)
+            turn = await self.desk.start(session.key, session, event, replies, notice=notice)
             return turn.session, replies + turn.outbound, turn.records
-        return session, replies, []
+        return session, replies_for(event, outcome.replies), []
 
     def _slow_down(self, session: Session, event: InboundEvent) -> list[OutboundMessage]:
         """The one reply a sender over the rate limit gets (not where they opted out)."""

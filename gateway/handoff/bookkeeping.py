@@ -8,12 +8,12 @@ counted twice; and it never fails a committed turn.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from pydantic import TypeAdapter
 
 from common.logging import get_logger
 from common.messages import CustomerRef
+from gateway.handoff.records import Claimed, HandedOff, StatsRecord, record_json
 from gateway.handoff.state import handoff_of
 from gateway.handoff.stats import Stats
 from gateway.handoff.store import HandoffStore, day_of
@@ -34,7 +34,7 @@ class Bookkeeping:
         self.timers = timers
 
     async def after_commit(
-        self, key: str, before: Session | None, after: Session, records: list[dict[str, Any]]
+        self, key: str, before: Session | None, after: Session, records: list[StatsRecord]
     ) -> None:
         try:
             await self._after_commit(key, before, after, records)
@@ -42,18 +42,18 @@ class Bookkeeping:
             get_logger(conversation_id=key).exception("handoff_bookkeeping_failed")
 
     async def _after_commit(
-        self, key: str, before: Session | None, after: Session, records: list[dict[str, Any]]
+        self, key: str, before: Session | None, after: Session, records: list[StatsRecord]
     ) -> None:
         now = after.updated_at
-        started = any(r["type"] == "handoff" for r in records)
+        started = any(isinstance(r, HandedOff) for r in records)
         if started or before is None or day_of(before.updated_at) != day_of(now):
             await self.hstore.seen(key, now, handed_off=started)
         for record in records:
             self.stats.observe(record)
-            await self.hstore.log(record)
-            if record["type"] == "claim":
+            await self.hstore.log(record_json(record))
+            if isinstance(record, Claimed):
                 keep = self.settings.pickup_samples
-                await self.hstore.add_pickup(record["queue"], record["seconds"], keep)
+                await self.hstore.add_pickup(record.queue, record.seconds, keep)
         state = handoff_of(after)
         previous = handoff_of(before) if before is not None else None
         was_open = previous is not None and previous.open
