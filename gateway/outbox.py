@@ -70,10 +70,15 @@ class Outbox:
         self.channels = channels
         self.metrics = metrics
         self.settings = settings
+        # each channel's declared rate, unless outbox.rate_limits says otherwise
+        rates = {
+            c: ch.capabilities[c].rate_limit for c, ch in channels.items() if c in ch.capabilities
+        }
+        rates.update(settings.rate_limits)
         self._limiters = {
             channel: AsyncLimiter(max_rate=rate, time_period=1.0)
-            for channel, rate in settings.rate_limits.items()
-            if rate > 0
+            for channel, rate in rates.items()
+            if rate is not None and rate > 0
         }
         self._backoff = wait_random_exponential(
             multiplier=settings.base_delay, max=settings.max_delay

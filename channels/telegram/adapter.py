@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from telegram import Bot, Message
@@ -18,6 +18,7 @@ from telegram.error import TelegramError
 from telegram.request import HTTPXRequest
 
 from channels.base import (
+    Capabilities,
     EventSink,
     Route,
     SendError,
@@ -76,6 +77,9 @@ def make_bot(token: str, api_base_url: str, timeout: float = 15.0) -> tuple[Bot,
 class TelegramChannel:
     name = CHANNEL
     conversation_channels: tuple[str, ...] = (CHANNEL,)
+    capabilities: Mapping[str, Capabilities] = {
+        CHANNEL: Capabilities(label="Telegram", buttons=True, rate_limit=25.0)  # 30/s per bot
+    }
 
     def __init__(
         self,

@@ -7,8 +7,10 @@ relay (ingest's resolver and the outbox's send hooks), the ticker (timers) and t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from channels.base import Capabilities
 from common.logging import get_logger
 from gateway.handoff.desk import DeskTurn, HandoffDesk
 from gateway.handoff.media import MediaSigner
@@ -41,6 +43,7 @@ def build_handoff(
     *,
     slack_enabled: bool,
     media: MediaSigner | None = None,
+    capabilities: Mapping[str, Capabilities] | None = None,
 ) -> Handoff | None:
     """The handoff parts, or None when no agents' channel is configured (or Slack is off)."""
     if not settings.handoff.slack_channel:
@@ -59,6 +62,7 @@ def build_handoff(
         stats=stats,
         media=media,
         retention=settings.store.transcript_retention,
+        capabilities=capabilities,
     )
     relay = HandoffRelay(desk=desk, store=store, hstore=hstore)
     ticker = Ticker(
