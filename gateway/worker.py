@@ -122,6 +122,7 @@ class TurnWorker:
             outcome = "error"
             outbound = replies_for(event, [Reply(text=FALLBACK_TEXT)])
         expected = stored.version if stored else 0
+        previous = before if stored else None
         session = session.replace(version=expected + 1, updated_at=now)
         commit = TurnCommit(
             session=StoredSession(version=session.version, data=encode_session(session)),
@@ -132,12 +133,13 @@ class TurnWorker:
             else [encode_entry(e) for e in transcript_entries(event, outbound, now)],
             session_ttl=self.session_ttl,
             transcript_limit=self.transcript_limit,
+            timer=self.desk.timer_change(previous, session, records) if self.desk else None,
         )
         advance = await self.store.commit_turn(key, token, item, commit)
         if not advance.ok:
             raise LockLost(key)
         if self.desk is not None:
-            await self.desk.after_commit(key, before if stored else None, session, records)
+            await self.desk.after_commit(key, previous, session, records)
         if verdict != "ok":
             outcome = "rate_limited"
             self.metrics.rate_limited.labels(event.conversation.channel, verdict).inc()

@@ -35,7 +35,7 @@ from gateway.handoff.suggest import suggested_answer, suggestions_post, teach
 from gateway.handoff.timers import Timers
 from gateway.sessions import Session, decode_entry
 from gateway.settings import HandoffSettings
-from gateway.store import Store
+from gateway.store import Store, TimerChange
 
 CSAT_PREFIX = "csat:"
 
@@ -372,11 +372,17 @@ class HandoffDesk:
 
     # ------------------------------------------------------------ after commit
 
+    def timer_change(
+        self, before: Session | None, after: Session, records: list[StatsRecord]
+    ) -> TimerChange | None:
+        """The turn's change to the conversation's timer, committed with the turn."""
+        return self.bookkeeping.timer_change(before, after, records)
+
     async def after_commit(
         self, key: str, before: Session | None, after: Session, records: list[StatsRecord]
     ) -> None:
-        """Statistics, the pickup samples and the timer schedule, once the turn is committed
-        (a turn re-run after a crash did not commit, so nothing is counted twice)."""
+        """Statistics and the pickup samples, once the turn is committed (a turn re-run after
+        a crash did not commit, so nothing is counted twice)."""
         await self.bookkeeping.after_commit(key, before, after, records)
 
 
