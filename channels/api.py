@@ -32,8 +32,8 @@ from common.messages import (
     ConversationRef,
     CustomerMessage,
     CustomerRef,
+    CustomerReply,
     InboundEvent,
-    OutboundMessage,
 )
 
 SIGNATURE_HEADER = "X-Frontdesk-Signature"
@@ -115,7 +115,7 @@ class ApiChannel:
     def acknowledge(self, request: WebhookRequest, events: list[InboundEvent]) -> WebhookResponse:
         return WebhookResponse(status=200, body=b'{"ok":true}', content_type="application/json")
 
-    def render(self, message: OutboundMessage) -> bytes:
+    def render(self, message: CustomerReply) -> bytes:
         return json.dumps(
             {
                 "id": message.key,
@@ -135,7 +135,7 @@ class ApiChannel:
             await self._http.close()
             self._http = None
 
-    async def send(self, message: OutboundMessage) -> str:
+    async def send(self, message: CustomerReply) -> str:
         if self._http is None:
             raise RuntimeError("ApiChannel.send before start()")
         body = self.render(message)

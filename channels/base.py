@@ -15,7 +15,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from aiohttp import web
 
-from common.messages import InboundEvent, OutboundMessage
+from common.messages import CustomerReply, DeskOperation, InboundEvent
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -185,8 +185,20 @@ class Channel(Protocol):
 
     async def close(self) -> None: ...
 
-    async def send(self, message: OutboundMessage) -> str:
-        """Deliver one message; return the platform's message id; raise SendError."""
+    async def send(self, message: CustomerReply) -> str:
+        """Deliver one reply to a customer; return the platform's message id; raise
+        SendError."""
+
+
+@runtime_checkable
+class AgentDesk(Protocol):
+    """A channel that also serves the agents' desk of the handoff (Slack; the console's
+    agents in ``frontdesk chat``): it carries out the desk's operations in the agents'
+    channel. Customer channels never see one."""
+
+    async def send_desk(self, operation: DeskOperation) -> str:
+        """Carry out one desk operation (post a card, update it, post in its thread, an
+        ephemeral, a reaction); return the platform's message id; raise SendError."""
 
 
 DAY = 24 * 3600.0

@@ -16,13 +16,13 @@ from common.messages import (
     ConversationRef,
     CustomerMessage,
     CustomerRef,
-    OutboundMessage,
+    CustomerReply,
 )
 
 
 class ConsoleChannel(WebhookLess):
     def __init__(
-        self, write: Callable[[OutboundMessage], None], *, user: str = "you", name: str = "console"
+        self, write: Callable[[CustomerReply], None], *, user: str = "you", name: str = "console"
     ) -> None:
         self.name = name
         self.conversation_channels = (name,)
@@ -53,6 +53,6 @@ class ConsoleChannel(WebhookLess):
             button_payload=payload,
         )
 
-    async def send(self, message: OutboundMessage) -> str:
+    async def send(self, message: CustomerReply) -> str:
         self._write(message)
         return message.key

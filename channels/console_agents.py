@@ -28,7 +28,12 @@ from common.messages import (
     Card,
     ConversationRef,
     CustomerRef,
-    OutboundMessage,
+    CustomerReply,
+    DeskCard,
+    DeskEphemeral,
+    DeskOperation,
+    DeskReaction,
+    DeskUpdate,
 )
 
 PREFIX = "agents> "
@@ -128,28 +133,33 @@ class ConsoleAgents(WebhookLess):
 
     # ------------------------------------------------------------ desk output
 
-    async def send(self, message: OutboundMessage) -> str:
-        purpose = message.purpose
-        if purpose == "card" and message.card is not None:
+    async def send(self, message: CustomerReply) -> str:
+        """Nobody is a customer on the agents' side of the console: shown as a plain post."""
+        self._lines(self._labelled("[message]", message.text))
+        return self._next_ts()
+
+    async def send_desk(self, operation: DeskOperation) -> str:
+        op = operation
+        if isinstance(op, DeskCard):
             self._card = self._next_ts()
-            self._lines(self._card_lines(message.card))
+            self._lines(self._card_lines(op.card))
             return self._card
-        if purpose == "card_update" and message.card is not None:
-            status = next((f.value for f in message.card.fields if f.label == "Status"), "")
-            self._lines([f"[card updated] {message.card.title}: {status}"])
-            return message.target or ""
-        if purpose == "ephemeral":
-            self._lines(self._labelled("[only you see this]", message.text))
+        if isinstance(op, DeskUpdate):
+            status = next((f.value for f in op.card.fields if f.label == "Status"), "")
+            self._lines([f"[card updated] {op.card.title}: {status}"])
+            return op.target or ""
+        if isinstance(op, DeskEphemeral):
+            self._lines(self._labelled("[only you see this]", op.text))
             return self._next_ts()
-        if purpose == "reaction":
-            said = self._said.get(message.target or "", "")
-            mark = MARKS.get(message.reaction or "", f":{message.reaction}:")
+        if isinstance(op, DeskReaction):
+            said = self._said.get(op.target, "")
+            mark = MARKS.get(op.reaction, f":{op.reaction}:")
             self._lines([f"{mark}: {said}" if said else mark])
-            return message.target or ""
+            return op.target
         label = "[thread]"
-        if message.broadcast:
+        if op.broadcast:
             label = "[thread, also in the channel]"
-        text = f"@{message.mention} {message.text}" if message.mention else message.text
+        text = f"@{op.mention} {op.text}" if op.mention else op.text
         self._lines(self._labelled(label, text))
         return self._next_ts()
 

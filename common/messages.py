@@ -7,12 +7,13 @@ Raw platform dicts never leave ``channels/``; these types are all the rest of th
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass, field, fields
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, TypeAdapter
+from pydantic import Field, TypeAdapter, ValidationError
 
 from common.identity import session_key_for
 
@@ -211,17 +212,13 @@ class Card:
     buttons: tuple[Button, ...] = ()
 
 
-# What an outbound message is for. ``reply``: to a customer (or a plain post); ``card`` /
-# ``card_update``: a handoff card posted / edited in place; ``thread``: a post in the card's
-# thread; ``ephemeral``: seen only by ``recipient``; ``reaction``: an emoji on ``target``.
-Purpose = Literal["reply", "card", "card_update", "thread", "ephemeral", "reaction"]
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
-class OutboundMessage:
-    """A reply for one conversation. ``key`` is derived from the turn that produced it, so a
-    retried turn or a re-sent dead letter is recognised as the same message."""
+class CustomerReply:
+    """A message to a customer, on their channel: what every customer channel's adapter
+    sends. ``key`` is derived from the turn that produced it, so a retried turn or a re-sent
+    dead letter is recognised as the same message."""
 
+    kind: Literal["reply"] = "reply"
     key: str
     conversation: ConversationRef
     customer: CustomerRef
@@ -233,16 +230,6 @@ class OutboundMessage:
     # When the platform's customer-service window closes (WhatsApp: 24 h after the customer's
     # last message); past it, free text cannot be sent. None: no window on this channel.
     window_closes_at: float | None = None
-    purpose: Purpose = "reply"
-    card: Card | None = None
-    # The card (by its message key) whose thread this goes to, or which it updates: the outbox
-    # fills in ``conversation.thread_id`` / ``target`` once the card has been posted.
-    anchor: str | None = None
-    target: str | None = None  # the platform message acted on (card_update, reaction)
-    recipient: str | None = None  # ephemeral: the one user who sees it
-    reaction: str | None = None  # emoji name, for purpose "reaction"
-    mention: str | None = None  # a user group to notify (Slack subteam id), never escaped
-    broadcast: bool = False  # a thread post also shown in the channel
     relay_of: str | None = None  # an agent's message relayed to the customer (its Slack ts)
     max_attempts: int | None = None  # overrides outbox.max_attempts (relays outlast outages)
 
@@ -251,10 +238,116 @@ class OutboundMessage:
         return session_key_for(self.customer)
 
 
+# Desk operations: what the handoff does in the agents' channel (``conversation`` is that
+# channel, ``customer`` the customer whose handoff it is). Only an adapter that serves the
+# agents' desk (channels.base.AgentDesk: Slack, the console's agents) ever sees one. A post,
+# update or ephemeral in a handoff's thread names its card by message key (``anchor``); the
+# outbox fills in the thread (``conversation.thread_id``) or ``target`` once the card is posted.
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeskCard:
+    """Post a handoff card in the agents' channel."""
+
+    kind: Literal["card"] = "card"
+    key: str
+    conversation: ConversationRef
+    customer: CustomerRef
+    card: Card
+    max_attempts: int | None = None
+
+    @property
+    def session_key(self) -> str:
+        return session_key_for(self.customer)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeskUpdate:
+    """Edit a posted handoff card in place (``target``: the card's platform message)."""
+
+    kind: Literal["card_update"] = "card_update"
+    key: str
+    conversation: ConversationRef
+    customer: CustomerRef
+    card: Card
+    anchor: str | None = None
+    target: str | None = None
+    max_attempts: int | None = None
+
+    @property
+    def session_key(self) -> str:
+        return session_key_for(self.customer)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeskPost:
+    """A post in a handoff card's thread (or another thread of the agents' channel)."""
+
+    kind: Literal["post"] = "post"
+    key: str
+    conversation: ConversationRef
+    customer: CustomerRef
+    text: str = ""
+    buttons: tuple[Button, ...] = ()
+    anchor: str | None = None
+    mention: str | None = None  # a user group to notify (Slack subteam id), never escaped
+    broadcast: bool = False  # also shown in the channel
+    max_attempts: int | None = None
+
+    @property
+    def session_key(self) -> str:
+        return session_key_for(self.customer)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeskEphemeral:
+    """A post only ``recipient`` (an agent) sees."""
+
+    kind: Literal["ephemeral"] = "ephemeral"
+    key: str
+    conversation: ConversationRef
+    customer: CustomerRef
+    text: str
+    recipient: str
+    anchor: str | None = None
+    max_attempts: int | None = None
+
+    @property
+    def session_key(self) -> str:
+        return session_key_for(self.customer)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeskReaction:
+    """An emoji (``reaction``, by name) on the agents' message ``target``."""
+
+    kind: Literal["reaction"] = "reaction"
+    key: str
+    conversation: ConversationRef
+    customer: CustomerRef
+    reaction: str
+    target: str
+    max_attempts: int | None = None
+
+    @property
+    def session_key(self) -> str:
+        return session_key_for(self.customer)
+
+
+DeskOperation = DeskCard | DeskUpdate | DeskPost | DeskEphemeral | DeskReaction
+# What the outbox sends: a reply to a customer, or an operation in the agents' channel.
+OutboundMessage = CustomerReply | DeskOperation
+
+
 _inbound: TypeAdapter[InboundEvent] = TypeAdapter(
     Annotated[CustomerMessage | DeliveryStatus | AgentEvent, Field(discriminator="kind")]
 )
-_outbound: TypeAdapter[OutboundMessage] = TypeAdapter(OutboundMessage)
+_outbound: TypeAdapter[OutboundMessage] = TypeAdapter(
+    Annotated[
+        CustomerReply | DeskCard | DeskUpdate | DeskPost | DeskEphemeral | DeskReaction,
+        Field(discriminator="kind"),
+    ]
+)
 
 
 def encode_event(event: InboundEvent) -> bytes:
@@ -270,4 +363,30 @@ def encode_outbound(message: OutboundMessage) -> bytes:
 
 
 def decode_outbound(data: bytes | str) -> OutboundMessage:
-    return _outbound.validate_json(data)
+    try:
+        return _outbound.validate_json(data)
+    except ValidationError:
+        raw = json.loads(data)
+        if not isinstance(raw, dict) or "kind" in raw:
+            raise
+        return _outbound.validate_python(_upgraded(raw))
+
+
+# Before the split, one message type carried every operation, chosen by ``purpose``; messages
+# queued in that shape (in an outbox, or a dead letter) still decode.
+_LEGACY_KINDS: dict[str, tuple[str, type[Any]]] = {
+    "reply": ("reply", CustomerReply),
+    "card": ("card", DeskCard),
+    "card_update": ("card_update", DeskUpdate),
+    "thread": ("post", DeskPost),
+    "ephemeral": ("ephemeral", DeskEphemeral),
+    "reaction": ("reaction", DeskReaction),
+}
+
+
+def _upgraded(raw: dict[str, Any]) -> dict[str, Any]:
+    """A message in the old shape as the type its ``purpose`` named; the fields that type
+    does not have (the other purposes', always empty) are left out."""
+    kind, cls = _LEGACY_KINDS.get(str(raw.get("purpose") or "reply"), _LEGACY_KINDS["reply"])
+    names = {f.name for f in fields(cls)}
+    return {**{k: v for k, v in raw.items() if k in names}, "kind": kind}

@@ -21,7 +21,7 @@ from typing import Any
 
 from channels.console import ConsoleChannel
 from channels.console_agents import HELP, ConsoleAgents
-from common.messages import CustomerMessage, InboundEvent, OutboundMessage
+from common.messages import CustomerMessage, CustomerReply, InboundEvent
 from dialogs.base import Outcome, SystemEvent, TurnContext
 from frontdesk.app import build_gateway, enabled_channels
 from frontdesk.assembly import bot_dialog
@@ -109,7 +109,7 @@ async def settle(store: Store, key: str, timeout: float = SETTLE_TIMEOUT) -> Non
         await asyncio.sleep(0.02)
 
 
-def _print_reply(message: OutboundMessage) -> None:
+def _print_reply(message: CustomerReply) -> None:
     print(f"bot> {message.text}")
     for n, button in enumerate(message.buttons, 1):
         print(f"     [{n}] {button.title}  (/press {button.payload})")

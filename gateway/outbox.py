@@ -26,9 +26,9 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from channels.base import Channel, SendError
+from channels.base import AgentDesk, Channel, SendError
 from common.logging import get_logger
-from common.messages import OutboundMessage, decode_outbound
+from common.messages import CustomerReply, OutboundMessage, decode_outbound
 from gateway.lanes import LockLost
 from gateway.metrics import Metrics
 from gateway.settings import OutboxSettings
@@ -214,6 +214,10 @@ class Outbox:
     async def _send_once(self, adapter: Channel, message: OutboundMessage) -> str:
         try:
             async with asyncio.timeout(self.settings.timeout):
-                return await adapter.send(message)
+                if isinstance(message, CustomerReply):
+                    return await adapter.send(message)
+                if isinstance(adapter, AgentDesk):  # a desk operation: the agents' channel
+                    return await adapter.send_desk(message)
+                raise SendError("permanent", f"channel {adapter.name!r} is no agents' desk")
         except TimeoutError as exc:
             raise SendError("transient", f"no answer within {self.settings.timeout}s") from exc

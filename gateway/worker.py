@@ -18,6 +18,7 @@ from common.logging import get_logger
 from common.messages import (
     AgentEvent,
     CustomerMessage,
+    CustomerReply,
     DeliveryStatus,
     InboundEvent,
     OutboundMessage,
@@ -56,9 +57,14 @@ DEFAULT_HELP_TEXT = "You are talking to our assistant. Reply STOP to opt out, ST
 
 def replies_for(event: InboundEvent, replies: list[Reply]) -> list[OutboundMessage]:
     """Outbound messages keyed by the turn: ``<event id>#<n>``."""
+    return [*customer_replies(event, replies)]
+
+
+def customer_replies(event: InboundEvent, replies: list[Reply]) -> list[CustomerReply]:
+    """Replies to the customer keyed by the turn: ``<event id>#<n>``."""
     interaction = event.interaction_id if isinstance(event, CustomerMessage) else None
     return [
-        OutboundMessage(
+        CustomerReply(
             key=f"{event.event_id}#{n}",
             conversation=event.conversation,
             customer=event.customer,
@@ -213,7 +219,7 @@ class TurnWorker:
         outcome = await self.dialog.respond(session.dialog, returned, context)
         session = session.replace(dialog=outcome.state, slots=outcome.slots)
         outbound += [
-            OutboundMessage(
+            CustomerReply(
                 key=f"{event_id}#r{n}",
                 conversation=conversation,
                 customer=customer,
@@ -267,9 +273,9 @@ class TurnWorker:
             # which adds the wait estimate or the business-hours text.
             said = [r for r in outcome.replies if not r.handoff_notice]
             notice = " ".join(r.text for r in outcome.replies if r.handoff_notice)
-            replies = replies_for(event, said)
+            replies = customer_replies(event, said)
             turn = await self.desk.start(session.key, session, event, replies, notice=notice)
-            return turn.session, replies + turn.outbound, turn.records
+            return turn.session, [*replies, *turn.outbound], turn.records
         return session, replies_for(event, outcome.replies), []
 
     def _slow_down(self, session: Session, event: InboundEvent) -> list[OutboundMessage]:
@@ -311,6 +317,10 @@ class TurnWorker:
         """Keep the options each reply showed (numbered or as buttons), to read typed answers."""
         offered, buttons = dict(session.offered), dict(session.buttons)
         for message in outbound:
+            if not isinstance(
+                message, CustomerReply
+            ):  # the agents' posts offer the customer nothing
+                continue
             channel = message.conversation.channel
             options = remembered(message.buttons) if message.buttons else []
             if self._capabilities(channel).numbered_options:
@@ -327,7 +337,7 @@ class TurnWorker:
         channel = message.conversation.channel
         window = self._capabilities(channel).service_window
         last = session.last_inbound.get(channel)
-        if window is None or last is None:
+        if window is None or last is None or not isinstance(message, CustomerReply):
             return message
         return dataclasses.replace(message, window_closes_at=last + window)
 
@@ -381,6 +391,6 @@ def transcript_entries(
             at=now, direction="out", channel=m.conversation.channel, text=m.text, ref=m.key
         )
         for m in outbound
-        if m.purpose == "reply"  # the agents' posts, cards and marks are not the customer's
+        if isinstance(m, CustomerReply)  # the agents' posts, cards and marks are not the customer's
     )
     return entries

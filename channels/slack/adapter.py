@@ -25,10 +25,11 @@ Events from the agents' handoff channel (``handoff.slack_channel``) are not cust
 conversations: they go to ``agent_events`` (by default ``channels.slack.agents``: thread
 replies, thread commands and card buttons as ``AgentEvent``s).
 
-Besides plain posts, ``send`` serves the handoff's purposes: ``card`` (a Block Kit card,
-``chat.postMessage``), ``card_update`` (``chat.update`` of the card), ``thread`` (a post in the
-card's thread, optionally broadcast to the channel with a user group mention), ``ephemeral``
-(``chat.postEphemeral``, seen by one agent) and ``reaction`` (``reactions.add``; an emoji
+``send`` posts replies to customers who write on Slack. ``send_desk`` carries out the handoff
+desk's operations in the agents' channel: ``DeskCard`` (a Block Kit card, ``chat.postMessage``),
+``DeskUpdate`` (``chat.update`` of the card), ``DeskPost`` (a post in the card's thread,
+optionally broadcast to the channel with a user group mention), ``DeskEphemeral``
+(``chat.postEphemeral``, seen by one agent) and ``DeskReaction`` (``reactions.add``; an emoji
 already there counts as done).
 """
 
@@ -62,7 +63,16 @@ from channels.slack.agents import agent_events
 from channels.slack.inbound import SlackBody, customer_events, decode
 from channels.slack.render import SlackPost, escape, render, render_card
 from common.logging import get_logger
-from common.messages import InboundEvent, OutboundMessage
+from common.messages import (
+    CustomerReply,
+    DeskCard,
+    DeskEphemeral,
+    DeskOperation,
+    DeskPost,
+    DeskReaction,
+    DeskUpdate,
+    InboundEvent,
+)
 
 AgentEvents = Callable[[SlackBody], list[InboundEvent]]
 TRANSIENT_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavailable"})
@@ -188,11 +198,19 @@ class SlackChannel:
             await self._http.close()
         self._http = self._client = None
 
-    async def send(self, message: OutboundMessage) -> str:
+    async def send(self, message: CustomerReply) -> str:
+        """A reply to a customer who writes to the bot on Slack."""
+        return await self._post_all(message)
+
+    async def send_desk(self, operation: DeskOperation) -> str:
+        """An operation of the handoff desk in the agents' channel."""
+        if isinstance(operation, DeskPost):
+            return await self._post_all(operation)
+        return await self._desk_call(operation)
+
+    async def _post_all(self, message: CustomerReply | DeskPost) -> str:
         if self._client is None:
             raise RuntimeError("SlackChannel.send before start()")
-        if message.purpose in ("card", "card_update", "ephemeral", "reaction"):
-            return await self._handoff_call(self._client, message)
         posted = await send_parts(message.key, render(message), self._post, self._posted)
         return posted[-1]
 
@@ -214,52 +232,48 @@ class SlackChannel:
         ts = response.get("ts")
         return ts if isinstance(ts, str) else ""
 
-    async def _handoff_call(self, client: AsyncWebClient, message: OutboundMessage) -> str:
-        channel = message.conversation.chat_id
+    async def _desk_call(self, op: DeskCard | DeskUpdate | DeskEphemeral | DeskReaction) -> str:
+        if self._client is None:
+            raise RuntimeError("SlackChannel.send_desk before start()")
+        client = self._client
+        channel = op.conversation.chat_id
         method = {
             "card": "chat.postMessage",
             "card_update": "chat.update",
             "ephemeral": "chat.postEphemeral",
             "reaction": "reactions.add",
-        }[message.purpose]
+        }[op.kind]
         try:
-            if message.purpose in ("card", "card_update"):
-                if message.card is None:
-                    raise SendError("permanent", f"{message.purpose} without a card")
-                text, blocks = render_card(message.card)
-                if message.purpose == "card":
+            if isinstance(op, DeskCard | DeskUpdate):
+                text, blocks = render_card(op.card)
+                if isinstance(op, DeskCard):
                     response = await client.chat_postMessage(
                         channel=channel, text=text, blocks=blocks
                     )
                 else:
-                    if message.target is None:
+                    if op.target is None:
                         raise SendError("permanent", "card_update without the card's ts")
                     response = await client.chat_update(
-                        channel=channel, ts=message.target, text=text, blocks=blocks
+                        channel=channel, ts=op.target, text=text, blocks=blocks
                     )
                 ts = response.get("ts")
                 return ts if isinstance(ts, str) else ""
-            if message.purpose == "ephemeral":
-                if message.recipient is None:
-                    raise SendError("permanent", "ephemeral without a recipient")
+            if isinstance(op, DeskEphemeral):
                 response = await client.chat_postEphemeral(
                     channel=channel,
-                    user=message.recipient,
-                    text=escape(message.text),
-                    thread_ts=message.conversation.thread_id,
+                    user=op.recipient,
+                    text=escape(op.text),
+                    thread_ts=op.conversation.thread_id,
                 )
                 ts = response.get("message_ts")
                 return ts if isinstance(ts, str) else ""
-            if message.target is None or message.reaction is None:
-                raise SendError("permanent", "reaction without a message or an emoji")
-            await client.reactions_add(
-                channel=channel, timestamp=message.target, name=message.reaction
-            )
-            return message.target
+            await client.reactions_add(channel=channel, timestamp=op.target, name=op.reaction)
+            return op.target
         except SlackApiError as exc:
             data = getattr(exc.response, "data", None)
-            if isinstance(data, dict) and data.get("error") == "already_reacted":
-                return message.target or ""
+            error = data.get("error") if isinstance(data, dict) else None
+            if isinstance(op, DeskReaction) and error == "already_reacted":
+                return op.target
             raise classify_slack_error(exc, method) from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise SendError("transient", f"Slack unreachable: {exc!r}") from exc

@@ -22,7 +22,7 @@ from typing import Any
 
 from channels.base import SendError
 from channels.text import split_text
-from common.messages import Attachment, Button, Card, OutboundMessage
+from common.messages import Attachment, Button, Card, CustomerReply, DeskPost
 
 SECTION_LIMIT = 3000  # characters of a section block's text
 TEXT_LIMIT = 40000  # characters of a message's top-level text
@@ -67,12 +67,16 @@ def _escaped_parts(text: str, limit: int, size: int) -> list[str]:
     return parts
 
 
-def render(message: OutboundMessage) -> list[SlackPost]:
-    """The posts that carry ``message``, in order; SendError(permanent) if it cannot be sent."""
+def render(message: CustomerReply | DeskPost) -> list[SlackPost]:
+    """The posts that carry a reply to a customer on Slack or a post in the agents' channel, in
+    order; SendError(permanent) if it cannot be sent."""
+    broadcast = isinstance(message, DeskPost) and message.broadcast
+    attachments = () if isinstance(message, DeskPost) else message.attachments
+    mention = message.mention if isinstance(message, DeskPost) else None
     sections = escaped_parts(message.text) if message.text.strip() else []
-    if message.mention and sections:  # a user group ping: the one unescaped mention we write
-        sections[0] = f"<!subteam^{escape(message.mention)}> {sections[0]}"
-    tail = [*_attachment_blocks(message.attachments), *_button_blocks(message.buttons)]
+    if mention and sections:  # a user group ping: the one unescaped mention we write
+        sections[0] = f"<!subteam^{escape(mention)}> {sections[0]}"
+    tail = [*_attachment_blocks(attachments), *_button_blocks(message.buttons)]
     if not sections and not tail:
         raise SendError("permanent", "nothing to send: no text, buttons or attachments")
     posts: list[tuple[list[Block], list[str]]] = [([], [])]
@@ -89,14 +93,14 @@ def render(message: OutboundMessage) -> list[SlackPost]:
             posts.append(([], []))
         posts[-1][0].extend(tail)
         if not posts[-1][1]:
-            posts[-1][1].append(_fallback(message))
+            posts[-1][1].append(_fallback(message.buttons, attachments))
     return [
         SlackPost(
             channel=message.conversation.chat_id,
             text="\n".join(texts),
             blocks=tuple(blocks),
             thread_ts=message.conversation.thread_id,
-            reply_broadcast=message.broadcast and bool(message.conversation.thread_id) and n == 0,
+            reply_broadcast=broadcast and bool(message.conversation.thread_id) and n == 0,
         )
         for n, (blocks, texts) in enumerate(posts)
     ]
@@ -185,7 +189,7 @@ def _title(title: str) -> str:
     return title if len(title) <= TITLE_LIMIT else title[: TITLE_LIMIT - 1] + "…"
 
 
-def _fallback(message: OutboundMessage) -> str:
+def _fallback(buttons: tuple[Button, ...], attachments: tuple[Attachment, ...]) -> str:
     """The notification text of a post without sections: its buttons or attachments."""
-    names = [b.title for b in message.buttons] or [a.name or a.kind for a in message.attachments]
+    names = [b.title for b in buttons] or [a.name or a.kind for a in attachments]
     return escape(" / ".join(names))[:TEXT_LIMIT]

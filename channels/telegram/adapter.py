@@ -40,7 +40,7 @@ from channels.telegram.parse import (
 from channels.telegram.polling import Poller
 from channels.telegram.render import PayloadMemory, keyboard, text_parts
 from common.logging import get_logger
-from common.messages import Attachment, InboundEvent, OutboundMessage
+from common.messages import Attachment, CustomerReply, InboundEvent
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 WEBHOOK_PATH = "/webhooks/telegram"
@@ -190,7 +190,7 @@ class TelegramChannel:
 
     # ------------------------------------------------------------------ outbound
 
-    async def send(self, message: OutboundMessage) -> str:
+    async def send(self, message: CustomerReply) -> str:
         log = self._log.bind(conversation_id=message.session_key)
         if message.interaction_id:
             await self._answer_callback(message.interaction_id, log)
@@ -222,7 +222,7 @@ class TelegramChannel:
             log.info("telegram_answer_callback_failed", error=str(exc))
         self._answered.put(query_id, True)
 
-    def _steps(self, message: OutboundMessage) -> list[Step]:
+    def _steps(self, message: CustomerReply) -> list[Step]:
         chat_id = message.conversation.chat_id
         thread = message.conversation.thread_id
         thread_id = int(thread) if thread and thread.lstrip("-").isdigit() else None

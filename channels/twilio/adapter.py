@@ -41,7 +41,7 @@ from channels.twilio.outbound import (
     render,
 )
 from common.logging import get_logger
-from common.messages import InboundEvent, OutboundMessage
+from common.messages import CustomerReply, InboundEvent
 
 INBOUND_PATH = "/webhooks/twilio"
 STATUS_PATH = "/webhooks/twilio/status"
@@ -126,7 +126,7 @@ class TwilioChannel:
             await self._http.close()
         self._http = self._client = None
 
-    async def send(self, message: OutboundMessage) -> str:
+    async def send(self, message: CustomerReply) -> str:
         if self._client is None:
             raise RuntimeError("TwilioChannel.send before start()")
         channel = message.conversation.channel

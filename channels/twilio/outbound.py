@@ -23,7 +23,7 @@ from twilio.http.response import Response
 from channels.base import SendError, classify_http_status
 from channels.text import numbered_options, split_text
 from channels.twilio.codes import describe
-from common.messages import OutboundMessage
+from common.messages import CustomerReply
 
 BODY_LIMIT = 1600  # Messages API: 1,600 characters per body, SMS and WhatsApp
 MEDIA_PER_MESSAGE = {"sms": 10, "whatsapp": 1}
@@ -51,7 +51,7 @@ def address(channel: str, number: str) -> str:
     return WHATSAPP_PREFIX + bare if channel == "whatsapp" else bare
 
 
-def render(message: OutboundMessage, *, now: float, template_sid: str = "") -> list[Part]:
+def render(message: CustomerReply, *, now: float, template_sid: str = "") -> list[Part]:
     """The create calls that deliver ``message``; SendError("permanent") if none can."""
     channel = message.conversation.channel
     if channel not in MEDIA_PER_MESSAGE:

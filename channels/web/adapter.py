@@ -26,7 +26,7 @@ from channels.web.settings import WEB_STRINGS, WebChannelSettings
 from channels.web.tokens import VisitorTokens
 from common.errors import StoreUnavailable
 from common.logging import get_logger
-from common.messages import InboundEvent, OutboundMessage
+from common.messages import CustomerReply, InboundEvent
 
 
 class WebChannel(WebhookLess):
@@ -111,7 +111,7 @@ class WebChannel(WebhookLess):
         await self.disconnect_all()
         await self.log.close()
 
-    async def send(self, message: OutboundMessage) -> str:
+    async def send(self, message: CustomerReply) -> str:
         entry = reply_entry(message)
         if not (entry["text"] or entry["buttons"] or entry["attachments"]):
             return message.key

@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from channels.web.log import Entry, valid_id
-from common.messages import OutboundMessage
+from common.messages import CustomerReply
 
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 MAX_PAYLOAD = 256
@@ -127,7 +127,7 @@ def customer_entry(said: Said, *, name: str | None, now: float | None = None) ->
     }
 
 
-def reply_entry(message: OutboundMessage, *, now: float | None = None) -> Entry:
+def reply_entry(message: CustomerReply, *, now: float | None = None) -> Entry:
     """An outbound message as the widget shows it. An agent's relayed reply (``relay_of``)
     comes as ``"<name>: <text>"`` from the handoff desk; the name becomes the sender."""
     text, agent = message.text, None

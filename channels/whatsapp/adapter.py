@@ -38,7 +38,7 @@ from channels.whatsapp.errors import classify_graph_error
 from channels.whatsapp.inbound import CHANNEL, NotificationParser, load_notification
 from channels.whatsapp.render import Payload, Template, render
 from common.logging import get_logger
-from common.messages import InboundEvent, OutboundMessage
+from common.messages import CustomerReply, InboundEvent
 
 PATH = "/webhooks/whatsapp"
 SIGNATURE_HEADER = "X-Hub-Signature-256"
@@ -158,10 +158,10 @@ class WhatsAppCloudChannel:
             await self._http.close()
             self._http = None
 
-    def render(self, message: OutboundMessage, now: float | None = None) -> list[Payload]:
+    def render(self, message: CustomerReply, now: float | None = None) -> list[Payload]:
         return render(message, now=self.clock() if now is None else now, template=self.template)
 
-    async def send(self, message: OutboundMessage) -> str:
+    async def send(self, message: CustomerReply) -> str:
         if self._http is None:
             raise RuntimeError("WhatsAppCloudChannel.send before start()")
         now = self.clock()

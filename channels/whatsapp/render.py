@@ -20,7 +20,7 @@ from typing import Any
 
 from channels.base import SendError
 from channels.text import numbered_options, split_text
-from common.messages import Attachment, Button, OutboundMessage
+from common.messages import Attachment, Button, CustomerReply
 
 TEXT_LIMIT = 4096
 BODY_LIMIT = 1024
@@ -56,13 +56,13 @@ def shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def recipient(message: OutboundMessage) -> str:
+def recipient(message: CustomerReply) -> str:
     """WhatsApp ids are the number's digits without ``+``."""
     return message.conversation.chat_id.removeprefix("+")
 
 
 def render(
-    message: OutboundMessage, *, now: float, template: Template | None = None
+    message: CustomerReply, *, now: float, template: Template | None = None
 ) -> list[Payload]:
     """The request bodies, in order; SendError("permanent") when nothing may be sent."""
     to = recipient(message)

@@ -21,7 +21,14 @@ import statistics
 from collections.abc import Mapping
 
 from channels.base import Capabilities
-from common.messages import AgentEvent, Button, CustomerMessage, DeliveryStatus, OutboundMessage
+from common.messages import (
+    AgentEvent,
+    Button,
+    CustomerMessage,
+    CustomerReply,
+    DeliveryStatus,
+    OutboundMessage,
+)
 from gateway.handoff import card as cards
 from gateway.handoff.bookkeeping import Bookkeeping
 from gateway.handoff.hours import BusinessHours
@@ -75,7 +82,7 @@ class HandoffDesk:
         key: str,
         session: Session,
         event: CustomerMessage,
-        replies: list[OutboundMessage],
+        replies: list[CustomerReply],
         *,
         notice: str = "",
     ) -> DeskTurn:
@@ -101,10 +108,10 @@ class HandoffDesk:
         lines = cards.transcript_text(history, cards.customer_name(session, state), self.hours.zone)
         current = [f"{cards.customer_name(session, state)}: {event.text}".strip()]
         current += [f"Bot: {r.text}" for r in replies if r.text] + [f"Bot: {notice}"]
-        outbound = [
+        outbound: list[OutboundMessage] = [
             self.posts.to_customer(keys(), state, notice),
             self.posts.card(state.card, session, state, now),
-            self.posts.slack(keys(), state, "thread", lines + "\n" + "\n".join(current)),
+            self.posts.thread(keys(), state, lines + "\n" + "\n".join(current)),
         ]
         if (suggested := suggestions_post(self.posts, keys(), state)) is not None:
             outbound.append(suggested)  # under the transcript
@@ -154,7 +161,7 @@ class HandoffDesk:
             loc = event.location
             body += f"\n[location] https://maps.google.com/?q={loc.latitude},{loc.longitude}"
         lines = [f"*{name}*{via}: {body}".rstrip(), *cards.attachment_lines(event.attachments)]
-        post = self.posts.slack(keys(), state, "thread", "\n".join(lines))
+        post = self.posts.thread(keys(), state, "\n".join(lines))
         return DeskTurn(with_handoff(session, state), [post])
 
     def csat_answer(self, session: Session, event: CustomerMessage) -> DeskTurn | None:
@@ -169,9 +176,9 @@ class HandoffDesk:
             return DeskTurn(with_handoff(session, state.replace(state="closed")), handled=False)
         keys = Keys(event.event_id)
         state = state.replace(state="closed", csat=int(score))
-        outbound = [
+        outbound: list[OutboundMessage] = [
             self.posts.to_customer(keys(), state, self.settings.csat.thanks),
-            self.posts.slack(keys(), state, "thread", f"The customer rated the help {score}/5."),
+            self.posts.thread(keys(), state, f"The customer rated the help {score}/5."),
         ]
         record = Rated(at=event.received_at, score=int(score), agent=state.closed_by)
         return DeskTurn(with_handoff(session, state), outbound, [record], returned=True)
@@ -229,9 +236,9 @@ class HandoffDesk:
             state="agent", agent_id=event.agent_id, agent_name=name, claimed_at=now
         )
         session = with_handoff(session.replace(owner="agent", agent=name), state)
-        outbound = [
+        outbound: list[OutboundMessage] = [
             self.posts.card(keys(), session, state, now),
-            self.posts.slack(keys(), state, "thread", f"{name} claimed this conversation."),
+            self.posts.thread(keys(), state, f"{name} claimed this conversation."),
             self.posts.to_customer(keys(), state, f"You're now talking with {public}."),
         ]
         record = Claimed(at=now, seconds=now - state.at, queue=state.queue_name, agent=name)
@@ -268,7 +275,7 @@ class HandoffDesk:
             relay_of=event.message_ts,
             max_attempts=self.settings.relay_attempts,
         )
-        outbound = [relay]
+        outbound: list[OutboundMessage] = [relay]
         records: list[StatsRecord] = []
         if state.first_reply_at is None:
             records.append(FirstReply(at=now, seconds=now - state.at))
@@ -277,10 +284,9 @@ class HandoffDesk:
         window = self.capabilities[channel].service_window if channel in self.capabilities else None
         if window is not None and last is not None and now >= last + window:
             outbound.append(
-                self.posts.slack(
+                self.posts.thread(
                     keys(),
                     state,
-                    "thread",
                     "WhatsApp's 24-hour window is closed (the customer last wrote over a day "
                     "ago): your text cannot be delivered; the customer gets the re-engagement "
                     "template, if one is configured, and your conversation continues when "
@@ -313,10 +319,10 @@ class HandoffDesk:
             ),
         }
         teach_button = (Button(title="Teach the bot", payload="handoff:teach"),)
-        outbound = [
+        outbound: list[OutboundMessage] = [
             self.posts.card(keys(), session, state, now),
-            self.posts.slack(keys(), state, "thread", notes[outcome],
-                             buttons=teach_button if outcome == "resolved" else ()),
+            self.posts.thread(keys(), state, notes[outcome],
+                              buttons=teach_button if outcome == "resolved" else ()),
         ]  # fmt: skip
         if csat:
             buttons = tuple(Button(title=str(n), payload=f"{CSAT_PREFIX}{n}") for n in range(1, 6))

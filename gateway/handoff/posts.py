@@ -2,8 +2,10 @@
 themselves, addressed to the customer or to the agents' channel (card, card update, thread
 post, ephemeral, reaction).
 
-A post in the card's thread names its card by key (``anchor``); the outbox fills in the card's
-Slack ``ts`` once the card is posted (see ``gateway.handoff.relay``).
+Replies to the customer are ``CustomerReply``s; the agents' side gets desk operations
+(``DeskCard``, ``DeskUpdate``, ``DeskPost``, ``DeskEphemeral``, ``DeskReaction``). A post in the
+card's thread names its card by key (``anchor``); the outbox fills in the card's Slack ``ts``
+once the card is posted (see ``gateway.handoff.relay``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from common.messages import AgentEvent, ConversationRef, OutboundMessage, Purpose
+from common.messages import (
+    AgentEvent,
+    Button,
+    ConversationRef,
+    CustomerReply,
+    DeskCard,
+    DeskEphemeral,
+    DeskPost,
+    DeskReaction,
+    DeskUpdate,
+    OutboundMessage,
+)
 from gateway.handoff import card as cards
 from gateway.handoff.hours import BusinessHours
 from gateway.handoff.records import StatsRecord
@@ -61,38 +74,56 @@ class Posts:
     def label(self, channel: str) -> str:
         return self.labels.get(channel, channel)
 
-    def slack(
+    def _where(self, thread: str | None = None) -> ConversationRef:
+        return ConversationRef(channel=SLACK, chat_id=self.channel, thread_id=thread)
+
+    def thread(
         self,
         key: str,
         state: HandoffState,
-        purpose: Purpose,
-        text: str = "",
-        **extra: Any,
-    ) -> OutboundMessage:
-        anchor = None if purpose in ("card", "reaction") else state.card
-        if "thread_id" in extra:  # an explicit thread (a stale card's): no anchor
-            anchor = None
-        thread = extra.pop("thread_id", None)
-        attempts = extra.pop("max_attempts", self.settings.relay_attempts)
-        return OutboundMessage(
+        text: str,
+        *,
+        buttons: tuple[Button, ...] = (),
+        broadcast: bool = False,
+        mention: str | None = None,
+    ) -> DeskPost:
+        """A post in the handoff card's thread."""
+        return DeskPost(
             key=key,
-            conversation=ConversationRef(channel=SLACK, chat_id=self.channel, thread_id=thread),
+            conversation=self._where(),
             customer=state.customer,
             text=text,
-            purpose=purpose,
-            anchor=anchor,
-            max_attempts=attempts,
-            **extra,
+            buttons=buttons,
+            anchor=state.card,
+            broadcast=broadcast,
+            mention=mention,
+            max_attempts=self.settings.relay_attempts,
         )
 
-    def card(self, key: str, session: Session, state: HandoffState, now: float) -> OutboundMessage:
+    def card(
+        self, key: str, session: Session, state: HandoffState, now: float
+    ) -> DeskCard | DeskUpdate:
         """The card itself when ``key`` is the card's key, else an update of it."""
         card = cards.build_card(
             session, state, now, self.hours.zone, self.labels, self.hours_note(state, now)
         )
+        attempts = self.settings.relay_attempts
         if key == state.card:
-            return self.slack(key, state, "card", card.title, card=card)
-        return self.slack(key, state, "card_update", card.title, card=card)
+            return DeskCard(
+                key=key,
+                conversation=self._where(),
+                customer=state.customer,
+                card=card,
+                max_attempts=attempts,
+            )
+        return DeskUpdate(
+            key=key,
+            conversation=self._where(),
+            customer=state.customer,
+            card=card,
+            anchor=state.card,
+            max_attempts=attempts,
+        )
 
     def hours_note(self, state: HandoffState, now: float) -> str:
         if not state.open or self.hours.is_open(now):
@@ -101,10 +132,8 @@ class Posts:
         when = self.hours.describe(back) if back else "later"
         return f"Outside business hours: the customer was told we are back {when}."
 
-    def to_customer(
-        self, key: str, state: HandoffState, text: str, **extra: Any
-    ) -> OutboundMessage:
-        return OutboundMessage(
+    def to_customer(self, key: str, state: HandoffState, text: str, **extra: Any) -> CustomerReply:
+        return CustomerReply(
             key=key,
             conversation=state.conversation,
             customer=state.customer,
@@ -119,11 +148,18 @@ class Posts:
         event: AgentEvent,
         text: str,
         thread: str | None = None,
-    ) -> OutboundMessage:
-        extra: dict[str, Any] = {"recipient": event.agent_id, "max_attempts": 2}
-        if thread is not None:
-            extra["thread_id"] = thread
-        return self.slack(key, state, "ephemeral", text, **extra)
+    ) -> DeskEphemeral:
+        """A post only the agent of ``event`` sees: in the card's thread, or in ``thread`` (an
+        older card's, where the agent wrote)."""
+        return DeskEphemeral(
+            key=key,
+            conversation=self._where(thread),
+            customer=state.customer,
+            text=text,
+            recipient=event.agent_id,
+            anchor=None if thread is not None else state.card,
+            max_attempts=2,
+        )
 
     def agent_names(self, event: AgentEvent) -> tuple[str, str]:
         """(name agents see, name the customer sees)."""
@@ -133,18 +169,25 @@ class Posts:
 
     # ---------------------------------------------------------------- delivery
 
-    def sent_mark(self, key: str, state: HandoffState, agent_ts: str) -> OutboundMessage:
-        return self.slack(key, state, "reaction", reaction=SENT, target=agent_ts)
+    def _mark(self, key: str, state: HandoffState, emoji: str, agent_ts: str) -> DeskReaction:
+        return DeskReaction(
+            key=key,
+            conversation=self._where(),
+            customer=state.customer,
+            reaction=emoji,
+            target=agent_ts,
+            max_attempts=self.settings.relay_attempts,
+        )
 
-    def delivered_mark(self, key: str, state: HandoffState, agent_ts: str) -> OutboundMessage:
-        return self.slack(key, state, "reaction", reaction=DELIVERED, target=agent_ts)
+    def sent_mark(self, key: str, state: HandoffState, agent_ts: str) -> DeskReaction:
+        return self._mark(key, state, SENT, agent_ts)
+
+    def delivered_mark(self, key: str, state: HandoffState, agent_ts: str) -> DeskReaction:
+        return self._mark(key, state, DELIVERED, agent_ts)
 
     def failure_posts(
         self, keys: Callable[[], str], state: HandoffState, agent_ts: str, error: str | None
     ) -> list[OutboundMessage]:
         channel = self.label(state.conversation.channel)
         text = f"Not delivered to the customer on {channel}: {error or 'no reason given'}."
-        return [
-            self.slack(keys(), state, "reaction", reaction=FAILED, target=agent_ts),
-            self.slack(keys(), state, "thread", text),
-        ]
+        return [self._mark(keys(), state, FAILED, agent_ts), self.thread(keys(), state, text)]

@@ -22,6 +22,10 @@ from common.logging import get_logger
 from common.messages import (
     AgentEvent,
     CustomerRef,
+    CustomerReply,
+    DeskCard,
+    DeskReaction,
+    DeskUpdate,
     InboundEvent,
     OutboundMessage,
     encode_outbound,
@@ -59,22 +63,22 @@ class HandoffRelay:
     # ----------------------------------------------------------------- outbox
 
     async def prepare(self, key: str, message: OutboundMessage) -> OutboundMessage:
-        if message.anchor is None:
+        if isinstance(message, CustomerReply | DeskCard | DeskReaction) or message.anchor is None:
             return message
         ts = await self.hstore.card_ts(key, message.anchor)
         if ts is None:
             raise SendError("transient", "the handoff card has not been posted yet")
-        if message.purpose == "card_update":
+        if isinstance(message, DeskUpdate):
             return dataclasses.replace(message, target=ts)
         conversation = dataclasses.replace(message.conversation, thread_id=ts)
         return dataclasses.replace(message, conversation=conversation)
 
     async def sent(self, key: str, message: OutboundMessage, platform_id: str) -> None:
-        if message.purpose == "card":
+        if isinstance(message, DeskCard):
             customer = json.dumps(_customer.dump_python(message.customer, mode="json"))
             await self.hstore.record_card(key, message.key, platform_id, customer)
             return
-        if message.relay_of is None or message.purpose != "reply":
+        if not isinstance(message, CustomerReply) or message.relay_of is None:
             return
         if platform_id:
             await self.hstore.record_relay(key, platform_id, message.relay_of)
@@ -84,13 +88,14 @@ class HandoffRelay:
             await self.store.append_outbound(key, [encode_outbound(mark)])
 
     async def failed(self, key: str, message: OutboundMessage, error: str) -> None:
-        if message.relay_of is None or message.purpose != "reply":
+        if not isinstance(message, CustomerReply) or message.relay_of is None:
             return
+        agent_ts = message.relay_of
         state = await self._state(key)
         if state is None:
             return
         keys = iter(f"{message.key}#failed{n}" for n in range(10))
-        posts = self.desk.posts.failure_posts(lambda: next(keys), state, message.relay_of, error)
+        posts = self.desk.posts.failure_posts(lambda: next(keys), state, agent_ts, error)
         await self.store.append_outbound(key, [encode_outbound(p) for p in posts])
 
     async def _state(self, key: str) -> HandoffState | None:

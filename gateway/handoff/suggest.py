@@ -42,7 +42,7 @@ def suggestions_post(posts: Posts, key: str, state: HandoffState) -> OutboundMes
         Button(title=f"Send {n}", payload=f"{SUGGEST_PREFIX}{s['id']}")
         for n, s in enumerate(found, 1)
     )
-    return posts.slack(key, state, "thread", "\n".join(lines), buttons=buttons)
+    return posts.thread(key, state, "\n".join(lines), buttons=buttons)
 
 
 def suggested_answer(state: HandoffState, ident: str) -> str | None:
@@ -81,4 +81,4 @@ async def teach(
         f"live after an admin approves it: frontdesk review approve {ident}, then "
         "frontdesk review apply."
     )
-    return DeskTurn(session, [desk.posts.slack(keys(), state, "thread", text)])
+    return DeskTurn(session, [desk.posts.thread(keys(), state, text)])

@@ -7,6 +7,7 @@ module what the wake-up means, in the conversation's own turn.
 
 from __future__ import annotations
 
+from common.messages import OutboundMessage
 from gateway.handoff import card as cards
 from gateway.handoff.hours import BusinessHours
 from gateway.handoff.posts import DeskTurn, Keys, Posts
@@ -51,10 +52,10 @@ class Timers:
             f"{self.posts.label(state.conversation.channel)}, for "
             f"{cards.duration(now - state.at)}. Press Claim on the card to take it."
         )
-        outbound = [
+        outbound: list[OutboundMessage] = [
             self.posts.card(keys(), session, state, now),
-            self.posts.slack(
-                keys(), state, "thread", text, broadcast=True, mention=self.settings.mention or None
+            self.posts.thread(
+                keys(), state, text, broadcast=True, mention=self.settings.mention or None
             ),
         ]
         return DeskTurn(session, outbound)

@@ -9,14 +9,20 @@ import pytest
 from channels.base import SendError
 from channels.slack import escape, render
 from channels.slack.render import SECTION_LIMIT, TEXT_LIMIT
-from common.messages import Attachment, Button, ConversationRef, CustomerRef, OutboundMessage
+from common.messages import (
+    Attachment,
+    Button,
+    ConversationRef,
+    CustomerRef,
+    CustomerReply,
+)
 
 # What Slack parses in message text: mentions (<@U1>, <!channel>, <!here>, <#C1>) and links.
 SLACK_MARKUP = re.compile(r"<[^>]*>")
 
 
-def message(text: str = "", *buttons: Button, **extra: object) -> OutboundMessage:
-    return OutboundMessage(
+def message(text: str = "", *buttons: Button, **extra: object) -> CustomerReply:
+    return CustomerReply(
         key="Ev1#0",
         conversation=ConversationRef(channel="slack", chat_id="C111", thread_id="1.2"),
         customer=CustomerRef(channel="slack", user_id="T111:W111"),

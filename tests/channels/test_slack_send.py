@@ -8,7 +8,7 @@ import pytest
 
 from channels.base import SendError
 from channels.slack import SlackChannel
-from common.messages import Button, ConversationRef, CustomerRef, OutboundMessage
+from common.messages import Button, ConversationRef, CustomerRef, CustomerReply, OutboundMessage
 from tests.support.fake_slack import BOT_USER_ID, FakeSlack, Reply, start_fake_slack
 
 TOKEN = "xoxb-test-token"
@@ -38,8 +38,8 @@ async def _no_sink(event: object) -> None:
 
 def reply(
     text: str = "Hello", *buttons: Button, thread: str | None = "1596183880.004200"
-) -> OutboundMessage:
-    return OutboundMessage(
+) -> CustomerReply:
+    return CustomerReply(
         key="Ev1#0",
         conversation=ConversationRef(channel="slack", chat_id="C111", thread_id=thread),
         customer=CustomerRef(channel="slack", user_id="T111:W111"),

@@ -13,7 +13,13 @@ import pytest
 from channels.base import SendError
 from channels.telegram import TelegramChannel
 from channels.telegram.render import callback_data, text_parts, utf16_len
-from common.messages import Attachment, Button, ConversationRef, CustomerRef, OutboundMessage
+from common.messages import (
+    Attachment,
+    Button,
+    ConversationRef,
+    CustomerRef,
+    CustomerReply,
+)
 from tests.support.fake_telegram import (
     FakeTelegram,
     blocked,
@@ -57,8 +63,8 @@ def outbound(
     buttons: tuple[Button, ...] = (),
     attachments: tuple[Attachment, ...] = (),
     interaction: str | None = None,
-) -> OutboundMessage:
-    return OutboundMessage(
+) -> CustomerReply:
+    return CustomerReply(
         key=key,
         conversation=ConversationRef(channel="telegram", chat_id=chat, thread_id=thread),
         customer=CustomerRef(channel="telegram", user_id="1111111"),

@@ -13,7 +13,13 @@ import pytest
 from channels.base import SendError
 from channels.settings import TwilioSettings
 from channels.twilio import TwilioChannel
-from common.messages import Attachment, Button, ConversationRef, CustomerRef, OutboundMessage
+from common.messages import (
+    Attachment,
+    Button,
+    ConversationRef,
+    CustomerRef,
+    CustomerReply,
+)
 from tests.support.fake_twilio import FakeTwilio, start_fake_twilio, twilio_error
 
 ACCOUNT_SID = "AC" + "1" * 32
@@ -65,8 +71,8 @@ def outbound(
     attachments: tuple[Attachment, ...] = (),
     window_closes_at: float | None = None,
     key: str = "evt-1#0",
-) -> OutboundMessage:
-    return OutboundMessage(
+) -> CustomerReply:
+    return CustomerReply(
         key=key,
         conversation=ConversationRef(channel=channel, chat_id=CUSTOMER),
         customer=CustomerRef(channel=channel, user_id=CUSTOMER, phone=CUSTOMER),

@@ -12,7 +12,13 @@ import pytest
 from channels.base import SendError
 from channels.settings import WhatsAppSettings
 from channels.whatsapp import WhatsAppCloudChannel
-from common.messages import Attachment, Button, ConversationRef, CustomerRef, OutboundMessage
+from common.messages import (
+    Attachment,
+    Button,
+    ConversationRef,
+    CustomerRef,
+    CustomerReply,
+)
 from tests.support.fake_whatsapp import FakeGraph, graph_error, start_graph
 
 TOKEN = "EAAGtesttoken"
@@ -20,8 +26,8 @@ PHONE_ID = "1122334455667"
 NUMBER = "+14155238886"
 
 
-def message(text: str = "hello", **fields: Any) -> OutboundMessage:
-    return OutboundMessage(
+def message(text: str = "hello", **fields: Any) -> CustomerReply:
+    return CustomerReply(
         key="evt#0",
         conversation=ConversationRef(channel="whatsapp_cloud", chat_id=NUMBER),
         customer=CustomerRef(channel="whatsapp_cloud", user_id=NUMBER, phone=NUMBER),

@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Dialog, expect
 
 from channels.web import WebChannel, user_hash
-from common.messages import Attachment, ConversationRef, CustomerRef, OutboundMessage
+from common.messages import Attachment, ConversationRef, CustomerRef, CustomerReply
 from frontdesk.app import create_app
 from frontdesk.config import Settings
 from gateway.http import GATEWAY
@@ -207,7 +207,7 @@ async def test_the_widget_embedded_on_a_site_by_keyboard_on_a_small_screen(
     )
     conversation = "v-" + token.split(".")[1]
     await channel_of(server).send(
-        OutboundMessage(
+        CustomerReply(
             key="later#0",
             conversation=ConversationRef(channel="web", chat_id=conversation),
             customer=CustomerRef(channel="web", user_id=conversation),

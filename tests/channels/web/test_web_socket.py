@@ -17,7 +17,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from channels.web import WebChannel, user_hash
-from common.messages import ConversationRef, CustomerRef, OutboundMessage
+from common.messages import ConversationRef, CustomerRef, CustomerReply
 from frontdesk.app import create_app, enabled_channels
 from gateway.http import GATEWAY
 from gateway.settings import BusinessHoursSettings
@@ -257,7 +257,7 @@ async def test_a_reply_sent_by_another_gateway_process_reaches_the_socket(
     sender = enabled_channels(settings)["web"]
     await sender.start(lambda event: asyncio.sleep(0))
     conversation = welcome["conversation"]
-    message = OutboundMessage(
+    message = CustomerReply(
         key="turn-1#0",
         conversation=ConversationRef(channel="web", chat_id=conversation),
         customer=CustomerRef(channel="web", user_id=conversation),

@@ -17,7 +17,13 @@ from channels.web.log import MemoryLog, RedisLog, valid_id
 from channels.web.pages import origin_allowed
 from channels.web.protocol import Hello, ProtocolError, Said, parse_frame, reply_entry, safe_url
 from channels.web.tokens import TokenError, VisitorTokens, user_hash, verify_user
-from common.messages import Attachment, Button, ConversationRef, CustomerRef, OutboundMessage
+from common.messages import (
+    Attachment,
+    Button,
+    ConversationRef,
+    CustomerRef,
+    CustomerReply,
+)
 from common.settings import ConfigError
 from frontdesk.config import load_settings
 
@@ -156,13 +162,13 @@ def test_any_frame_parses_or_is_a_protocol_error(value: object) -> None:
         assert isinstance(parsed, Hello | Said)
 
 
-def message(**fields: object) -> OutboundMessage:
+def message(**fields: object) -> CustomerReply:
     base: dict[str, object] = {
         "key": "e1#0",
         "conversation": ConversationRef(channel="web", chat_id="v-x"),
         "customer": CustomerRef(channel="web", user_id="v-x"),
     }
-    return OutboundMessage(**(base | fields))  # type: ignore[arg-type]
+    return CustomerReply(**(base | fields))  # type: ignore[arg-type]
 
 
 def test_a_reply_renders_with_buttons_and_only_safe_media() -> None:
