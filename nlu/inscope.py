@@ -26,7 +26,7 @@ from nlu.classifier import LinearClassifier, softmax
 from nlu.featurize import words
 
 Array = np.ndarray[Any, np.dtype[Any]]
-OOS_WEIGHT = 0.1
+OOS_WEIGHT = 0.05
 OOS_GROUPS = 5  # intents held out in turn, a fifth at a time
 NEAREST = 3
 
