@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from common.settings import ConfigProblem
 from dialogs.expressions import ExpressionError, compile_text
 from dialogs.model import RESERVED_NAMES, ButtonSpec, Template
-from gateway.config import ConfigProblem, KnowledgeSettings
 from nlu.knowledge.base import KnowledgeBase, open_knowledge
 from nlu.knowledge.entries import Entry
 from nlu.knowledge.generator import GeneratorSettings
 from nlu.knowledge.retrieval import Encoder
+from nlu.settings import KnowledgeSettings
 
 
 @dataclass(frozen=True, slots=True)

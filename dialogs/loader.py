@@ -2,7 +2,7 @@
 
 Every ``*.yml`` / ``*.yaml`` file directly in the directory is read (subdirectories such as
 ``tests/`` are not); ``${VAR}`` / ``${VAR:-default}`` in strings come from the environment, as
-in ``config.yml``. Each value keeps its line (composed YAML node marks, as ``gateway.config``
+in ``config.yml``. Each value keeps its line (composed YAML node marks, as ``common.settings``
 does), so ``dialogs.schema`` can report ``file:line: message``.
 """
 
@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from common.settings import ConfigProblem
 from dialogs.model import Bot
-from gateway.config import ConfigProblem
 
 if TYPE_CHECKING:
     from dialogs.knowledge import KnowledgeSpec

@@ -45,7 +45,7 @@ class Choice:
 
 
 @dataclass(frozen=True, slots=True)
-class Action:
+class HttpAction:
     """An HTTP call to the business's backend."""
 
     name: str
@@ -105,7 +105,7 @@ class Jump:
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    action: Action
+    action: HttpAction
     error_pc: int | None  # first step of on_error; None: go on with the next step
     label: str
 
@@ -166,7 +166,7 @@ class Bot:
     flows: dict[str, Flow]
     templates: dict[str, Template]
     slots: dict[str, Any]  # name -> initial value
-    actions: dict[str, Action]
+    actions: dict[str, HttpAction]
     escalation: Escalation
     fallback_limit: int = 2
     cancel_words: frozenset[str] = frozenset({"cancel", "stop"})

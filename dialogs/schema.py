@@ -16,18 +16,18 @@ from typing import Any
 
 import yaml
 
+from common.settings import ConfigProblem
 from dialogs.expressions import ExpressionError, compile_condition, compile_text
 from dialogs.loader import Document, YamlPath
 from dialogs.model import (
     RESERVED_NAMES,
-    Action,
     Bot,
     ButtonSpec,
     Escalation,
     Flow,
+    HttpAction,
     Template,
 )
-from gateway.config import ConfigProblem
 
 SECTIONS = ("bot", "slots", "templates", "actions", "escalation", "flows")
 EVENTS = ("first_contact", "handoff_returned")
@@ -99,7 +99,7 @@ class Compiler:
         self.items: dict[str, dict[str, tuple[Document, YamlPath]]] = {s: {} for s in SECTIONS}
         self.slots: dict[str, Any] = {}
         self.templates: dict[str, Template] = {}
-        self.actions: dict[str, Action] = {}
+        self.actions: dict[str, HttpAction] = {}
         self.flow_names: set[str] = set()
 
     # ---------------------------------------------------------------- helpers
@@ -299,7 +299,9 @@ class Compiler:
                 if self.slot(doc, (*path, "save", slot), slot):
                     save.append((slot, tuple(str(field_path).split("."))))
             if url is not None:
-                self.actions[name] = Action(name, url, method, float(timeout), body, tuple(save))
+                self.actions[name] = HttpAction(
+                    name, url, method, float(timeout), body, tuple(save)
+                )
 
     def body(self, doc: Document, path: YamlPath, value: Any) -> Any:
         if isinstance(value, str):

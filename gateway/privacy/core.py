@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from gateway.identity import PHONE_CHANNELS, to_e164
+from common.identity import PHONE_CHANNELS, to_e164
 from gateway.store.base import LANES
 from gateway.store.redis import RedisStore, conversation_key
 

@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gateway.config import ConfigProblem, Settings
+from common.settings import ConfigProblem
+from frontdesk.config import Settings
 from gateway.review.apply import Plan, plan
 from gateway.review.inbox import ReviewInbox, review_inbox
 
@@ -31,8 +32,8 @@ def parse_since(text: str) -> float:
 
 def check(plan_: Plan, settings: Settings) -> list[ConfigProblem]:
     """What ``frontdesk validate`` would say about the data after the plan, run on copies."""
-    from dialogs.cli import validate_dialogs
-    from nlu.cli import validate_nlu
+    from frontdesk.commands.dialogs import validate_dialogs
+    from frontdesk.commands.nlu import validate_nlu
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -171,8 +172,9 @@ async def _apply(inbox: ReviewInbox, settings: Settings, dry_run: bool) -> int:
 
 
 def cmd_review(args: argparse.Namespace) -> int:
-    from gateway.cli import load_cli_settings, shared_store_missing
-    from gateway.logging import configure_logging
+    from common.logging import configure_logging
+    from frontdesk.cli import shared_store_missing
+    from frontdesk.config import load_cli_settings
     from gateway.store import open_store
 
     configure_logging("warning", "console")

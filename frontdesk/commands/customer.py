@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from gateway.config import Settings
+from frontdesk.config import Settings
 
 
 async def _export(settings: Settings, customer_id: str, out: str | None) -> int:
@@ -61,7 +61,8 @@ async def _erasures(settings: Settings) -> int:
 
 
 def cmd_customer(args: argparse.Namespace) -> int:
-    from gateway.cli import load_cli_settings, shared_store_missing
+    from frontdesk.cli import shared_store_missing
+    from frontdesk.config import load_cli_settings
 
     action: str = args.customer_action
     if action == "erase" and not args.yes:

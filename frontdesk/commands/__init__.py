@@ -1,0 +1,1 @@
+"""The ``frontdesk`` subcommands, one module per area; ``frontdesk.cli`` registers them."""
