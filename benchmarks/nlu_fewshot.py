@@ -89,14 +89,19 @@ def run(
         flagged = [r.intent is None for e, r in zip(test.examples, results, strict=True)
                    if e.intent in held_out]  # fmt: skip
         out["oos_recall"] = statistics.mean(flagged)
-    ms = []
+    ms, cpu = [], []
     for text in texts[:300]:
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.thread_time()
         nlu.parse(text)
         ms.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.thread_time() - started_cpu) * 1000)
     ms.sort()
+    cpu.sort()
     out["p50_ms"] = ms[len(ms) // 2]
     out["p99_ms"] = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
+    # the parse's own CPU time: on a machine shared with other jobs the wall-clock p99 is
+    # mostly time spent waiting for a core
+    out["cpu_p99_ms"] = cpu[min(len(cpu) - 1, int(len(cpu) * 0.99))]
     return out
 
 
@@ -111,7 +116,7 @@ def main() -> None:
     hwu_train, hwu_test = hwu("train"), hwu("test")
     print(
         "set       classifier         accuracy  top-1   in-scope  oos-recall  train s  p50 ms"
-        "  p99 ms"
+        "  p99 ms  cpu p99"
     )
     for name in args.sets.split(","):
         for classifier in args.classifiers.split(","):
@@ -142,7 +147,8 @@ def main() -> None:
                 f"{mean(oos, 'accuracy')}    {mean(oos, 'oos_recall')}     "
                 f"{statistics.mean(r['train_s'] for r in rows):7.1f}  "
                 f"{statistics.mean(r['p50_ms'] for r in rows):6.2f}  "
-                f"{statistics.mean(r['p99_ms'] for r in rows):6.2f}",
+                f"{statistics.mean(r['p99_ms'] for r in rows):6.2f}  "
+                f"{statistics.mean(r['cpu_p99_ms'] for r in rows):7.2f}",
                 flush=True,
             )
 

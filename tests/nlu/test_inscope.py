@@ -55,7 +55,7 @@ def test_confidence_is_the_chance_of_being_right(
     results = nlu.parse_many([e.text for e in rows])
     right = np.array([r.ranking[0].name == e.intent for r, e in zip(results, rows, strict=True)])
     confidence = np.array([r.confidence for r in results])
-    # measured: 5 intents mean confidence 0.91, right 0.95; 60 intents 0.76, 0.77
+    # measured: 5 intents mean confidence 0.93, right 0.92; 60 intents 0.76, 0.75
     assert abs(confidence.mean() - right.mean()) <= 0.06
     sure = confidence >= 0.5
     assert right[sure].mean() >= 0.8  # what passes the default threshold is mostly right
@@ -70,7 +70,7 @@ def test_unknown_intents_get_less_confidence(hwu: tuple[NluData, NluData]) -> No
     unknown = nlu.parse_many([e.text for e in test if e.intent not in kept])
     refused_known = np.mean([r.intent is None for r in known])
     refused_unknown = np.mean([r.intent is None for r in unknown])
-    # measured: 20% of the known intents' messages refused, 39% of the unknown ones'
+    # measured: 19% of the known intents' messages refused, 40% of the unknown ones'
     assert refused_unknown >= 0.3 and refused_unknown >= refused_known + 0.12
 
 
