@@ -46,11 +46,11 @@ def _log() -> Any:
 class TrainOptions:
     """Everything besides the data that changes the trained model (part of its cache key)."""
 
-    # static (default): TF-IDF + the static word-piece embedding shipped in the package
+    # static: TF-IDF + the static word-piece embedding shipped in the package
     # (nlu/static_embedding.py) weighted ``static_weight``; hybrid: TF-IDF + the MiniLM sentence
     # embedding weighted ``hybrid_weight`` (nlu/encoder.py, numpy, no torch); embeddings: the same
-    # with weight ``embedding_weight``; tfidf: TF-IDF alone
-    classifier: Literal["static", "tfidf", "embeddings", "hybrid"] = "static"
+    # with weight ``embedding_weight``; tfidf (default): TF-IDF alone
+    classifier: Literal["static", "tfidf", "embeddings", "hybrid"] = "tfidf"
     # the SVM's regularisation and the embeddings' weight, chosen on dev splits of HWU64's
     # and SNIPS' training data (benchmarks/nlu_tune.py); C from 0.25 to 2 is within noise
     c: float = 1.0
@@ -68,7 +68,7 @@ class TrainOptions:
     # inscope: the confidence compared with ``nlu.threshold`` is a calibrated P(the top intent
     # is right), fitted by cross-validation with pseudo-out-of-scope intents (nlu/inscope.py);
     # temperature: the top probability of the temperature-scaled softmax (before 0.2)
-    confidence: Literal["inscope", "temperature"] = "inscope"
+    confidence: Literal["inscope", "temperature"] = "temperature"
     # "embeddings": a message also needs an in-scope score (top probability and similarity to
     # the predicted intent's examples, nlu/embeddings.py) above a threshold that costs at most
     # ``novelty_budget`` of the right answers on the cross-validated training data

