@@ -7,8 +7,8 @@ messages should come out "not understood"), the in-scope accuracy in that run, t
 and single-message parse p50/p99 (the whole parse: intent, entities, sentiment).
 
 A classifier name may carry the confidence after a colon: ``static:temperature`` is the
-static classifier with the pre-0.2 temperature-scaled top probability instead of the
-calibrated in-scope probability (the default, nlu/inscope.py).
+static classifier with the temperature-scaled top probability (the nlu.confidence default)
+instead of the calibrated in-scope probability (nlu/inscope.py) that a bare name gets here.
 
 Usage: python benchmarks/nlu_fewshot.py [--classifiers static,tfidf,hybrid]
          [--sets 8,10,30,full,snips] [--seeds 3] [--threshold 0.5] [--no-oos]
