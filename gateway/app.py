@@ -161,6 +161,9 @@ def create_app(
     # through signed, expiring URLs (GET /media/slack/{id}; see gateway/handoff/media.py).
     if gateway.handoff is not None and gateway.handoff.media is not None:
         mount_media(app, gateway.handoff.media, settings.channels.slack)
+    from console import mount as mount_console  # the composition root mounts the console
+
+    mount_console(app, gateway)
     for channel in gateway.adapters():
         handler = webhook_handler(channel, gateway)
         for route in channel.routes():

@@ -171,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_privacy_commands(sub)
     add_kb_commands(sub)
     add_review_commands(sub)
+    from console.cli import add_commands as add_console_commands  # the console sits on top
+
+    add_console_commands(sub)
     return parser
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dialogs.base import Dialog, Reply, SystemEvent, TurnContext
 from gateway.identity import SERVICE_WINDOW, WINDOWED_CHANNELS
@@ -44,6 +46,27 @@ if TYPE_CHECKING:
     from gateway.handoff.desk import DeskTurn, HandoffDesk
 
 Records = list[dict[str, Any]]
+UNDERSTOOD = "understood"  # a bot turn's NLU/dialog debug, carried to the observer only
+
+
+@dataclass(frozen=True, slots=True)
+class CommittedTurn:
+    """What a committed turn did, for an observer (the admin console's per-day figures)."""
+
+    key: str
+    event: InboundEvent
+    before: Session | None  # None: the conversation's first turn
+    after: Session
+    outbound: tuple[OutboundMessage, ...]
+    records: tuple[dict[str, Any], ...]  # the handoff's statistics records
+    understood: Mapping[str, Any] | None  # the dialog's debug (intent, confidence, knowledge)
+    at: float
+
+
+class TurnObserver(Protocol):
+    async def observe(self, turn: CommittedTurn) -> None:
+        """Called after each committed turn; it must not raise."""
+
 
 FALLBACK_TEXT = "Sorry, something went wrong on our side. Please try again in a moment."
 NO_AGENTS_TEXT = (
@@ -83,7 +106,9 @@ class TurnWorker:
         desk: HandoffDesk | None = None,
         review: ReviewRecorder | None = None,
         limits: SenderLimits | None = None,
+        observer: TurnObserver | None = None,
     ) -> None:
+        self.observer = observer
         self.limits = limits
         self.desk = desk
         self.review = review
@@ -133,6 +158,15 @@ class TurnWorker:
         advance = await self.store.commit_turn(key, token, item, commit)
         if not advance.ok:
             raise LockLost(key)
+        understood = next((r["debug"] for r in records if r["type"] == UNDERSTOOD), None)
+        records = [r for r in records if r["type"] != UNDERSTOOD]
+        if self.observer is not None:
+            turn = CommittedTurn(key, event, before if stored else None, session,
+                                 tuple(outbound), tuple(records), understood, now)  # fmt: skip
+            try:
+                await self.observer.observe(turn)
+            except Exception:  # the figures must never fail a committed turn
+                get_logger(conversation_id=key).exception("turn_observer_failed")
         if self.desk is not None:
             await self.desk.after_commit(key, before if stored else None, session, records)
         if verdict != "ok":
@@ -235,6 +269,7 @@ class TurnWorker:
             handed = outcome.handoff is not None
             await self.review.record(session.key, event.text or "", outcome.debug, handed)
         session = session.replace(dialog=outcome.state, slots=outcome.slots)
+        understood: Records = [{"type": UNDERSTOOD, "debug": outcome.debug}]
         if outcome.handoff is not None and self.desk is None:
             # No agents' desk (no handoff channel, or Slack off): rather than leave the customer
             # waiting for nobody, the bot stays and says so.
@@ -242,7 +277,7 @@ class TurnWorker:
                 "handoff_unavailable", trigger=outcome.handoff.trigger
             )
             said = [*outcome.replies, Reply(text=NO_AGENTS_TEXT)]
-            return session, replies_for(event, said), []
+            return session, replies_for(event, said), understood
         if outcome.handoff is not None:
             handoff = outcome.handoff
             session = session.replace(
@@ -259,8 +294,8 @@ class TurnWorker:
         replies = replies_for(event, outcome.replies)
         if outcome.handoff is not None and self.desk is not None:
             turn = await self.desk.start(session.key, session, event, replies)
-            return turn.session, replies + turn.outbound, turn.records
-        return session, replies, []
+            return turn.session, replies + turn.outbound, understood + turn.records
+        return session, replies, understood
 
     def _slow_down(self, session: Session, event: InboundEvent) -> list[OutboundMessage]:
         """The one reply a sender over the rate limit gets (not where they opted out)."""

@@ -11,6 +11,7 @@ import shutil
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -139,32 +140,55 @@ async def _approve(inbox: ReviewInbox, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _apply(inbox: ReviewInbox, settings: Settings, dry_run: bool) -> int:
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What applying the labels did: the plan (diff, skipped items), the problems that refused
+    it, and whether the files were written."""
+
+    plan: Plan
+    diff: str  # taken before anything was written
+    problems: list[ConfigProblem]
+    written: bool
+
+
+async def apply_labels(inbox: ReviewInbox, settings: Settings, *, dry_run: bool) -> Applied:
+    """Plan the labelled items' edits, check them as ``frontdesk validate`` would, and unless
+    ``dry_run`` or refused write the files and mark the items applied (``frontdesk review
+    apply`` and the console's Apply button)."""
     from nlu.model import resolve_paths
 
     items = await inbox.items()
     kb = Path(settings.knowledge.folder(settings.dialogs.path))
     changes: Plan = plan(items, resolve_paths(settings.nlu.data), kb)
+    problems = check(changes, settings) if changes.texts else []
+    diff = changes.diff()
+    if dry_run or problems or (not changes.texts and not changes.done):
+        return Applied(changes, diff, problems, False)
+    for path, text in changes.texts.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    for ident in changes.done:
+        await inbox.mark_applied(ident)
+    return Applied(changes, diff, problems, True)
+
+
+async def _apply(inbox: ReviewInbox, settings: Settings, dry_run: bool) -> int:
+    applied = await apply_labels(inbox, settings, dry_run=dry_run)
+    changes = applied.plan
     for why in changes.skipped:
         print(f"skipped {why}", file=sys.stderr)
     if not changes.texts and not changes.done:
         print("nothing to apply", file=sys.stderr)
         return 0
-    print(changes.diff(), end="")
-    problems = check(changes, settings) if changes.texts else []
-    if problems:
-        for problem in problems:
+    print(applied.diff, end="")
+    if applied.problems:
+        for problem in applied.problems:
             print(problem, file=sys.stderr)
         print("refused: frontdesk validate would reject this; nothing was written",
               file=sys.stderr)  # fmt: skip
         return 1
     if dry_run:
         return 0
-    for path, text in changes.texts.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    for ident in changes.done:
-        await inbox.mark_applied(ident)
     print(f"applied {len(changes.done)} item(s) to {len(changes.texts)} file(s); a running "
           "gateway reloads them (hot reload)", file=sys.stderr)  # fmt: skip
     return 0

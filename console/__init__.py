@@ -1,0 +1,42 @@
+"""The admin console at ``/console``: how the bot and the agents are doing, the conversations
+and the review inbox, for logged-in admins (docs/console.md).
+
+It sits above the gateway: it reads the gateway's stores and keeps its own per-hour figures
+through the turn worker's observer hook. Only the composition root imports it, to
+:func:`mount` it on the gateway's app.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from gateway.logging import get_logger
+
+if TYPE_CHECKING:
+    from gateway.runtime import Gateway
+
+
+def mount(app: web.Application, gateway: Gateway) -> None:
+    """Serve the console at /console and record its figures as turns commit (needs Redis)."""
+    settings = gateway.settings
+    if not settings.console.enabled:
+        return
+    redis = getattr(gateway.store, "redis", None)
+    if redis is None:
+        get_logger().info("console_off", reason="the console needs store.url redis://")
+        return
+    from console.recorder import Recorder
+    from console.web import Console, build
+
+    gateway.worker.observer = Recorder(redis, retention=settings.store.transcript_retention)
+    app.add_subapp("/console", build(Console(settings, gateway.store, redis)))
+
+    async def home(request: web.Request) -> web.Response:
+        raise web.HTTPPermanentRedirect("/console/")
+
+    app.router.add_get("/console", home)
+
+
+__all__ = ["mount"]
