@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from console import privacy  # noqa: F401  (registers the console as a customer data source)
 from gateway.logging import get_logger
 
 if TYPE_CHECKING:

@@ -124,7 +124,7 @@ def row(key: str, data: dict[str, str], unmasked: bool) -> dict[str, Any]:
 
 
 async def key_of(redis: Any, ref: str) -> str | None:
-    value = await redis.hget(k.PREFIX + "refs", ref)
+    value = await redis.get(k.REFS + ref)
     return None if value is None else _s(value)
 
 

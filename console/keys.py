@@ -23,6 +23,7 @@ VALUES = PREFIX + "v:"  # list per figure and hour: seconds (claim, first_reply,
 ACTIVE = PREFIX + "active:"  # sorted set per day: conversation -> last customer message
 INDEX = PREFIX + "ix:"  # sorted set per filter value: conversation -> latest time it applied
 INDEX_NAMES = PREFIX + "ix-names:"  # set per dimension: the values seen (for the filter menus)
+REFS = PREFIX + "ref:"  # string per conversation: its URL id -> its key
 SESSIONS = PREFIX + "session:"
 FAILURES = PREFIX + "failures:"
 AUDIT = PREFIX + "audit"

@@ -6,16 +6,17 @@ ratings' channel (shown as "unknown")."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from console import keys as k
 from console.recorder import Pipe, ref_of
 from gateway.handoff.state import handoff_of
-from gateway.handoff.store import RedisHandoffStore
+from gateway.handoff.store import LOG_DELAY, RedisHandoffStore
 from gateway.sessions import decode_entry, decode_session
 from gateway.store.redis import conversation_key
 
-DERIVED = ("h:", "conv:", "handed:", "v:", "active:", "ix:", "ix-names:", "refs")
+DERIVED = ("h:", "conv:", "handed:", "v:", "active:", "ix:", "ix-names:", "ref:")
 
 
 def _s(value: Any) -> str:
@@ -48,7 +49,7 @@ async def rebuild(redis: Any, *, retention: float) -> dict[str, int]:
             _conversation(Pipe(pipe, retention), session, entries)
             await pipe.execute()
         conversations += 1
-    records = await RedisHandoffStore(redis).records(0, 1e12)
+    records = await RedisHandoffStore(redis).records(LOG_DELAY + 1, time.time() + LOG_DELAY)
     async with redis.pipeline(transaction=False) as pipe:
         p = Pipe(pipe, retention)
         for r in records:
@@ -66,7 +67,7 @@ def _conversation(p: Pipe, session: Any, entries: list[Any]) -> None:
     pipe, key = p.pipe, session.key
     summary = k.summary_key(key)
     p.personal.add(summary)
-    pipe.hset(k.PREFIX + "refs", ref_of(key), key)
+    pipe.set(k.REFS + ref_of(key), key, ex=p.retention)
     pipe.hset(
         summary, mapping={"key": key, "first_at": session.created_at, "last_at": session.updated_at}
     )
@@ -78,7 +79,8 @@ def _conversation(p: Pipe, session: Any, entries: list[Any]) -> None:
         p.count(hour, f"in:{e.channel}")
         pipe.pfadd(k.CONVERSATIONS + hour, key)
         pipe.zadd(k.ACTIVE + day, {key: e.at})
-        p.keep |= {k.CONVERSATIONS + hour, k.ACTIVE + day}
+        p.keep.add(k.CONVERSATIONS + hour)
+        p.personal.add(k.ACTIVE + day)
         p.index("channel", e.channel, key, e.at)
         pipe.hset(summary, f"ch:{e.channel}", 1)
     for e in entries:

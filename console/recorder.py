@@ -61,6 +61,7 @@ class Pipe:
 
     def index(self, dimension: str, value: str, key: str, at: float) -> None:
         self.pipe.zadd(k.index_key(dimension, value), {key: at})
+        self.personal.add(k.index_key(dimension, value))
         self.pipe.sadd(k.INDEX_NAMES + dimension, value)
 
     def finish(self) -> None:
@@ -80,14 +81,14 @@ def write_turn(p: Pipe, turn: CommittedTurn) -> None:
     channel = event.conversation.channel
     pipe.hsetnx(summary, "first_at", at)
     pipe.hset(summary, mapping={"key": key, "last_at": at, f"ch:{channel}": 1})
-    pipe.hset(k.PREFIX + "refs", ref_of(key), key)
+    pipe.set(k.REFS + ref_of(key), key, ex=p.retention)
     if isinstance(event, CustomerMessage) and not event.edited:
         p.count(hour, f"in:{channel}")
         pipe.hincrby(summary, "in", 1)
         if event.customer.display_name:
             pipe.hset(summary, "name", event.customer.display_name)
-        for name in (k.CONVERSATIONS + hour, k.ACTIVE + day):
-            p.keep.add(name)
+        p.keep.add(k.CONVERSATIONS + hour)
+        p.personal.add(k.ACTIVE + day)
         pipe.pfadd(k.CONVERSATIONS + hour, key)
         pipe.zadd(k.ACTIVE + day, {key: at})
         p.index("channel", channel, key, at)
@@ -159,15 +160,30 @@ def _record(p: Pipe, turn: CommittedTurn, record: Mapping[str, Any], summary: st
         pipe.hset(summary, "rating", score)
 
 
+async def trim(redis: Any, now: float, retention: float) -> int:
+    """Drop index entries older than the retention (the conversations are gone by then)."""
+    removed = 0
+    for dimension in k.DIMENSIONS:
+        for value in await redis.smembers(k.INDEX_NAMES + dimension):
+            name = k.index_key(dimension, value.decode())
+            removed += int(await redis.zremrangebyscore(name, "-inf", f"({now - retention}"))
+    return removed
+
+
 class Recorder:
-    """The worker's observer: one pipeline per committed turn."""
+    """The worker's observer: one pipeline per committed turn (and, once an hour, the
+    index entries past the retention are dropped)."""
 
     def __init__(self, redis: Any, *, retention: float) -> None:
         self.redis = redis
         self.retention = retention
+        self.trimmed = ""
 
     async def observe(self, turn: CommittedTurn) -> None:
         try:
+            if self.trimmed != (hour := k.hour_of(turn.at)):
+                self.trimmed = hour
+                await trim(self.redis, turn.at, self.retention)
             async with self.redis.pipeline(transaction=False) as pipe:
                 write_turn(Pipe(pipe, self.retention), turn)
                 await pipe.execute()
