@@ -5,10 +5,11 @@ day or week) for the charts and their CSV, and the latency distributions."""
 from __future__ import annotations
 
 import datetime as dt
-import statistics
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any, Literal
 
 from console import keys as k
@@ -16,8 +17,7 @@ from gateway.handoff.stats import Summary
 from gateway.review.record import knowledge_summary
 
 Group = Literal["hour", "day", "week"]
-# Latency histogram bins (upper bounds, seconds) and their labels.
-BINS = (60, 300, 900, 1800, 3600, 4 * 3600, float("inf"))
+# Latency histogram bins (upper bounds 60, 300, 900, 1800, 3600, 14400 s in aggregate.lua).
 BIN_LABELS = ("< 1 min", "1-5 min", "5-15 min", "15-30 min", "30-60 min", "1-4 h", "> 4 h")
 
 
@@ -46,12 +46,28 @@ def bucket_label(start: float, group: Group) -> str:
     return when.strftime("%Y-%m-%d") if group == "day" else "week of " + when.strftime("%Y-%m-%d")
 
 
+@dataclass(frozen=True, slots=True)
+class Spread:
+    """A duration figure's values in a bucket: how many, the median, the 90th percentile (as
+    ``frontdesk stats`` computes them) and, for the whole period, the histogram."""
+
+    count: int = 0
+    median: float | None = None
+    p90: float | None = None
+    histogram: tuple[int, ...] = ()
+
+    def figures(self) -> dict[str, float] | None:
+        if not self.count:
+            return None
+        return {"count": self.count, "median": self.median or 0.0, "p90": self.p90 or 0.0}
+
+
 @dataclass
 class Bucket:
     start: float
     hours: list[float] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
-    values: dict[str, list[float]] = field(default_factory=dict)
+    spreads: dict[str, Spread] = field(default_factory=dict)
     conversations: int = 0
     handed_off: int = 0
 
@@ -60,43 +76,50 @@ def _s(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+_SCRIPT = (resources.files("console") / "aggregate.lua").read_text(encoding="utf-8")
+
+
+def _spread(reply: list[Any]) -> Spread:
+    if not reply or int(reply[0]) == 0:
+        return Spread()
+    low, high = float(_s(reply[1])), float(_s(reply[2]))
+    median = low if low == high else (low + high) / 2
+    return Spread(int(reply[0]), median, float(_s(reply[3])), tuple(int(x) for x in reply[4:]))
+
+
 async def read(
     redis: Any, period: Period, is_open: Callable[[float], bool] | None = None
 ) -> tuple[Bucket, list[Bucket]]:
-    """(the whole period, its buckets). ``is_open``: business hours, when only those count."""
+    """(the whole period, its buckets), summed by one script inside Redis. ``is_open``:
+    business hours, when only those count."""
     hours = k.hours_between(period.since, period.until - 1)
     if period.business_only and is_open is not None:
         hours = [h for h in hours if is_open(h)]
-    async with redis.pipeline(transaction=False) as pipe:
-        for h in hours:
-            name = k.hour_of(h)
-            pipe.hgetall(k.COUNTS + name)
-            for figure in k.DURATIONS:
-                pipe.lrange(f"{k.VALUES}{figure}:{name}", 0, -1)
-        replies = await pipe.execute()
+    starts = sorted({bucket_of(h, period.group) for h in hours})
+    index = {start: n + 1 for n, start in enumerate(starts)}
+    keys: list[str] = []
+    for h in hours:
+        name = k.hour_of(h)
+        keys.append(k.COUNTS + name)
+        keys += [f"{k.VALUES}{figure}:{name}" for figure in k.DURATIONS]
+        keys += [k.CONVERSATIONS + name, k.HANDED + name]
+    keys.append(f"{k.TEMP}{uuid.uuid4().hex}")
+    args = [len(starts), len(hours), *(index[bucket_of(h, period.group)] for h in hours)]
+    reply = await redis.eval(_SCRIPT, len(keys), *keys, *args)
     total = Bucket(start=period.since, hours=hours)
-    buckets: dict[float, Bucket] = {}
-    step = 1 + len(k.DURATIONS)
-    for i, h in enumerate(hours):
-        b = buckets.setdefault(bucket_of(h, period.group), Bucket(start=bucket_of(h, period.group)))
-        b.hours.append(h)
-        counts = Counter({_s(f): int(v) for f, v in replies[i * step].items()})
-        b.counts.update(counts)
-        total.counts.update(counts)
-        for j, figure in enumerate(k.DURATIONS):
-            values = [float(v) for v in replies[i * step + 1 + j]]
-            b.values.setdefault(figure, []).extend(values)
-            total.values.setdefault(figure, []).extend(values)
-    ordered = [buckets[s] for s in sorted(buckets)]
-    async with redis.pipeline(transaction=False) as pipe:
-        for b in [total, *ordered]:
-            names = [k.hour_of(h) for h in b.hours]
-            pipe.pfcount(*(k.CONVERSATIONS + n for n in names)) if names else pipe.echo("0")
-            pipe.pfcount(*(k.HANDED + n for n in names)) if names else pipe.echo("0")
-        counted = await pipe.execute()
-    for i, b in enumerate([total, *ordered]):
-        b.conversations, b.handed_off = int(counted[2 * i]), int(counted[2 * i + 1])
-    return total, ordered
+    buckets = [Bucket(start=start) for start in starts]
+    step = 2 + len(k.DURATIONS) + 1
+    for n, b in enumerate(buckets):
+        part = reply[n * step : (n + 1) * step]
+        flat = part[0]
+        b.counts = Counter({_s(flat[i]): int(flat[i + 1]) for i in range(0, len(flat), 2)})
+        total.counts.update(b.counts)
+        b.spreads = {f: _spread(r) for f, r in zip(k.DURATIONS, part[1:4], strict=True)}
+        b.conversations, b.handed_off = int(part[4]), int(part[5])
+    rest = reply[len(buckets) * step :]
+    total.spreads = {f: _spread(r) for f, r in zip(k.DURATIONS, rest[:3], strict=True)}
+    total.conversations, total.handed_off = int(rest[3]), int(rest[4])
+    return total, buckets
 
 
 def prefixed(counts: Counter[str], prefix: str) -> dict[str, int]:
@@ -108,23 +131,25 @@ def as_summary(b: Bucket, since: float, until: float) -> dict[str, Any]:
     s = Summary(since=since, until=until)
     s.handoffs.update(prefixed(b.counts, "handoff:"))
     s.after_hours = b.counts.get("after_hours", 0)
-    s.claim = list(b.values.get("claim", []))
-    s.first_reply = list(b.values.get("first_reply", []))
-    s.duration = list(b.values.get("duration", []))
     s.outcomes.update(prefixed(b.counts, "outcome:"))
     for f, n in prefixed(b.counts, "csat:").items():
         s.csat[int(f.split(":")[1])] += n
     s.conversations, s.handed_off = b.conversations, b.handed_off
     kb = {kind: b.counts.get(f"kb:{kind}", 0) for kind in ("answer", "miss", "yes", "no")}
-    return {**s.as_dict(), "knowledge": knowledge_summary(kb)}
+    figures = {
+        "time_to_claim": b.spreads["claim"].figures(),
+        "time_to_first_reply": b.spreads["first_reply"].figures(),
+        "duration": b.spreads["duration"].figures(),
+    }
+    return {**s.as_dict(), **figures, "knowledge": knowledge_summary(kb)}
 
 
 def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def _median(values: list[float]) -> float | None:
-    return round(statistics.median(values), 1) if values else None
+def _median(spread: Spread | None) -> float | None:
+    return None if spread is None or spread.median is None else round(spread.median, 1)
 
 
 def row(b: Bucket, group: Group) -> dict[str, Any]:
@@ -143,9 +168,9 @@ def row(b: Bucket, group: Group) -> dict[str, Any]:
         "messages_in": sum(prefixed(c, "in:").values()),
         "messages_out": sum(prefixed(c, "out:").values()),
         "handoffs": sum(prefixed(c, "handoff:").values()),
-        "claim_median_s": _median(b.values.get("claim", [])),
-        "first_reply_median_s": _median(b.values.get("first_reply", [])),
-        "duration_median_s": _median(b.values.get("duration", [])),
+        "claim_median_s": _median(b.spreads.get("claim")),
+        "first_reply_median_s": _median(b.spreads.get("first_reply")),
+        "duration_median_s": _median(b.spreads.get("duration")),
         "ratings": sum(prefixed(c, "csat:").values()),
         "bot_turns": turns,
         "not_understood": c.get("not_understood", 0),
@@ -164,10 +189,8 @@ def row(b: Bucket, group: Group) -> dict[str, Any]:
     return out
 
 
-def histogram(values: list[float]) -> list[tuple[str, int]]:
-    counts = [0] * len(BINS)
-    for v in values:
-        counts[next(i for i, top in enumerate(BINS) if v < top)] += 1
+def histogram(spread: Spread) -> list[tuple[str, int]]:
+    counts = spread.histogram or (0,) * len(BIN_LABELS)
     return list(zip(BIN_LABELS, counts, strict=True))
 
 

@@ -50,7 +50,7 @@ async def compute(redis: Any, period: Period, is_open: Any) -> dict[str, Any]:
         "csat": f.csat_split(total.counts),
         "channels": _channels(total),
         "histograms": {
-            n: f.histogram(total.values.get(n, [])) for n in ("claim", "first_reply", "duration")
+            n: f.histogram(total.spreads[n]) for n in ("claim", "first_reply", "duration")
         },
         "seconds": round(time.perf_counter() - started, 4),
     }

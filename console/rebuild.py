@@ -46,7 +46,9 @@ async def rebuild(redis: Any, *, retention: float) -> dict[str, int]:
             for e in await redis.lrange(conversation_key(session.key, "transcript"), 0, -1)
         ]
         async with redis.pipeline(transaction=False) as pipe:
-            _conversation(Pipe(pipe, retention), session, entries)
+            p = Pipe(pipe, retention)
+            _conversation(p, session, entries)
+            p.finish()
             await pipe.execute()
         conversations += 1
     records = await RedisHandoffStore(redis).records(LOG_DELAY + 1, time.time() + LOG_DELAY)

@@ -72,7 +72,8 @@ class Pipe:
 
 
 def write_turn(p: Pipe, turn: CommittedTurn) -> None:
-    """Add one committed turn to the figures (commands only; the caller executes)."""
+    """Add one committed turn to the figures (commands only; the caller finishes the Pipe,
+    setting the TTLs once, and executes)."""
     pipe, key, at = p.pipe, turn.key, turn.at
     hour, day = k.hour_of(at), k.day_of(at)
     summary = k.summary_key(key)
@@ -116,7 +117,6 @@ def write_turn(p: Pipe, turn: CommittedTurn) -> None:
         p.personal.add(notes)
     for record in turn.records:
         _record(p, turn, record, summary)
-    p.finish()
 
 
 def _record(p: Pipe, turn: CommittedTurn, record: Mapping[str, Any], summary: str) -> None:
@@ -185,7 +185,9 @@ class Recorder:
                 self.trimmed = hour
                 await trim(self.redis, turn.at, self.retention)
             async with self.redis.pipeline(transaction=False) as pipe:
-                write_turn(Pipe(pipe, self.retention), turn)
+                p = Pipe(pipe, self.retention)
+                write_turn(p, turn)
+                p.finish()
                 await pipe.execute()
         except Exception:  # the figures must never break a turn
             get_logger(conversation_id=turn.key).exception("console_record_failed")
