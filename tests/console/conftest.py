@@ -90,6 +90,9 @@ async def login(client: Http, user: tuple[str, str]) -> str:
         allow_redirects=False,
     )
     assert resp.status == 303, await resp.text()
+    cookie = resp.headers["Set-Cookie"]  # public_url is https
+    assert "fd_console=" in cookie and "HttpOnly" in cookie and "Secure" in cookie
+    assert "SameSite=Strict" in cookie and "Path=/console" in cookie
     page = await client.get("/console/review")
     csrf = re.search(r'name="csrf" value="([^"]+)"', await page.text())
     assert csrf is not None

@@ -154,6 +154,16 @@ async def test_every_route_refuses_without_a_session(
     assert checked >= 18
     forged = {"fd_console": "not-a-session"}
     assert (await client.get("/console/api/overview", cookies=forged)).status == 401
+    csrf = await login(client, ADMIN)
+    page = await client.get("/console/")
+    assert page.status == 200
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    assert page.headers["X-Frame-Options"] == "DENY" and page.headers["Cache-Control"] == "no-store"
+    token = next(c.value for c in client.session.cookie_jar if c.key == "fd_console")
+    out = await client.post("/console/logout", data={"csrf": csrf}, allow_redirects=False)
+    assert out.status == 303
+    old = {"fd_console": token}  # the logged-out session's cookie, replayed
+    assert (await client.get("/console/api/overview", cookies=old)).status == 401
 
 
 async def test_csrf_less_post_is_refused_and_logins_are_throttled(

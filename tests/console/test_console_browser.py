@@ -53,7 +53,7 @@ async def test_an_admin_reads_drills_down_labels_and_exports(
     conversations = page.locator('svg[data-chart="conversations"] rect.bar')
     assert await conversations.count() >= 1
     if os.environ.get("FRONTDESK_CONSOLE_SCREENSHOT"):
-        await page.screenshot(path=os.environ["FRONTDESK_CONSOLE_SCREENSHOT"], full_page=True)
+        await page.screenshot(path=os.environ["FRONTDESK_CONSOLE_SCREENSHOT"], full_page=False)
 
     await page.get_by_role("link", name="keyword: 2: open the conversations").click()
     await expect(page.get_by_role("heading", name="Conversations")).to_be_visible()
