@@ -1,10 +1,10 @@
 -- The console's figures for a period, summed inside Redis (one round trip, one small reply).
 -- KEYS: six per hour (counts hash; claim, first_reply, duration lists; conversations and
 -- handed-off HyperLogLogs), then a scratch key. ARGV: number of buckets, number of hours, then
--- each hour's bucket (1-based). Reply, per bucket: the summed counters (flat field/value list),
--- three spreads, conversations, handed off; then the whole period's three spreads (with the
--- histogram) and its conversations and handed off. A spread: {count, low middle, high middle,
--- 90th percentile, histogram...}, the values as "%.17g" strings (exact doubles).
+-- each hour's bucket (1-based). Reply (JSON): b, per bucket: c the summed counters, s three
+-- spreads, v conversations, h handed off; then the whole period's s (with the histogram), v, h.
+-- A spread: [count, low middle, high middle, 90th percentile, histogram...], the values as
+-- "%.17g" strings (exact doubles).
 local nb, nh = tonumber(ARGV[1]), tonumber(ARGV[2])
 local tmp = KEYS[6 * nh + 1]
 local bins = {60, 300, 900, 1800, 3600, 14400}
@@ -55,16 +55,13 @@ local function union(keys)
   redis.call('DEL', tmp)
   return n
 end
-local out = {}
+local buckets = {}
 for b = 1, nb do
-  local flat = {}
-  for f, n in pairs(counts[b]) do flat[#flat + 1] = f; flat[#flat + 1] = n end
-  out[#out + 1] = flat
-  for f = 1, 3 do out[#out + 1] = spread(vals[b][f], false) end
-  out[#out + 1] = union(conv[b])
-  out[#out + 1] = union(handed[b])
+  local s = {}
+  for f = 1, 3 do s[f] = spread(vals[b][f], false) end
+  buckets[b] = {c = counts[b], s = s, v = union(conv[b]), h = union(handed[b])}
 end
-for f = 1, 3 do out[#out + 1] = spread(all[f], true) end
-out[#out + 1] = union(allconv)
-out[#out + 1] = union(allhanded)
-return out
+local s = {}
+for f = 1, 3 do s[f] = spread(all[f], true) end
+-- one JSON string: parsed in C by the client, not element by element
+return cjson.encode({b = buckets, s = s, v = union(allconv), h = union(allhanded)})

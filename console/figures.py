@@ -5,6 +5,7 @@ day or week) for the charts and their CSV, and the latency distributions."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -72,19 +73,15 @@ class Bucket:
     handed_off: int = 0
 
 
-def _s(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 _SCRIPT = (resources.files("console") / "aggregate.lua").read_text(encoding="utf-8")
 
 
 def _spread(reply: list[Any]) -> Spread:
     if not reply or int(reply[0]) == 0:
         return Spread()
-    low, high = float(_s(reply[1])), float(_s(reply[2]))
+    low, high = float(reply[1]), float(reply[2])
     median = low if low == high else (low + high) / 2
-    return Spread(int(reply[0]), median, float(_s(reply[3])), tuple(int(x) for x in reply[4:]))
+    return Spread(int(reply[0]), median, float(reply[3]), tuple(int(x) for x in reply[4:]))
 
 
 async def read(
@@ -105,20 +102,16 @@ async def read(
         keys += [k.CONVERSATIONS + name, k.HANDED + name]
     keys.append(f"{k.TEMP}{uuid.uuid4().hex}")
     args = [len(starts), len(hours), *(index[bucket_of(h, period.group)] for h in hours)]
-    reply = await redis.eval(_SCRIPT, len(keys), *keys, *args)
+    reply = json.loads(await redis.eval(_SCRIPT, len(keys), *keys, *args))
     total = Bucket(start=period.since, hours=hours)
     buckets = [Bucket(start=start) for start in starts]
-    step = 2 + len(k.DURATIONS) + 1
-    for n, b in enumerate(buckets):
-        part = reply[n * step : (n + 1) * step]
-        flat = part[0]
-        b.counts = Counter({_s(flat[i]): int(flat[i + 1]) for i in range(0, len(flat), 2)})
+    for b, part in zip(buckets, reply["b"] or [], strict=True):
+        b.counts = Counter({f: int(n) for f, n in (part["c"] or {}).items()})
         total.counts.update(b.counts)
-        b.spreads = {f: _spread(r) for f, r in zip(k.DURATIONS, part[1:4], strict=True)}
-        b.conversations, b.handed_off = int(part[4]), int(part[5])
-    rest = reply[len(buckets) * step :]
-    total.spreads = {f: _spread(r) for f, r in zip(k.DURATIONS, rest[:3], strict=True)}
-    total.conversations, total.handed_off = int(rest[3]), int(rest[4])
+        b.spreads = {f: _spread(r) for f, r in zip(k.DURATIONS, part["s"], strict=True)}
+        b.conversations, b.handed_off = int(part["v"]), int(part["h"])
+    total.spreads = {f: _spread(r) for f, r in zip(k.DURATIONS, reply["s"], strict=True)}
+    total.conversations, total.handed_off = int(reply["v"]), int(reply["h"])
     return total, buckets
 
 

@@ -20,6 +20,7 @@ COUNTS = PREFIX + "h:"  # hash per hour: counters
 CONVERSATIONS = PREFIX + "conv:"  # HyperLogLog per hour: conversations with a customer message
 HANDED = PREFIX + "handed:"  # HyperLogLog per hour: conversations handed to a person
 VALUES = PREFIX + "v:"  # list per figure and hour: seconds (claim, first_reply, duration)
+LAST = PREFIX + "last"  # sorted set: conversation -> its last customer message
 ACTIVE = PREFIX + "active:"  # sorted set per day: conversation -> last customer message
 INDEX = PREFIX + "ix:"  # sorted set per filter value: conversation -> latest time it applied
 INDEX_NAMES = PREFIX + "ix-names:"  # set per dimension: the values seen (for the filter menus)

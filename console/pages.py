@@ -4,6 +4,7 @@ conversations, one conversation, the review inbox and the audit log."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import time
 from typing import Any
@@ -198,6 +199,7 @@ async def conversations_api(request: web.Request) -> web.Response:
 async def conversations_csv(request: web.Request) -> web.Response:
     console = request.app[CONSOLE]
     q, _, _ = _query(request, limit=convs.MAX_EXPORT)
+    q = dataclasses.replace(q, offset=0)  # every row, whatever page the link was on
     found = await convs.find(console.redis, q, unmasked=True)
     await _audit(
         request,

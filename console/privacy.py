@@ -23,6 +23,7 @@ async def _indexes(redis: Any) -> list[str]:
         for value in await redis.smembers(k.INDEX_NAMES + dimension):
             names.append(k.index_key(dimension, _s(value)))
     names += [_s(n) async for n in redis.scan_iter(match=k.ACTIVE + "*", count=1000)]
+    names.append(k.LAST)
     return names
 
 

@@ -16,7 +16,7 @@ from gateway.handoff.store import LOG_DELAY, RedisHandoffStore
 from gateway.sessions import decode_entry, decode_session
 from gateway.store.redis import conversation_key
 
-DERIVED = ("h:", "conv:", "handed:", "v:", "active:", "ix:", "ix-names:", "ref:")
+DERIVED = ("h:", "conv:", "handed:", "v:", "active:", "ix:", "ix-names:", "ref:", "last")
 
 
 def _s(value: Any) -> str:
@@ -81,6 +81,8 @@ def _conversation(p: Pipe, session: Any, entries: list[Any]) -> None:
         p.count(hour, f"in:{e.channel}")
         pipe.pfadd(k.CONVERSATIONS + hour, key)
         pipe.zadd(k.ACTIVE + day, {key: e.at})
+        pipe.zadd(k.LAST, {key: e.at})
+        p.personal.add(k.LAST)
         p.keep.add(k.CONVERSATIONS + hour)
         p.personal.add(k.ACTIVE + day)
         p.index("channel", e.channel, key, e.at)

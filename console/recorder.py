@@ -92,6 +92,8 @@ def write_turn(p: Pipe, turn: CommittedTurn) -> None:
         p.personal.add(k.ACTIVE + day)
         pipe.pfadd(k.CONVERSATIONS + hour, key)
         pipe.zadd(k.ACTIVE + day, {key: at})
+        pipe.zadd(k.LAST, {key: at})
+        p.personal.add(k.LAST)
         p.index("channel", channel, key, at)
         if turn.after.handoff is None:
             p.index("outcome", "bot_only", key, at)
@@ -162,7 +164,7 @@ def _record(p: Pipe, turn: CommittedTurn, record: Mapping[str, Any], summary: st
 
 async def trim(redis: Any, now: float, retention: float) -> int:
     """Drop index entries older than the retention (the conversations are gone by then)."""
-    removed = 0
+    removed = int(await redis.zremrangebyscore(k.LAST, "-inf", f"({now - retention}"))
     for dimension in k.DIMENSIONS:
         for value in await redis.smembers(k.INDEX_NAMES + dimension):
             name = k.index_key(dimension, value.decode())
