@@ -29,7 +29,7 @@ from typing import Any
 
 from common.messages import ConversationRef, CustomerMessage, CustomerRef
 from dialogs.base import Handoff, Reply, SystemEvent, TurnContext
-from dialogs.loader import Document, read_document
+from dialogs.document import Document, read_document
 from dialogs.runner import DialogRunner
 
 STEP_KINDS = ("user", "press", "bot", "buttons", "handoff", "event", "slots")

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from common.logging import configure_logging
 from common.settings import ConfigError
+from frontdesk.commands import shared_store_missing
 from frontdesk.config import DEFAULT_CONFIG, Settings, load_cli_settings
 
 
@@ -100,15 +101,6 @@ async def _dlq(settings: Settings, action: str, letter_id: str | None) -> int:
         return 0
     finally:
         await store.close()
-
-
-def shared_store_missing(settings: Settings, what: str) -> bool:
-    """True (and says why) when ``store.url`` is in-process, so ``what`` cannot be reached
-    from another command."""
-    if not settings.store.url.startswith("memory://"):
-        return False
-    print(f"store.url is memory://: {what} live only inside the running process", file=sys.stderr)
-    return True
 
 
 def cmd_dlq(args: argparse.Namespace) -> int:

@@ -61,7 +61,7 @@ async def _erasures(settings: Settings) -> int:
 
 
 def cmd_customer(args: argparse.Namespace) -> int:
-    from frontdesk.cli import shared_store_missing
+    from frontdesk.commands import shared_store_missing
     from frontdesk.config import load_cli_settings
 
     action: str = args.customer_action
