@@ -28,19 +28,19 @@ import aiohttp
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestServer
 
-from console.recorder import Pipe, write_turn
-from console.users import save_user
-from dialogs.echo import EchoDialog
-from gateway.app import create_app
-from gateway.config import Settings
-from gateway.handoff.state import HandoffState, with_handoff
-from gateway.messages import (
+from common.messages import (
     ConversationRef,
     CustomerMessage,
     CustomerRef,
     OutboundMessage,
     encode_outbound,
 )
+from console.recorder import Pipe, write_turn
+from console.users import save_user
+from dialogs.echo import EchoDialog
+from frontdesk.app import create_app
+from frontdesk.config import Settings
+from gateway.handoff.state import HandoffState, with_handoff
 from gateway.sessions import Session, TranscriptEntry, encode_entry, encode_session
 from gateway.store.redis import conversation_key
 from gateway.worker import CommittedTurn

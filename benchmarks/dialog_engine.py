@@ -22,12 +22,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from common.messages import ConversationRef, CustomerMessage, CustomerRef
 from dialogs.base import TurnContext
 from dialogs.engine import CallResult, DialogEvent, HttpRequest, UserInput, step
 from dialogs.loader import load_bot
 from dialogs.model import DialogState
 from dialogs.runner import DialogRunner
-from gateway.messages import ConversationRef, CustomerMessage, CustomerRef
 
 SCRIPTS = [
     ["hello", "where is my order", "what are your opening hours?", "AB12345", "thanks"],

@@ -273,7 +273,7 @@ async def start_gateways(
         }
         path = tmp / f"frontdesk-{n}.yml"
         path.write_text(json.dumps(config))  # JSON is YAML
-        cmd = [sys.executable, "-m", "gateway.cli", "run", "--config", str(path)]
+        cmd = [sys.executable, "-m", "frontdesk", "run", "--config", str(path)]
         spawn(cmd, tmp / f"gateway-{n}.log", procs, env={**os.environ, "BENCH_API_SECRET": secret})
         await wait_ready(f"http://{HOST}:{port}/readyz", procs[-1], 30)
         urls.append(f"http://{HOST}:{port}")

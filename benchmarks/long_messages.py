@@ -24,11 +24,11 @@ import aiohttp
 from aiohttp import web
 
 from channels.api import SIGNATURE_HEADER, sign
-from dialogs.cli import ORDER_API_ENV, build_dialog, build_nlu
+from common.logging import configure_logging
 from dialogs.example.order_service import bound_url, start_order_service
-from gateway.app import create_app
-from gateway.config import Settings
-from gateway.logging import configure_logging
+from frontdesk.app import create_app
+from frontdesk.assembly import ORDER_API_ENV, build_dialog, build_nlu
+from frontdesk.config import Settings
 
 SECRET = "bench-secret"
 QUESTIONS = ["where is my order?", "what are your opening hours?", "how do I return an item?"]

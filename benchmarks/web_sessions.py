@@ -162,7 +162,7 @@ def main() -> None:
         path = Path(tmp) / "config.yml"
         path.write_text(json.dumps(config))  # JSON is YAML
         env = {**os.environ, "PYTHONPATH": str(root)}
-        cmd = [sys.executable, "-m", "gateway.cli", "run", "--config", str(path)]
+        cmd = [sys.executable, "-m", "frontdesk", "run", "--config", str(path)]
         log = (Path(tmp) / "gateway.log").open("wb")
         gateway = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=log)
         procs.append(gateway)

@@ -11,9 +11,11 @@ import json
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
-from gateway.messages import InboundEvent, OutboundMessage
+from aiohttp import web
+
+from common.messages import InboundEvent, OutboundMessage
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -62,7 +64,7 @@ class WebhookRetryLater(Exception):
 
 
 # What malformed outside input raises from the standard library and from our validated
-# message types (gateway.messages.InvalidMessage is a ValueError): JSON nested too deep
+# message types (common.messages.InvalidMessage is a ValueError): JSON nested too deep
 # (RecursionError), a 400-digit number (OverflowError), a wrong type (TypeError) ...
 MALFORMED: tuple[type[Exception], ...] = (
     ValueError,
@@ -138,6 +140,19 @@ def parse_retry_after(value: str | None) -> float | None:
 EventSink = Callable[[InboundEvent], Awaitable[object]]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Host:
+    """What an adapter needs to know about the gateway it runs in."""
+
+    public_url: str  # server.public_url (Twilio signs it; pages and media links use it)
+    timeout: float  # outbox.timeout: seconds for one call to a platform API
+    agents_channel: str = ""  # handoff.slack_channel
+    store_url: str = "memory://"  # store.*: for a channel that keeps its own log (web chat)
+    session_ttl: float = 30 * 24 * 3600.0
+    dedup_ttl: float = 7 * 24 * 3600.0
+    max_connections: int = 512
+
+
 class Channel(Protocol):
     """A platform adapter. ``name`` names the adapter; ``conversation_channels`` are the
     conversation channels whose messages it sends (Twilio: ``sms`` and ``whatsapp``)."""
@@ -146,6 +161,11 @@ class Channel(Protocol):
 
     @property
     def conversation_channels(self) -> Sequence[str]: ...
+
+    @property
+    def capabilities(self) -> Mapping[str, Capabilities]:
+        """Each conversation channel's :class:`Capabilities`."""
+        ...
 
     def routes(self) -> Sequence[Route]: ...
 
@@ -167,6 +187,36 @@ class Channel(Protocol):
 
     async def send(self, message: OutboundMessage) -> str:
         """Deliver one message; return the platform's message id; raise SendError."""
+
+
+DAY = 24 * 3600.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Capabilities:
+    """What is special about one conversation channel, declared by its adapter and read by
+    the pipe (worker, outbox, handoff desk), so that the core holds no lists of channels."""
+
+    label: str  # what agents and admins read ("SMS", "WhatsApp", "Website")
+    buttons: bool = False  # native buttons: a press comes back as a payload
+    numbered_options: bool = False  # options rendered as "[1] …" text: a typed number picks
+    service_window: float | None = None  # seconds after the customer's last message in which
+    # free-form messages may be sent (WhatsApp's 24 hours); None: always
+    rate_limit: float | None = None  # messages a second per process, below the platform's
+    # documented limit (outbox.rate_limits overrides it)
+
+
+def plain(label: str) -> Capabilities:
+    """The capabilities of a channel with nothing special (text only, no documented limit)."""
+    return Capabilities(label=label)
+
+
+@runtime_checkable
+class ServesPages(Protocol):
+    """A channel that serves pages of its own beside its webhooks (the website chat)."""
+
+    def mount(self, app: web.Application) -> None:
+        """Add the channel's own routes (and lifecycle) to the gateway's app."""
 
 
 class WebhookLess:

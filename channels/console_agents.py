@@ -20,9 +20,9 @@ import time
 import uuid
 from collections.abc import Callable
 
-from channels.base import WebhookLess
+from channels.base import Capabilities, WebhookLess
 from channels.slack.agents import COMMANDS, THREAD_CUSTOMER
-from gateway.messages import (
+from common.messages import (
     AgentAction,
     AgentEvent,
     Card,
@@ -70,6 +70,7 @@ class ConsoleAgents(WebhookLess):
     ) -> None:
         self.name = "slack"
         self.conversation_channels = ("slack",)
+        self.capabilities = {"slack": Capabilities(label="Slack", buttons=True)}
         self.channel = channel
         self.note_prefix = note_prefix
         self.agent_id = agent_id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gateway.messages import Button
+from common.messages import Button
 
 
 def split_text(text: str, limit: int) -> list[str]:

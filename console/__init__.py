@@ -12,17 +12,18 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from common.logging import get_logger
 from console import privacy  # noqa: F401  (registers the console as a customer data source)
-from gateway.logging import get_logger
+from console.settings import ConsoleSettings
+from console.wiring import ApplyOutcome, Wiring
 
 if TYPE_CHECKING:
     from gateway.runtime import Gateway
 
 
-def mount(app: web.Application, gateway: Gateway) -> None:
+def mount(app: web.Application, gateway: Gateway, wiring: Wiring) -> None:
     """Serve the console at /console and record its figures as turns commit (needs Redis)."""
-    settings = gateway.settings
-    if not settings.console.enabled:
+    if not wiring.settings.enabled:
         return
     redis = getattr(gateway.store, "redis", None)
     if redis is None:
@@ -31,8 +32,8 @@ def mount(app: web.Application, gateway: Gateway) -> None:
     from console.recorder import Recorder
     from console.web import Console, build
 
-    gateway.worker.observer = Recorder(redis, retention=settings.store.transcript_retention)
-    app.add_subapp("/console", build(Console(settings, gateway.store, redis)))
+    gateway.worker.observer = Recorder(redis, retention=wiring.retention)
+    app.add_subapp("/console", build(Console(wiring, gateway.store, redis)))
 
     async def home(request: web.Request) -> web.Response:
         raise web.HTTPPermanentRedirect("/console/")
@@ -40,4 +41,4 @@ def mount(app: web.Application, gateway: Gateway) -> None:
     app.router.add_get("/console", home)
 
 
-__all__ = ["mount"]
+__all__ = ["ApplyOutcome", "ConsoleSettings", "Wiring", "mount"]

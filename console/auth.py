@@ -12,9 +12,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from common.logging import get_logger
 from console import keys as k
 from console.users import Role
-from gateway.logging import get_logger
 
 COOKIE = "fd_console"
 PRE_COOKIE = "fd_console_login"  # the login form's CSRF token (double submit)

@@ -1,5 +1,6 @@
 """``frontdesk console add-user|rebuild``: create or change a console user (the password asked
-twice, or read from standard input), and rebuild the console's figures from the store."""
+twice, or read from standard input), and rebuild the console's figures from the store. The
+composition root registers them and gives the settings loader."""
 
 from __future__ import annotations
 
@@ -7,16 +8,33 @@ import argparse
 import asyncio
 import getpass
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from console.settings import ConsoleSettings
+from gateway.settings import StoreSettings
 
 
-def cmd_console(args: argparse.Namespace) -> int:
-    from gateway.cli import load_cli_settings, shared_store_missing
+class Configured(Protocol):
+    """The settings the commands read (the whole configuration has them)."""
 
-    settings = load_cli_settings(args.config)
+    @property
+    def console(self) -> ConsoleSettings: ...
+
+    @property
+    def store(self) -> StoreSettings: ...
+
+
+Loader = Callable[[str | None], Configured]  # --config (or None) -> the settings
+
+
+def cmd_console(args: argparse.Namespace, load: Loader) -> int:
+    settings = load(args.config)
     if args.console_command == "add-user":
         return _add_user(settings.console.users_file, args)
-    if shared_store_missing(settings, "the console's figures"):
+    if settings.store.url.startswith("memory://"):
+        print("store.url is memory://: the console's figures live only inside the running "
+              "process", file=sys.stderr)  # fmt: skip
         return 1
     return asyncio.run(_rebuild(settings.store.url, settings.store.transcript_retention))
 
@@ -59,7 +77,7 @@ async def _rebuild(url: str, retention: float) -> int:
     return 0
 
 
-def add_commands(subparsers: Any) -> None:
+def add_commands(subparsers: Any, load: Loader) -> None:
     """``frontdesk console add-user|rebuild``."""
     text = "the admin console at /console: users and figures"
     console = subparsers.add_parser("console", help=text, description=text)
@@ -83,4 +101,4 @@ def add_commands(subparsers: Any) -> None:
         parents=[config],
         help="rebuild the figures from the transcripts and handoff records",
     )
-    console.set_defaults(func=cmd_console)
+    console.set_defaults(func=lambda args: cmd_console(args, load))

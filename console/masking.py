@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from gateway.logging import mask_text
+from common.logging import mask_text
 
 _EMAIL = re.compile(r"\b([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9-]+\.)+[A-Za-z]{2,}\b")
 _DIGITS = re.compile(r"(?<![\w])(\+?\d)[\d\s().-]{5,}(\d{2})(?![\w])")

@@ -221,7 +221,7 @@ async def _conversation(request: web.Request) -> dict[str, Any]:
     login: Login = request[LOGIN]
     if login.admin:
         await _audit(request, "view_conversation", ref=request.match_info["ref"])
-    prefix = console.settings.handoff.note_prefix
+    prefix = console.wiring.note_prefix
     return await convs.detail(
         console.redis, console.store, key, unmasked=login.admin, note_prefix=prefix
     )
@@ -238,7 +238,7 @@ async def conversation_api(request: web.Request) -> web.Response:
 
 # ------------------------------------------------------------------ review
 def _inbox(console: Console) -> RedisReviewInbox:
-    inbox = review_inbox(console.store, retention=console.settings.store.transcript_retention)
+    inbox = review_inbox(console.store, retention=console.wiring.retention)
     assert isinstance(inbox, RedisReviewInbox)
     return inbox
 
@@ -349,38 +349,35 @@ async def review_label(request: web.Request) -> web.Response:
 
 @admin_only
 async def review_apply(request: web.Request) -> web.Response:
-    from gateway.review.cli import apply_labels
-
     console = request.app[CONSOLE]
     form = await _form(request)
     dry_run = form.get("dry_run") in ("1", "true")
-    applied = await apply_labels(_inbox(console), console.settings, dry_run=dry_run)
-    plan = applied.plan
+    applied = await console.wiring.apply_labels(_inbox(console), dry_run)
     data = {
         "written": applied.written,
         "dry_run": dry_run,
         "diff": applied.diff,
-        "applied": plan.done if applied.written else [],
-        "skipped": plan.skipped,
-        "problems": [str(p) for p in applied.problems],
-        "files": sorted(str(p) for p in plan.texts),
+        "applied": applied.done if applied.written else [],
+        "skipped": applied.skipped,
+        "problems": applied.problems,
+        "files": applied.files,
     }
     await _audit(
         request,
         "review_apply",
         dry_run=dry_run,
         written=applied.written,
-        items=plan.done,
-        files=data["files"],
+        items=applied.done,
+        files=applied.files,
     )
     if applied.problems:
-        result = "refused: " + "; ".join(str(p) for p in applied.problems)
+        result = "refused: " + "; ".join(applied.problems)
     elif applied.written:
-        result = f"applied {len(plan.done)} item(s) to {len(plan.texts)} file(s)"
+        result = f"applied {len(applied.done)} item(s) to {len(applied.files)} file(s)"
     else:
-        result = "nothing to apply" if not plan.done else "dry run: nothing written"
-    if plan.skipped:
-        result += " (skipped: " + "; ".join(plan.skipped) + ")"
+        result = "nothing to apply" if not applied.done else "dry run: nothing written"
+    if applied.skipped:
+        result += " (skipped: " + "; ".join(applied.skipped) + ")"
     return _done(request, result, data)
 
 

@@ -9,10 +9,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from common.logging import get_logger
+from common.messages import CustomerMessage
 from console import keys as k
 from gateway.handoff.state import handoff_of
-from gateway.logging import get_logger
-from gateway.messages import CustomerMessage
 from gateway.worker import CommittedTurn
 
 MAX_NOTES = 200  # per-turn notes kept per conversation (as the transcript's default limit)

@@ -15,11 +15,11 @@ from urllib.parse import quote
 from aiohttp import web
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from common.logging import get_logger
 from console.auth import COOKIE, PRE_COOKIE, Audit, Login, Sessions, same
 from console.users import UserError, load_users, verify
-from gateway.config import Settings
+from console.wiring import Wiring
 from gateway.handoff.hours import BusinessHours
-from gateway.logging import get_logger
 from gateway.store import Store
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -36,17 +36,17 @@ STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
 class Console:
     """What the console's handlers share."""
 
-    def __init__(self, settings: Settings, store: Store, redis: Any) -> None:
-        self.settings = settings
+    def __init__(self, wiring: Wiring, store: Store, redis: Any) -> None:
+        self.wiring = wiring
         self.store = store
         self.redis = redis
-        c = settings.console
+        c = wiring.settings
         self.sessions = Sessions(
             redis, ttl=c.session_ttl, max_failures=c.max_failures, lockout=c.lockout
         )
         self.audit = Audit(redis)
-        self.secure = settings.server.public_url.startswith("https://")
-        self.hours = BusinessHours.from_settings(settings.handoff.business_hours)
+        self.secure = wiring.public_url.startswith("https://")
+        self.hours = BusinessHours.from_settings(wiring.business_hours)
         self.templates = Environment(
             loader=PackageLoader("console", "templates"),
             autoescape=select_autoescape(default=True, default_for_string=True),
@@ -176,7 +176,7 @@ async def login_form(request: web.Request) -> web.Response:
 
 def _users(console: Console) -> dict[str, Any]:
     try:
-        return dict(load_users(console.settings.console.users_file))
+        return dict(load_users(console.wiring.settings.users_file))
     except (UserError, ValueError, KeyError) as exc:
         get_logger().error("console_users_invalid", error=str(exc))
         return {}
@@ -215,7 +215,7 @@ async def login_submit(request: web.Request) -> web.Response:
         samesite="Strict",
         secure=console.secure,
         path="/console",
-        max_age=int(console.settings.console.session_ttl),
+        max_age=int(console.wiring.settings.session_ttl),
     )
     response.del_cookie(PRE_COOKIE, path="/console/login")
     raise response

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from gateway.messages import Button
+from common.messages import Button
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from gateway.messages import Button, CustomerMessage
+from common.messages import Button, CustomerMessage
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

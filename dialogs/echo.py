@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from common.messages import CustomerMessage
 from dialogs.base import Outcome, Reply, SystemEvent, TurnContext
-from gateway.messages import CustomerMessage
 
 
 class EchoDialog:

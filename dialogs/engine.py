@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from common.messages import Button
 from dialogs.actions import (
     Action,
     CallResult,
@@ -46,7 +47,6 @@ from dialogs.model import (
     Template,
     from_json,
 )
-from gateway.messages import Button
 from nlu.result import ParseResult
 
 __all__ = ["DialogState", "Frame", "from_json", "step"]

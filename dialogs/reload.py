@@ -16,11 +16,11 @@ from pathlib import Path
 
 import watchfiles
 
+from common.logging import get_logger
+from common.settings import ConfigProblem
 from dialogs.knowledge import KnowledgeSpec
 from dialogs.loader import load_bot, nlu_files
 from dialogs.runner import DialogRunner
-from gateway.config import ConfigProblem
-from gateway.logging import get_logger
 from nlu.result import NluBackend
 
 log = get_logger(component="dialogs.reload")

@@ -16,6 +16,8 @@ from typing import Any
 
 import aiohttp
 
+from common.logging import get_logger
+from common.messages import CustomerMessage
 from dialogs.base import Handoff, Outcome, Reply, SystemEvent, TurnContext
 from dialogs.engine import (
     CallResult,
@@ -32,8 +34,6 @@ from dialogs.engine import (
     step,
 )
 from dialogs.model import Bot, DialogState, from_json
-from gateway.logging import get_logger
-from gateway.messages import CustomerMessage
 from nlu.knowledge.generator import Passage, generate
 from nlu.result import NluBackend, ParseResult
 

@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from common.messages import ConversationRef, CustomerMessage, CustomerRef
+from common.settings import Document, read_document
 from dialogs.base import Handoff, Reply, SystemEvent, TurnContext
-from dialogs.loader import Document, read_document
 from dialogs.runner import DialogRunner
-from gateway.messages import ConversationRef, CustomerMessage, CustomerRef
 
 STEP_KINDS = ("user", "press", "bot", "buttons", "handoff", "event", "slots")
 _ids = itertools.count(1)

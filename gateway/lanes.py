@@ -21,7 +21,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 
-from gateway.logging import get_logger
+from common.logging import get_logger
 from gateway.metrics import Metrics
 from gateway.store import DeadLetter, Lane, Store, StoreUnavailable, Ticket
 

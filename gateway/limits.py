@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from gateway.messages import CustomerMessage, InboundEvent
+from common.messages import CustomerMessage, InboundEvent
 from gateway.sessions import Session
 
 Verdict = Literal["ok", "warn", "drop"]

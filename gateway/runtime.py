@@ -1,7 +1,8 @@
 """The gateway's working parts wired together: store, channels, ingest, turn and send lanes.
 
-``frontdesk run`` serves it over HTTP (see ``gateway.app``); ``frontdesk chat`` drives the
-same object from a terminal. There is one pipeline, whatever the front end.
+``frontdesk run`` serves it over HTTP (``gateway.http``, mounted by ``frontdesk.app``);
+``frontdesk chat`` drives the same object from a terminal. There is one pipeline, whatever
+the front end.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import uuid
 
 from channels.base import Channel
 from dialogs.base import Dialog
-from gateway.config import Settings
 from gateway.handoff import build_handoff
+from gateway.handoff.media import MediaSigner
 from gateway.ingest import Ingest
 from gateway.lanes import LaneRunner
 from gateway.limits import Bucket, SenderLimits
@@ -24,8 +25,9 @@ from gateway.outbox import Outbox
 from gateway.privacy.retention import RetentionSweeper
 from gateway.review import review_inbox
 from gateway.review.record import MARGIN_INTENT, ReviewRecorder
+from gateway.settings import GatewaySettings
 from gateway.store import LANES, Store, open_store
-from gateway.worker import TurnWorker
+from gateway.worker import DEFAULT_HELP_TEXT, TurnWorker
 
 
 def retention_sweeper(store: Store, retention: float) -> RetentionSweeper | None:
@@ -35,14 +37,20 @@ def retention_sweeper(store: Store, retention: float) -> RetentionSweeper | None
 
 
 class Gateway:
+    """The pipe. ``frontdesk.app.build_gateway`` builds one from the whole configuration; the
+    extras that belong to other packages' settings come in as plain values."""
+
     def __init__(
         self,
-        settings: Settings,
+        settings: GatewaySettings,
         *,
         dialog: Dialog,
         channels: dict[str, Channel],
         store: Store | None = None,
         consumer: str | None = None,
+        media: MediaSigner | None = None,
+        nlu_threshold: float = 0.5,
+        help_text: str = DEFAULT_HELP_TEXT,
     ) -> None:
         self.settings = settings
         self.metrics = Metrics()
@@ -50,9 +58,20 @@ class Gateway:
             settings.store.url, max_connections=settings.store.max_connections
         )
         self.channels = channels
+        # what each conversation channel can do, as its adapter declares it
+        self.capabilities = {
+            name: ch.capabilities[name]
+            for name, ch in channels.items()
+            if name in ch.capabilities  # (a test may key an adapter by its own name)
+        }
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.handoff = build_handoff(
-            settings, self.store, self.metrics, slack_enabled="slack" in channels
+            settings,
+            self.store,
+            self.metrics,
+            slack_enabled="slack" in channels,
+            media=media,
+            capabilities=self.capabilities,
         )
         self.ingest = Ingest(
             self.store,
@@ -66,13 +85,14 @@ class Gateway:
             metrics=self.metrics,
             session_ttl=settings.store.session_ttl,
             transcript_limit=settings.store.transcript_limit,
-            help_text=settings.channels.twilio.help_text,
+            help_text=help_text,
             desk=self.handoff.desk if self.handoff else None,
             review=ReviewRecorder(
                 review_inbox(self.store, retention=settings.store.transcript_retention),
-                low_intent=settings.nlu.threshold + MARGIN_INTENT,
+                low_intent=nlu_threshold + MARGIN_INTENT,
             ),
             limits=sender_limits(settings),
+            capabilities=self.capabilities,
         )
         self.outbox = Outbox(
             store=self.store,
@@ -141,7 +161,7 @@ class Gateway:
             await self.handoff.refresh_gauges()
 
 
-def sender_limits(settings: Settings) -> SenderLimits | None:
+def sender_limits(settings: GatewaySettings) -> SenderLimits | None:
     """The per-sender rate limits of ``limits``, or None when they are off."""
     limits = settings.limits
     if not limits.enabled:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from gateway.config import ConfigProblem
+from common.settings import ConfigProblem
 
 DEFAULT_MIN_EXAMPLES = 2
 OUT_OF_SCOPE = "out_of_scope"

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from gateway.config import ConfigProblem
+from common.settings import ConfigProblem
 from nlu.data import DEFAULT_MIN_EXAMPLES, Annotation, Example, NluData, check, read_files
 
 

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import scipy.sparse as sp  # type: ignore[import-untyped,unused-ignore]
 
-from gateway.config import NluSettings
-from gateway.logging import get_logger
+from common.logging import get_logger
 from nlu.classifier import LinearClassifier
 from nlu.data import OUT_OF_SCOPE, NluData
+from nlu.settings import NluSettings
 
 if TYPE_CHECKING:
     from nlu.embeddings import Novelty

@@ -18,9 +18,9 @@ from typing import Any, Final
 import aiohttp
 from yarl import URL
 
-from gateway.config import NluSettings
-from gateway.logging import get_logger
+from common.logging import get_logger
 from nlu.result import Entity, IntentScore, NluBackend, ParseResult
+from nlu.settings import NluSettings
 
 __all__ = ["NOT_UNDERSTOOD_INTENTS", "RasaError", "RasaNlu", "map_response"]
 

@@ -37,7 +37,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from urllib.parse import parse_qsl
 
 import aiohttp
@@ -46,6 +46,7 @@ from slack_sdk.signature import Clock, SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from channels.base import (
+    Capabilities,
     EventSink,
     Route,
     SendError,
@@ -60,8 +61,8 @@ from channels.parts import Progress, Recent, send_parts
 from channels.slack.agents import agent_events
 from channels.slack.inbound import SlackBody, customer_events, decode
 from channels.slack.render import SlackPost, escape, render, render_card
-from gateway.logging import get_logger
-from gateway.messages import InboundEvent, OutboundMessage
+from common.logging import get_logger
+from common.messages import InboundEvent, OutboundMessage
 
 AgentEvents = Callable[[SlackBody], list[InboundEvent]]
 TRANSIENT_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavailable"})
@@ -82,6 +83,10 @@ def no_agent_events(body: SlackBody) -> list[InboundEvent]:
 class SlackChannel:
     name = "slack"
     conversation_channels: tuple[str, ...] = ("slack",)
+    # chat.postMessage: about 1/s per channel
+    capabilities: Mapping[str, Capabilities] = {
+        "slack": Capabilities(label="Slack", buttons=True, rate_limit=1.0)
+    }
 
     def __init__(
         self,

@@ -32,7 +32,7 @@ from channels.slack.inbound import (
     _unescape,
     envelope_bot_ids,
 )
-from gateway.messages import (
+from common.messages import (
     SUGGEST_PREFIX,
     AgentAction,
     AgentEvent,

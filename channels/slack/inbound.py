@@ -33,7 +33,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl
 
 from channels.base import WebhookRejected, WebhookRequest, load_json
-from gateway.messages import (
+from common.messages import (
     Attachment,
     ConversationRef,
     CustomerMessage,

@@ -22,7 +22,7 @@ from typing import Any
 
 from channels.base import SendError
 from channels.text import split_text
-from gateway.messages import Attachment, Button, Card, OutboundMessage
+from common.messages import Attachment, Button, Card, OutboundMessage
 
 SECTION_LIMIT = 3000  # characters of a section block's text
 TEXT_LIMIT = 40000  # characters of a message's top-level text

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeGuard
 
 from channels.base import WebhookRejected, WebhookRetryLater
-from gateway.messages import (
+from common.messages import (
     Attachment,
     ConversationRef,
     CustomerMessage,

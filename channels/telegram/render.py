@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from channels.text import split_text
-from gateway.messages import Button
+from common.messages import Button
 
 TEXT_LIMIT = 4096
 CALLBACK_DATA_LIMIT = 64

@@ -16,8 +16,8 @@ from twilio.request_validator import RequestValidator
 
 from channels.base import WebhookRejected, WebhookRequest
 from channels.twilio.codes import describe
-from gateway.identity import to_e164
-from gateway.messages import (
+from common.identity import to_e164
+from common.messages import (
     Attachment,
     ConversationRef,
     CustomerMessage,

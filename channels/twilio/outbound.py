@@ -23,7 +23,7 @@ from twilio.http.response import Response
 from channels.base import SendError, classify_http_status
 from channels.text import numbered_options, split_text
 from channels.twilio.codes import describe
-from gateway.messages import OutboundMessage
+from common.messages import OutboundMessage
 
 BODY_LIMIT = 1600  # Messages API: 1,600 characters per body, SMS and WhatsApp
 MEDIA_PER_MESSAGE = {"sms": 10, "whatsapp": 1}

@@ -12,25 +12,27 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import WSCloseCode, web
 
-from channels.base import EventSink, SendError, WebhookLess
+from channels.base import Capabilities, EventSink, Host, SendError, WebhookLess
 from channels.web.limits import Buckets
 from channels.web.log import ConversationLog, MemoryLog, RedisLog
 from channels.web.pages import Pages
 from channels.web.protocol import reply_entry
+from channels.web.settings import WEB_STRINGS, WebChannelSettings
 from channels.web.tokens import VisitorTokens
-from gateway.config import WEB_STRINGS, Settings, WebChannelSettings
-from gateway.logging import get_logger
-from gateway.messages import InboundEvent, OutboundMessage
-from gateway.store import StoreUnavailable
+from common.errors import StoreUnavailable
+from common.logging import get_logger
+from common.messages import InboundEvent, OutboundMessage
 
 
 class WebChannel(WebhookLess):
     name = "web"
     conversation_channels: tuple[str, ...] = ("web",)
+    capabilities: Mapping[str, Capabilities] = {"web": Capabilities(label="Website", buttons=True)}
 
     def __init__(
         self,
@@ -54,13 +56,12 @@ class WebChannel(WebhookLess):
         self.random_secret = False  # said once the chat is served (not in `frontdesk chat`)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> WebChannel | None:
+    def from_settings(cls, web_settings: WebChannelSettings, host: Host) -> WebChannel | None:
         """Off when disabled, or when a shared store has no token secret to share."""
-        web_settings = settings.channels.web
         if not web_settings.enabled:
             return None
         secret = web_settings.token_secret
-        memory = settings.store.url.startswith("memory://")
+        memory = host.store_url.startswith("memory://")
         if not secret and not memory:
             return None  # processes sharing Redis must share the secret
         random_secret = not secret
@@ -71,18 +72,18 @@ class WebChannel(WebhookLess):
             MemoryLog(keep=keep)
             if memory
             else RedisLog(
-                settings.store.url,
+                host.store_url,
                 keep=keep,
-                ttl=settings.store.session_ttl,
-                dedup_ttl=settings.store.dedup_ttl,
-                max_connections=settings.store.max_connections,
+                ttl=host.session_ttl,
+                dedup_ttl=host.dedup_ttl,
+                max_connections=host.max_connections,
             )
         )
         channel = cls(
             web_settings,
             token_secret=secret,
             log=conversation_log,
-            public_url=settings.server.public_url,
+            public_url=host.public_url,
         )
         channel.random_secret = random_secret
         return channel

@@ -24,8 +24,8 @@ from typing import Any, Protocol
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from gateway.logging import get_logger
-from gateway.store import StoreUnavailable
+from common.errors import StoreUnavailable
+from common.logging import get_logger
 
 Entry = dict[str, Any]
 Signal = dict[str, Any]

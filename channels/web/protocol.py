@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from channels.web.log import Entry, valid_id
-from gateway.messages import OutboundMessage
+from common.messages import OutboundMessage
 
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 MAX_PAYLOAD = 256

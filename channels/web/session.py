@@ -27,9 +27,9 @@ from channels.web.protocol import (
     parse_frame,
 )
 from channels.web.tokens import TokenError, Visitor, verify_user
-from gateway.logging import get_logger
-from gateway.messages import ConversationRef, CustomerMessage, CustomerRef
-from gateway.store import StoreUnavailable
+from common.errors import StoreUnavailable
+from common.logging import get_logger
+from common.messages import ConversationRef, CustomerMessage, CustomerRef
 
 if TYPE_CHECKING:
     from channels.web.adapter import WebChannel

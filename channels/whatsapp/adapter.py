@@ -16,12 +16,14 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import aiohttp
 
 from channels.base import (
+    DAY,
+    Capabilities,
     EventSink,
     Route,
     SendError,
@@ -31,12 +33,12 @@ from channels.base import (
     rejecting_malformed,
 )
 from channels.parts import Progress, Recent, send_parts
+from channels.settings import WhatsAppSettings
 from channels.whatsapp.errors import classify_graph_error
 from channels.whatsapp.inbound import CHANNEL, NotificationParser, load_notification
 from channels.whatsapp.render import Payload, Template, render
-from gateway.config import WhatsAppSettings
-from gateway.logging import get_logger
-from gateway.messages import InboundEvent, OutboundMessage
+from common.logging import get_logger
+from common.messages import InboundEvent, OutboundMessage
 
 PATH = "/webhooks/whatsapp"
 SIGNATURE_HEADER = "X-Hub-Signature-256"
@@ -55,6 +57,16 @@ def _equal(a: str, b: str) -> bool:
 class WhatsAppCloudChannel:
     name = CHANNEL
     conversation_channels: tuple[str, ...] = (CHANNEL,)
+    capabilities: Mapping[str, Capabilities] = {
+        # interactive buttons up to three, else numbered options; 80/s per business number
+        CHANNEL: Capabilities(
+            label="WhatsApp",
+            buttons=True,
+            numbered_options=True,
+            service_window=DAY,
+            rate_limit=50.0,
+        )
+    }
 
     def __init__(
         self,

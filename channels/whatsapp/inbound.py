@@ -20,9 +20,9 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from channels.base import WebhookRejected, load_json
-from gateway.identity import to_e164
-from gateway.logging import get_logger
-from gateway.messages import (
+from common.identity import to_e164
+from common.logging import get_logger
+from common.messages import (
     Attachment,
     ConversationRef,
     CustomerMessage,

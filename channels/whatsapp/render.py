@@ -20,7 +20,7 @@ from typing import Any
 
 from channels.base import SendError
 from channels.text import numbered_options, split_text
-from gateway.messages import Attachment, Button, OutboundMessage
+from common.messages import Attachment, Button, OutboundMessage
 
 TEXT_LIMIT = 4096
 BODY_LIMIT = 1024

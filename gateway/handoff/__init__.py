@@ -7,22 +7,24 @@ relay (ingest's resolver and the outbox's send hooks), the ticker (timers) and t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from gateway.config import Settings
+from channels.base import Capabilities
+from common.logging import get_logger
 from gateway.handoff.desk import DeskTurn, HandoffDesk
-from gateway.handoff.media import MediaSigner, media_signer
+from gateway.handoff.media import MediaSigner
 from gateway.handoff.relay import HandoffRelay
 from gateway.handoff.stats import Stats
 from gateway.handoff.store import HandoffStore, handoff_store
 from gateway.handoff.ticker import Ticker
-from gateway.logging import get_logger
 from gateway.metrics import Metrics
+from gateway.settings import GatewaySettings
 from gateway.store import Store
 
 
 @dataclass(frozen=True, slots=True)
-class Handoff:
+class HandoffParts:
     desk: HandoffDesk
     relay: HandoffRelay
     ticker: Ticker
@@ -35,8 +37,14 @@ class Handoff:
 
 
 def build_handoff(
-    settings: Settings, store: Store, metrics: Metrics, *, slack_enabled: bool
-) -> Handoff | None:
+    settings: GatewaySettings,
+    store: Store,
+    metrics: Metrics,
+    *,
+    slack_enabled: bool,
+    media: MediaSigner | None = None,
+    capabilities: Mapping[str, Capabilities] | None = None,
+) -> HandoffParts | None:
     """The handoff parts, or None when no agents' channel is configured (or Slack is off)."""
     if not settings.handoff.slack_channel:
         return None
@@ -47,7 +55,6 @@ def build_handoff(
         return None
     hstore = handoff_store(store, retention=settings.store.transcript_retention)
     stats = Stats(metrics)
-    media = media_signer(settings)
     desk = HandoffDesk(
         settings=settings.handoff,
         store=store,
@@ -55,6 +62,7 @@ def build_handoff(
         stats=stats,
         media=media,
         retention=settings.store.transcript_retention,
+        capabilities=capabilities,
     )
     relay = HandoffRelay(desk=desk, store=store, hstore=hstore)
     ticker = Ticker(
@@ -64,7 +72,9 @@ def build_handoff(
         every=settings.handoff.tick,
         dedup_ttl=settings.store.dedup_ttl,
     )
-    return Handoff(desk=desk, relay=relay, ticker=ticker, stats=stats, store=hstore, media=media)
+    return HandoffParts(
+        desk=desk, relay=relay, ticker=ticker, stats=stats, store=hstore, media=media
+    )
 
 
-__all__ = ["DeskTurn", "Handoff", "HandoffDesk", "HandoffRelay", "build_handoff"]
+__all__ = ["DeskTurn", "HandoffDesk", "HandoffParts", "HandoffRelay", "build_handoff"]

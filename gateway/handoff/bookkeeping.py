@@ -12,14 +12,14 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from gateway.config import HandoffSettings
+from common.logging import get_logger
+from common.messages import CustomerRef
 from gateway.handoff.state import handoff_of
 from gateway.handoff.stats import Stats
 from gateway.handoff.store import HandoffStore, day_of
 from gateway.handoff.timers import Timers
-from gateway.logging import get_logger
-from gateway.messages import CustomerRef
 from gateway.sessions import Session
+from gateway.settings import HandoffSettings
 
 _customer: TypeAdapter[CustomerRef] = TypeAdapter(CustomerRef)
 

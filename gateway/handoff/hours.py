@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from gateway.config import BusinessHoursSettings
+from gateway.settings import BusinessHoursSettings
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Span = tuple[dt.time, dt.time | None]  # None: end of day (24:00)

@@ -18,15 +18,14 @@ import hashlib
 import hmac
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 from aiohttp import web
 
-from gateway.config import Settings, SlackSettings
-from gateway.logging import get_logger
-from gateway.messages import Attachment
+from common.logging import get_logger
+from common.messages import Attachment
 
 ROUTE = "/media/slack/{id}"
 PREFIX = "/media/slack/"
@@ -47,9 +46,10 @@ class MediaRefused(Exception):
         self.reason = reason
 
 
-def slack_origins(slack: SlackSettings) -> frozenset[tuple[str, str]]:
-    """Where Slack's files may be fetched with the bot token."""
-    api = urlsplit(slack.api_base_url)
+def slack_origins(api_base_url: str) -> frozenset[tuple[str, str]]:
+    """Where Slack's files may be fetched with the bot token: Slack's file hosts, and the
+    host of ``channels.slack.api_base_url`` (proxies, local test servers)."""
+    api = urlsplit(api_base_url)
     return SLACK_FILE_HOSTS | {(api.scheme, api.netloc)}
 
 
@@ -59,6 +59,7 @@ class MediaSigner:
     public_url: str
     ttl: float
     origins: frozenset[tuple[str, str]]
+    token: str = field(default="", repr=False)  # Slack's bot token, sent only to ``origins``
 
     def proxies(self, url: str) -> bool:
         parts = urlsplit(url)
@@ -102,18 +103,16 @@ class MediaSigner:
         return hmac.new(self.key, f"{ident}.{exp}".encode(), hashlib.sha256).hexdigest()
 
 
-def media_signer(settings: Settings) -> MediaSigner | None:
+def media_signer(
+    *, secret: str, public_url: str, ttl: float, api_base_url: str, token: str
+) -> MediaSigner | None:
     """The signer, or None when there is no secret to sign with (no Slack signing secret and
     no ``handoff.media_secret``): agents' files then keep their Slack URL."""
-    secret = settings.handoff.media_secret or settings.channels.slack.signing_secret
     if not secret:
         return None
     key = hmac.new(secret.encode(), _KEY_CONTEXT, hashlib.sha256).digest()
     return MediaSigner(
-        key=key,
-        public_url=settings.server.public_url,
-        ttl=settings.handoff.media_ttl,
-        origins=slack_origins(settings.channels.slack),
+        key=key, public_url=public_url, ttl=ttl, origins=slack_origins(api_base_url), token=token
     )
 
 
@@ -127,13 +126,13 @@ class _Proxy:
 _PROXY: web.AppKey[_Proxy] = web.AppKey("media_proxy", _Proxy)
 
 
-def mount_media(app: web.Application, signer: MediaSigner, slack: SlackSettings) -> None:
+def mount_media(app: web.Application, signer: MediaSigner) -> None:
     """Serve ``GET /media/slack/{id}`` on ``app`` (its HTTP client lives with the app)."""
 
     async def client(app: web.Application) -> AsyncIterator[None]:
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=60)
         async with aiohttp.ClientSession(timeout=timeout) as session:
-            app[_PROXY] = _Proxy(signer=signer, token=slack.bot_token, client=session)
+            app[_PROXY] = _Proxy(signer=signer, token=signer.token, client=session)
             yield
 
     app.cleanup_ctx.append(client)

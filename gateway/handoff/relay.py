@@ -19,17 +19,17 @@ from pydantic import TypeAdapter
 from redis.exceptions import RedisError
 
 from channels.base import SendError
-from gateway.handoff.desk import HandoffDesk
-from gateway.handoff.state import HandoffState, handoff_of
-from gateway.handoff.store import HandoffStore
-from gateway.logging import get_logger
-from gateway.messages import (
+from common.logging import get_logger
+from common.messages import (
     AgentEvent,
     CustomerRef,
     InboundEvent,
     OutboundMessage,
     encode_outbound,
 )
+from gateway.handoff.desk import HandoffDesk
+from gateway.handoff.state import HandoffState, handoff_of
+from gateway.handoff.store import HandoffStore
 from gateway.sessions import decode_session
 from gateway.store import Store, StoreUnavailable
 

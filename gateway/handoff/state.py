@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import TypeAdapter
 
-from gateway.messages import ConversationRef, CustomerRef
+from common.messages import ConversationRef, CustomerRef
 from gateway.sessions import Session
 
 State = Literal["queued", "agent", "csat", "closed"]

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from common.messages import SUGGEST_PREFIX, AgentEvent, Button, OutboundMessage
 from gateway.handoff.posts import DeskTurn, Keys, Posts
 from gateway.handoff.state import HandoffState
-from gateway.messages import SUGGEST_PREFIX, AgentEvent, Button, OutboundMessage
 from gateway.review import review_inbox
 from gateway.sessions import Session, decode_entry
 

@@ -14,9 +14,9 @@ import time
 
 from pydantic import TypeAdapter
 
+from common.logging import get_logger
+from common.messages import AgentEvent, ConversationRef, CustomerRef, encode_event
 from gateway.handoff.store import HandoffStore
-from gateway.logging import get_logger
-from gateway.messages import AgentEvent, ConversationRef, CustomerRef, encode_event
 from gateway.store import Store, StoreUnavailable
 
 _customer: TypeAdapter[CustomerRef] = TypeAdapter(CustomerRef)

@@ -7,12 +7,12 @@ module what the wake-up means, in the conversation's own turn.
 
 from __future__ import annotations
 
-from gateway.config import HandoffSettings
 from gateway.handoff import card as cards
 from gateway.handoff.hours import BusinessHours
 from gateway.handoff.posts import DeskTurn, Keys, Posts
 from gateway.handoff.state import HandoffState, with_handoff
 from gateway.sessions import Session
+from gateway.settings import HandoffSettings
 
 
 class Timers:
@@ -48,7 +48,7 @@ class Timers:
         session = with_handoff(session, state)
         text = (
             f"Still waiting for an agent: {cards.customer_name(session, state)} on "
-            f"{cards.channel_label(state.conversation.channel)}, for "
+            f"{self.posts.label(state.conversation.channel)}, for "
             f"{cards.duration(now - state.at)}. Press Claim on the card to take it."
         )
         outbound = [

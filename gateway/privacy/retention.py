@@ -17,7 +17,7 @@ import json
 import time
 from typing import Any
 
-from gateway.logging import get_logger
+from common.logging import get_logger
 from gateway.privacy.sources import DEAD_LETTER_HASHES
 
 SWEEP_EVERY = 3600.0  # seconds between sweeps

@@ -1,7 +1,7 @@
 """``frontdesk review apply``: write labelled review items into the data files, as text edits
 that keep the admins' formatting and comments — an example appended to the intent's block in
 the NLU YAML file that holds it, a phrasing appended to an FAQ entry, a new FAQ entry at the
-end of the knowledge base's FAQ file — checked by ``gateway.review.cli`` with the same
+end of the knowledge base's FAQ file — checked by ``frontdesk.commands.review`` with the same
 validation as ``frontdesk validate`` on copies before anything is written."""
 
 from __future__ import annotations

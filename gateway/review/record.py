@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.logging import get_logger
+from common.logging import get_logger
 from gateway.review.inbox import ReviewInbox
 
 MARGIN_INTENT = 0.15  # an intent below nlu.threshold + this is "low confidence"

@@ -1,5 +1,6 @@
 """Session and queue storage: the contract and its Redis and in-memory implementations."""
 
+from common.errors import StoreUnavailable
 from gateway.store.base import (
     LANES,
     Advance,
@@ -8,7 +9,6 @@ from gateway.store.base import (
     Lane,
     Store,
     StoredSession,
-    StoreUnavailable,
     Ticket,
     TurnCommit,
 )

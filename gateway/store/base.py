@@ -19,15 +19,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from common.errors import StoreUnavailable as StoreUnavailable
+
 Lane = Literal["turns", "sends"]
 LANES: tuple[Lane, ...] = ("turns", "sends")
 Release = Literal["released", "not_empty", "lost"]
 Claim = Literal["empty", "held"] | bytes  # nothing to do / someone else holds it / the head
 Fence = Literal["ok", "sent", "lost"]
-
-
-class StoreUnavailable(Exception):
-    """The store cannot be reached; webhooks answer 503 so the platform retries."""
 
 
 @dataclass(frozen=True, slots=True)

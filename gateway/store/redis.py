@@ -20,6 +20,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from common.errors import StoreUnavailable
 from gateway.store.base import (
     Advance,
     Claim,
@@ -28,7 +29,6 @@ from gateway.store.base import (
     Lane,
     Release,
     StoredSession,
-    StoreUnavailable,
     Ticket,
     TurnCommit,
 )

@@ -6,11 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.config import ConfigProblem, KnowledgeSettings
+from common.settings import ConfigProblem
 from nlu.knowledge.encoder import resolve_encoder
 from nlu.knowledge.entries import Entry
 from nlu.knowledge.loader import load_knowledge
 from nlu.knowledge.retrieval import Encoder, Retriever
+from nlu.settings import KnowledgeSettings
 
 
 @dataclass(frozen=True, slots=True)

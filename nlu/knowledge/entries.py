@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from gateway.config import ConfigProblem
+from common.settings import ConfigProblem
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 

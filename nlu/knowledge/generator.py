@@ -16,7 +16,7 @@ from typing import Any
 
 import aiohttp
 
-from gateway.logging import get_logger
+from common.logging import get_logger
 
 NO_ANSWER = "NO_ANSWER"
 SYSTEM = (

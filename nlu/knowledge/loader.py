@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from gateway.config import ConfigProblem
+from common.settings import ConfigProblem
 from nlu.knowledge.entries import Entry, KbButton, KnowledgeSet
 
 FAQ_KEYS = ("id", "question", "phrasings", "answer", "link", "tags")

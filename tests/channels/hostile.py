@@ -14,12 +14,12 @@ from twilio.request_validator import RequestValidator
 
 from channels.api import ApiChannel, sign
 from channels.base import Channel, WebhookRequest
+from channels.settings import TwilioSettings
 from channels.slack import SlackChannel
 from channels.telegram import TelegramChannel
 from channels.telegram.parse import BotIdentity
 from channels.twilio import TwilioChannel
 from channels.whatsapp.adapter import WhatsAppCloudChannel, signature_for
-from gateway.config import TwilioSettings
 
 PAYLOADS = Path(__file__).resolve().parents[1] / "payloads"
 DEAD_URL = "http://127.0.0.1:9"  # nothing listens: the adapters are never asked to send

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from channels.base import WebhookRejected, WebhookRequest
-from gateway.messages import decode_event, encode_event
+from common.messages import decode_event, encode_event
 from tests.channels.hostile import PAYLOADS, SLACK_SECRET, Target, targets
 
 EXAMPLES = 150

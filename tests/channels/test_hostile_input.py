@@ -14,8 +14,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from channels.base import WebhookRejected
-from gateway.app import create_app
-from gateway.config import Settings
+from frontdesk.app import create_app
+from frontdesk.config import Settings
 from tests.channels.hostile import HANDOFF_CHANNEL, PAYLOADS, Target, targets
 
 Client = Any  # the aiohttp_client fixture's callable
@@ -258,7 +258,7 @@ async def test_a_valid_location_still_goes_through(
 async def test_a_body_over_the_size_cap_is_a_413(
     client: TestClient, routes: dict[str, Target]
 ) -> None:
-    from gateway.app import MAX_BODY_BYTES
+    from gateway.http import MAX_BODY_BYTES
 
     target = routes["api"]
     text = "a" * MAX_BODY_BYTES

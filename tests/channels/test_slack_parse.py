@@ -9,7 +9,7 @@ import pytest
 
 from channels.base import WebhookRejected, WebhookRequest
 from channels.slack import SlackBody, SlackChannel
-from gateway.messages import (
+from common.messages import (
     Attachment,
     ConversationRef,
     CustomerMessage,

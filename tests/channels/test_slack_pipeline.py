@@ -11,8 +11,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from channels.slack import SlackChannel
-from gateway.app import GATEWAY, create_app
-from gateway.config import Settings
+from frontdesk.app import create_app
+from frontdesk.config import Settings
+from gateway.http import GATEWAY
 from gateway.sessions import decode_entry
 from tests.support.fake_slack import FakeSlack, form_body, payload, signed_headers, start_fake_slack
 

@@ -9,7 +9,7 @@ import pytest
 from channels.base import SendError
 from channels.slack import escape, render
 from channels.slack.render import SECTION_LIMIT, TEXT_LIMIT
-from gateway.messages import Attachment, Button, ConversationRef, CustomerRef, OutboundMessage
+from common.messages import Attachment, Button, ConversationRef, CustomerRef, OutboundMessage
 
 # What Slack parses in message text: mentions (<@U1>, <!channel>, <!here>, <#C1>) and links.
 SLACK_MARKUP = re.compile(r"<[^>]*>")

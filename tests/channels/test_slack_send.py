@@ -8,7 +8,7 @@ import pytest
 
 from channels.base import SendError
 from channels.slack import SlackChannel
-from gateway.messages import Button, ConversationRef, CustomerRef, OutboundMessage
+from common.messages import Button, ConversationRef, CustomerRef, OutboundMessage
 from tests.support.fake_slack import BOT_USER_ID, FakeSlack, Reply, start_fake_slack
 
 TOKEN = "xoxb-test-token"

@@ -18,10 +18,11 @@ from aiohttp.test_utils import TestClient
 from channels.base import WebhookRejected
 from channels.telegram import SECRET_HEADER, TelegramChannel
 from channels.telegram.polling import Poller
-from channels.telegram_cli import WebhookSetupError, add_commands, set_webhook
-from gateway.app import GATEWAY, create_app
-from gateway.config import Settings
-from gateway.messages import InboundEvent
+from common.messages import InboundEvent
+from frontdesk.app import create_app
+from frontdesk.commands.telegram import WebhookSetupError, add_commands, set_webhook
+from frontdesk.config import Settings
+from gateway.http import GATEWAY
 from gateway.sessions import decode_entry
 from tests.support.fake_telegram import FakeTelegram, blocked, server_error, start_fake_telegram
 

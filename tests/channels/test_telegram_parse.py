@@ -12,7 +12,7 @@ import pytest
 from channels.base import WebhookRejected, WebhookRequest
 from channels.telegram import SECRET_HEADER, BotIdentity, TelegramChannel
 from channels.telegram.parse import BotIdentityUnknown
-from gateway.messages import Attachment, CustomerMessage, Location
+from common.messages import Attachment, CustomerMessage, Location
 
 PAYLOADS = Path(__file__).parent.parent / "payloads" / "telegram"
 SECRET = "test_secret_token-123"

@@ -13,7 +13,7 @@ import pytest
 from channels.base import SendError
 from channels.telegram import TelegramChannel
 from channels.telegram.render import callback_data, text_parts, utf16_len
-from gateway.messages import Attachment, Button, ConversationRef, CustomerRef, OutboundMessage
+from common.messages import Attachment, Button, ConversationRef, CustomerRef, OutboundMessage
 from tests.support.fake_telegram import (
     FakeTelegram,
     blocked,

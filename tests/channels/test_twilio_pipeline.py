@@ -14,8 +14,9 @@ from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient
 
 from channels.twilio import EMPTY_TWIML, TwilioChannel
-from gateway.app import GATEWAY, create_app
-from gateway.config import Settings
+from frontdesk.app import create_app
+from frontdesk.config import Settings
+from gateway.http import GATEWAY
 from gateway.sessions import TranscriptEntry, decode_entry, decode_session
 from tests.support.fake_twilio import (
     FakeTwilio,

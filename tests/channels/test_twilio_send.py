@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from channels.base import SendError
+from channels.settings import TwilioSettings
 from channels.twilio import TwilioChannel
-from gateway.config import TwilioSettings
-from gateway.messages import Attachment, Button, ConversationRef, CustomerRef, OutboundMessage
+from common.messages import Attachment, Button, ConversationRef, CustomerRef, OutboundMessage
 from tests.support.fake_twilio import FakeTwilio, start_fake_twilio, twilio_error
 
 ACCOUNT_SID = "AC" + "1" * 32

@@ -9,9 +9,9 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 
 from channels.base import WebhookRejected, WebhookRequest
+from channels.settings import TwilioSettings
 from channels.twilio import EMPTY_TWIML, TwilioChannel
-from gateway.config import TwilioSettings
-from gateway.messages import Attachment, CustomerMessage, DeliveryStatus, InboundEvent, Location
+from common.messages import Attachment, CustomerMessage, DeliveryStatus, InboundEvent, Location
 from tests.support.fake_twilio import PAYLOADS, fixture_params, signed_webhook
 
 SIGNED = json.loads((PAYLOADS / "twilio_signed_fixtures.json").read_text())

@@ -12,10 +12,12 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from channels.console import ConsoleChannel
+from channels.settings import WhatsAppSettings
 from channels.whatsapp import WhatsAppCloudChannel, signature_for
-from gateway.app import GATEWAY, create_app
-from gateway.config import Settings, WhatsAppSettings
-from gateway.messages import ConversationRef, CustomerMessage, CustomerRef, OutboundMessage
+from common.messages import ConversationRef, CustomerMessage, CustomerRef, OutboundMessage
+from frontdesk.app import create_app
+from frontdesk.config import Settings
+from gateway.http import GATEWAY
 from gateway.sessions import TranscriptEntry, decode_entry, decode_session
 from tests.support.fake_whatsapp import (
     APP_SECRET,

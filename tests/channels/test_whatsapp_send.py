@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from channels.base import SendError
+from channels.settings import WhatsAppSettings
 from channels.whatsapp import WhatsAppCloudChannel
-from gateway.config import WhatsAppSettings
-from gateway.messages import Attachment, Button, ConversationRef, CustomerRef, OutboundMessage
+from common.messages import Attachment, Button, ConversationRef, CustomerRef, OutboundMessage
 from tests.support.fake_whatsapp import FakeGraph, graph_error, start_graph
 
 TOKEN = "EAAGtesttoken"

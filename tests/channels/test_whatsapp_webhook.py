@@ -10,9 +10,9 @@ import pytest
 
 from channels.base import WebhookRejected, WebhookRequest
 from channels.whatsapp import WhatsAppCloudChannel, signature_for
-from gateway.app import create_app
-from gateway.config import Settings
-from gateway.messages import Attachment, CustomerMessage, DeliveryStatus, Location
+from common.messages import Attachment, CustomerMessage, DeliveryStatus, Location
+from frontdesk.app import create_app
+from frontdesk.config import Settings
 from tests.support.fake_whatsapp import APP_SECRET, fixture, notification, text_message
 
 Client = Any

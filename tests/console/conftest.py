@@ -16,9 +16,9 @@ import pytest
 from aiohttp import CookieJar
 from aiohttp.test_utils import TestServer
 
+from console.settings import ConsoleSettings
 from console.users import save_user
-from gateway.app import create_app
-from gateway.config import ConsoleSettings
+from frontdesk.app import create_app
 from tests.handoff.conftest import PHONE, Desk, Http, TestDialog, channels_for, settings_for
 from tests.handoff.conftest import desk as desk
 

@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from console.web import CONSOLE
-from gateway.handoff.cli import print_stats
+from frontdesk.commands.stats import print_stats
 from tests.console.conftest import (
     ADMIN,
     VIEWER,

@@ -8,7 +8,7 @@ from typing import Any
 
 from console.rebuild import rebuild
 from console.web import CONSOLE
-from gateway.privacy.core import erase_customer, export_customer, resolve
+from gateway.privacy import erase_customer, export_customer, resolve
 from gateway.store.redis import RedisStore
 from tests.console.conftest import (
     ADMIN,

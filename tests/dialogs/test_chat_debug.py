@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dialogs.cli import format_debug
+from frontdesk.chat import format_debug
 
 
 def test_not_understood_shows_the_best_guess_not_a_confidence_of_nothing() -> None:

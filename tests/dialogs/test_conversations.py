@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from common.messages import ConversationRef, CustomerMessage, CustomerRef
 from dialogs.base import SystemEvent, TurnContext
-from dialogs.cli import run_conversation_tests
 from dialogs.loader import load_bot
 from dialogs.runner import DialogRunner
-from gateway.config import Settings
-from gateway.messages import ConversationRef, CustomerMessage, CustomerRef
+from frontdesk.commands.dialogs import run_conversation_tests
+from frontdesk.config import Settings
 from nlu.result import NluBackend
 from tests.dialogs.keyword_nlu import KeywordNlu
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from common.messages import ConversationRef, CustomerMessage, CustomerRef
 from dialogs.base import Outcome, TurnContext
 from dialogs.loader import load_bot
 from dialogs.reload import DialogReloader
 from dialogs.runner import DialogRunner
-from gateway.messages import ConversationRef, CustomerMessage, CustomerRef
 from tests.dialogs.keyword_nlu import KeywordNlu
 
 HOURS = "Our customer service is open Monday to Friday 8:00-20:00"

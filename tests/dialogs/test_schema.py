@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from dialogs.cli import validate_dialogs
 from dialogs.loader import load_bot
-from gateway.config import Settings
+from frontdesk.commands.dialogs import validate_dialogs
+from frontdesk.config import Settings
 
 NLU = """\
 version: "3.1"

@@ -13,7 +13,7 @@ import redis
 
 def chat(stdin: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "chat", *args],
+        [sys.executable, "-m", "frontdesk", "chat", *args],
         input=stdin,
         capture_output=True,
         text=True,
@@ -62,7 +62,7 @@ def example_chat(lines: list[str], order_service: str = "") -> subprocess.Comple
     env = {k: v for k, v in os.environ.items() if not k.startswith(PLATFORM_ENV)}
     env["FRONTDESK_DEMO_ORDER_SERVICE"] = order_service
     return subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "chat", "--config", str(ROOT / "config.yml")],
+        [sys.executable, "-m", "frontdesk", "chat", "--config", str(ROOT / "config.yml")],
         input="\n".join(lines) + "\n",
         capture_output=True,
         text=True,

@@ -12,7 +12,8 @@ import pydantic
 import pytest
 import yaml
 
-from gateway.config import ConfigError, ConfigProblem, Settings, load_settings, parse_settings
+from common.settings import ConfigError, ConfigProblem
+from frontdesk.config import Settings, load_settings, parse_settings
 
 REPO = Path(__file__).resolve().parents[2]
 COMMITTED_CONFIG = REPO / "config.yml"
@@ -371,7 +372,7 @@ def test_committed_config_contains_no_secret_literal() -> None:
 def _validate(config: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "SYSTEMROOT", "LANG"}}
     return subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "validate", "--config", str(config)],
+        [sys.executable, "-m", "frontdesk", "validate", "--config", str(config)],
         cwd=cwd,
         env=env,
         capture_output=True,

@@ -12,15 +12,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gateway.app import GATEWAY, create_app
-from gateway.config import Settings
+from frontdesk.app import create_app
+from frontdesk.config import Settings
+from gateway.http import GATEWAY
 from tests.conftest import API_SECRET, api_body, signed_headers
 from tests.support.fake_callback import FakeCallback
 
 
 def frontdesk(*args: str, config: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "gateway.cli", *args, "--config", str(config)],
+        [sys.executable, "-m", "frontdesk", *args, "--config", str(config)],
         capture_output=True,
         text=True,
         timeout=60,

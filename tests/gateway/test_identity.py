@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.identity import session_key_for, to_e164
-from gateway.messages import CustomerRef
+from common.identity import session_key_for, to_e164
+from common.messages import CustomerRef
 from gateway.sessions import Session
 
 # --------------------------------------------------------------------------- to_e164

@@ -5,15 +5,15 @@ from __future__ import annotations
 import asyncio
 
 from channels.console import ConsoleChannel
-from dialogs.echo import EchoDialog
-from gateway.config import Settings
-from gateway.messages import (
+from common.messages import (
     ConversationRef,
     CustomerMessage,
     CustomerRef,
     OutboundMessage,
 )
-from gateway.runtime import Gateway
+from dialogs.echo import EchoDialog
+from frontdesk.app import build_gateway
+from frontdesk.config import Settings
 from gateway.sessions import decode_entry, decode_session
 
 
@@ -37,7 +37,8 @@ def message(channel: str, number: str, text: str, name: str) -> CustomerMessage:
 async def test_sms_and_whatsapp_from_one_number_share_a_session(redis_url: str) -> None:
     sms, whatsapp = RecordingChannel("sms"), RecordingChannel("whatsapp")
     settings = Settings.model_validate({"store": {"url": redis_url}})
-    gateway = Gateway(settings, dialog=EchoDialog(), channels={"sms": sms, "whatsapp": whatsapp})
+    channels = {"sms": sms, "whatsapp": whatsapp}
+    gateway = build_gateway(settings, dialog=EchoDialog(), channels=channels)
     await gateway.start()
     try:
         await gateway.ingest.accept(message("sms", "+1 (415) 523-8886", "by text", "Ann"))

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import structlog
 
-from gateway.logging import configure_logging, get_logger, mask_text
+from common.logging import configure_logging, get_logger, mask_text
 
 PHONE = "+14155238886"
 TELEGRAM_TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"  # 35 chars after the colon

@@ -9,8 +9,9 @@ import json
 from typing import Any
 
 from dialogs.runner import DialogRunner
-from gateway.app import GATEWAY, create_app
-from gateway.config import Settings
+from frontdesk.app import create_app
+from frontdesk.config import Settings
+from gateway.http import GATEWAY
 from nlu.sentiment import sentiment
 from tests.conftest import API_SECRET, api_body, signed_headers
 from tests.support.fake_callback import FakeCallback

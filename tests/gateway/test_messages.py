@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.messages import (
+from common.messages import (
     ConversationRef,
     CustomerMessage,
     CustomerRef,

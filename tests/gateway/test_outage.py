@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from gateway.app import create_app
-from gateway.config import Settings
+from frontdesk.app import create_app
+from frontdesk.config import Settings
 from tests.conftest import API_SECRET, api_body, signed_headers
 from tests.support.fake_callback import FakeCallback
 from tests.support.redis_server import RedisServer

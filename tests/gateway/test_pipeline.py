@@ -11,8 +11,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from channels.api import signature_matches
-from gateway.app import GATEWAY, create_app
-from gateway.config import Settings
+from frontdesk.app import create_app
+from frontdesk.config import Settings
+from gateway.http import GATEWAY
 from gateway.sessions import decode_entry
 from tests.conftest import API_SECRET, api_body, signed_headers
 from tests.support.fake_callback import FakeCallback

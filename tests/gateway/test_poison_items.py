@@ -20,15 +20,16 @@ from typing import Any
 
 import pytest
 
-from gateway.app import GATEWAY, create_app
-from gateway.config import Settings
-from gateway.messages import (
+from common.messages import (
     ConversationRef,
     CustomerMessage,
     CustomerRef,
     Location,
     encode_event,
 )
+from frontdesk.app import create_app
+from frontdesk.config import Settings
+from gateway.http import GATEWAY
 from tests.conftest import API_SECRET, api_body, signed_headers
 from tests.support.fake_callback import FakeCallback
 
@@ -128,7 +129,7 @@ async def test_dlq_lists_inbound_letters_and_retry_puts_them_back(
 
 def _frontdesk(*args: str, config: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "gateway.cli", *args, "--config", str(config)],
+        [sys.executable, "-m", "frontdesk", *args, "--config", str(config)],
         capture_output=True,
         text=True,
         timeout=60,

@@ -11,13 +11,12 @@ from typing import Any
 
 import pytest
 
-from channels.registry import enabled_channels
+from common.messages import ConversationRef, CustomerMessage, CustomerRef
 from dialogs.echo import EchoDialog
-from gateway.config import Settings
+from frontdesk.app import build_gateway, enabled_channels
+from frontdesk.config import Settings
 from gateway.ingest import Ingest
 from gateway.limits import SLOW_DOWN_TEXT
-from gateway.messages import ConversationRef, CustomerMessage, CustomerRef
-from gateway.runtime import Gateway
 from gateway.sessions import decode_entry
 from tests.conftest import API_SECRET
 from tests.support.fake_callback import FakeCallback
@@ -56,7 +55,7 @@ async def test_a_flooding_sender_is_warned_once_then_dropped_then_answered_again
             "channels": {"api": {"secret": API_SECRET, "callback_url": url}},
         }
     )
-    gateway = Gateway(settings, dialog=EchoDialog(), channels=enabled_channels(settings))
+    gateway = build_gateway(settings, dialog=EchoDialog(), channels=enabled_channels(settings))
     await gateway.start()
     try:
         ingest = Ingest(gateway.store, gateway.metrics, dedup_ttl=60)
@@ -95,7 +94,7 @@ async def test_stop_is_never_rate_limited(callback: tuple[FakeCallback, str]) ->
             "channels": {"api": {"secret": API_SECRET, "callback_url": url}},
         }
     )
-    gateway = Gateway(settings, dialog=EchoDialog(), channels=enabled_channels(settings))
+    gateway = build_gateway(settings, dialog=EchoDialog(), channels=enabled_channels(settings))
     await gateway.start()
     try:
         ingest = Ingest(gateway.store, gateway.metrics, dedup_ttl=60)

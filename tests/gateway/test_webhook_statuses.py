@@ -10,9 +10,10 @@ from aiohttp.test_utils import TestClient
 
 from channels.api import ApiChannel
 from channels.base import WebhookRequest, WebhookRetryLater
-from gateway.app import GATEWAY, create_app
-from gateway.config import Settings
-from gateway.messages import InboundEvent
+from common.messages import InboundEvent
+from frontdesk.app import create_app
+from frontdesk.config import Settings
+from gateway.http import GATEWAY
 from tests.conftest import API_SECRET, api_body, signed_headers
 
 Client = Any  # the aiohttp_client fixture's callable

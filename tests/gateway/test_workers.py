@@ -11,13 +11,12 @@ from pathlib import Path
 
 import aiohttp
 
-from channels.registry import enabled_channels
+from common.messages import ConversationRef, CustomerMessage, CustomerRef
 from dialogs.echo import EchoDialog
-from gateway.config import Settings
+from frontdesk.app import build_gateway, enabled_channels
+from frontdesk.config import Settings
 from gateway.ingest import Ingest
-from gateway.messages import ConversationRef, CustomerMessage, CustomerRef
 from gateway.metrics import Metrics
-from gateway.runtime import Gateway
 from gateway.sessions import decode_entry
 from gateway.store import open_store
 from tests.conftest import API_SECRET, api_body, signed_headers
@@ -105,7 +104,7 @@ async def test_work_of_a_killed_worker_is_reclaimed_and_answered_once(
     assert await store.depth("turns") == 1  # claimed, never acknowledged
 
     settings = _settings(redis_url, url)
-    survivor = Gateway(settings, dialog=EchoDialog(), channels=enabled_channels(settings))
+    survivor = build_gateway(settings, dialog=EchoDialog(), channels=enabled_channels(settings))
     await survivor.start()
     try:
         [reply] = await fake.wait_for(1, timeout=20)
@@ -130,7 +129,7 @@ async def test_shutdown_finishes_the_message_in_hand_and_hands_back_the_rest(
     fake, url = callback
     fake.delay = 0.3  # a slow platform: sends are in progress when we stop
     settings = _settings(redis_url, url)
-    first = Gateway(settings, dialog=EchoDialog(), channels=enabled_channels(settings))
+    first = build_gateway(settings, dialog=EchoDialog(), channels=enabled_channels(settings))
     await first.start()
     for i in range(6):
         event = CustomerMessage(
@@ -146,7 +145,7 @@ async def test_shutdown_finishes_the_message_in_hand_and_hands_back_the_rest(
     assert 1 <= delivered_by_first < 6  # it stopped early, after the send in hand
     assert not any(r.status != 200 for r in fake.requests)  # nothing cut off mid-request
 
-    second = Gateway(settings, dialog=EchoDialog(), channels=enabled_channels(settings))
+    second = build_gateway(settings, dialog=EchoDialog(), channels=enabled_channels(settings))
     await second.start()
     try:
         replies = await fake.wait_for(6, timeout=20)

@@ -20,10 +20,11 @@ from channels.base import Channel
 from channels.slack import SlackChannel
 from channels.telegram import SECRET_HEADER, TelegramChannel
 from channels.twilio import TwilioChannel
+from common.messages import CustomerMessage
 from dialogs.base import Handoff, Outcome, Reply, SystemEvent, TurnContext
-from gateway.app import GATEWAY, create_app
-from gateway.config import Settings
-from gateway.messages import CustomerMessage
+from frontdesk.app import create_app
+from frontdesk.config import Settings
+from gateway.http import GATEWAY
 from gateway.runtime import Gateway
 from gateway.sessions import Session, decode_session
 from tests.support.fake_telegram import FakeTelegram, start_fake_telegram
@@ -91,7 +92,13 @@ def settings_for(
                 "base_delay": 0.05,
                 "max_delay": 0.2,
                 "max_attempts": 3,
-                "rate_limits": {},
+                "rate_limits": {
+                    "slack": 0,
+                    "telegram": 0,
+                    "sms": 0,
+                    "whatsapp": 0,
+                    "whatsapp_cloud": 0,
+                },  # no pacing: 0 turns a channel's declared rate off
             },
             "channels": {
                 "slack": {"bot_token": TOKEN, "signing_secret": SECRET, "api_base_url": slack},

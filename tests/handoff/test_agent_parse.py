@@ -9,7 +9,7 @@ from channels.base import WebhookRequest
 from channels.slack import SlackChannel
 from channels.slack.agents import plain_text
 from channels.slack.render import render_card
-from gateway.messages import AgentEvent, Button, Card, CardField
+from common.messages import AgentEvent, Button, Card, CardField
 from tests.support.slack_agents import AGENTS, button_press, signed, thread_reply
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from gateway.config import BusinessHoursSettings
 from gateway.handoff.desk import expected_wait
 from gateway.handoff.hours import BusinessHours
+from gateway.settings import BusinessHoursSettings
 from tests.handoff.conftest import Client, Desk, until
 
 TG = "telegram:1111111"

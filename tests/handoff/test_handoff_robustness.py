@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from gateway.handoff.cli import print_stats
+from frontdesk.commands.stats import print_stats
 from gateway.handoff.store import handoff_store
 from gateway.store import open_store
 from tests.handoff.conftest import PHONE, Client, Desk, until

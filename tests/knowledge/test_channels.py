@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from dialogs.runner import DialogRunner
-from gateway.app import create_app
+from frontdesk.app import create_app
 from tests.handoff.conftest import Client, Desk, Http, channels_for, settings_for, until
 
 WARRANTY = (

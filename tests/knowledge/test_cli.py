@@ -19,7 +19,7 @@ pickup,Can I pick up my order in a store?,Yes: click and collect.,delivery
 
 def frontdesk(cwd: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "gateway.cli", *args],
+        [sys.executable, "-m", "frontdesk", *args],
         cwd=cwd,
         input=stdin,
         capture_output=True,

@@ -15,9 +15,9 @@ import pytest
 from aiohttp import web
 
 from dialogs.base import TurnContext
-from dialogs.cli import build_dialog
 from dialogs.runner import DialogRunner
-from gateway.config import Settings
+from frontdesk.assembly import build_dialog
+from frontdesk.config import Settings
 from nlu.knowledge.generator import mask
 from nlu.result import NluBackend
 from tests.dialogs.test_reload import ask
@@ -131,7 +131,8 @@ def test_masking() -> None:
 
 
 def test_the_generator_needs_its_server_and_model() -> None:
-    from gateway.config import ConfigError, parse_settings
+    from common.settings import ConfigError
+    from frontdesk.config import parse_settings
 
     with pytest.raises(ConfigError) as error:
         parse_settings("knowledge:\n  generator: openai\n", "config.yml", env={})

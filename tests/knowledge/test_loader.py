@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from dialogs.knowledge import KnowledgeSpec, load_answers
-from gateway.config import KnowledgeSettings
 from nlu.knowledge.loader import load_knowledge, read_article, read_faq
+from nlu.settings import KnowledgeSettings
 
 FAQ = """\
 faq:

@@ -14,7 +14,7 @@ from dialogs.knowledge import KnowledgeSpec
 from dialogs.loader import load_bot
 from dialogs.reload import DialogReloader
 from dialogs.runner import DialogRunner
-from gateway.config import KnowledgeSettings
+from nlu.settings import KnowledgeSettings
 from tests.dialogs.keyword_nlu import KeywordNlu
 from tests.dialogs.test_reload import eventually
 

@@ -9,10 +9,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from dialogs.cli import run_conversation_tests
-from gateway.config import KnowledgeSettings, Settings
+from frontdesk.commands.dialogs import run_conversation_tests
+from frontdesk.config import Settings
 from nlu.knowledge.entries import Entry
 from nlu.knowledge.retrieval import Retriever
+from nlu.settings import KnowledgeSettings
 
 ENTRIES = [
     Entry(id="refund", kind="faq", question="How do I get my money back?", answer="Refunds…"),

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from dialogs.cli import build_dialog
 from dialogs.runner import DialogRunner
-from gateway.app import create_app
-from gateway.config import Settings
+from frontdesk.app import create_app
+from frontdesk.assembly import build_dialog
+from frontdesk.config import Settings
 from nlu.result import NluBackend
 from tests.handoff.conftest import Client, Desk, Http, channels_for, settings_for, until
 from tests.support.fake_slack import form_body

@@ -65,7 +65,7 @@ def test_tradeoff_counts_unknown_intents_as_out_of_scope() -> None:
 def test_eval_prints_the_curve_and_what_to_fix(tmp_path: Path) -> None:
     (tmp_path / "nlu.yml").write_text(BOT)
     done = subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "nlu", "eval", "--train", "nlu.yml", "--folds",
+        [sys.executable, "-m", "frontdesk", "nlu", "eval", "--train", "nlu.yml", "--folds",
          "2", "--summary", "--no-cache"],
         cwd=tmp_path, capture_output=True, text=True, timeout=120,
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
@@ -74,7 +74,7 @@ def test_eval_prints_the_curve_and_what_to_fix(tmp_path: Path) -> None:
     assert "what to fix in the training data" in done.stdout
     assert "nlu.yml:5: intent 'order_status' has 3 examples" in done.stdout
     again = subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "nlu", "eval", "--train", "nlu.yml", "--folds",
+        [sys.executable, "-m", "frontdesk", "nlu", "eval", "--train", "nlu.yml", "--folds",
          "2", "--json", "--no-cache"],
         cwd=tmp_path, capture_output=True, text=True, timeout=120,
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},

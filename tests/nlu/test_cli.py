@@ -7,8 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gateway.config import NluSettings, Settings
-from nlu.cli import validate_nlu
+from frontdesk.commands.nlu import validate_nlu
+from frontdesk.config import Settings
+from nlu.settings import NluSettings
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).parents[2]
@@ -16,7 +17,7 @@ ROOT = Path(__file__).parents[2]
 
 def run(cwd: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "nlu", *args],
+        [sys.executable, "-m", "frontdesk", "nlu", *args],
         cwd=cwd,
         input=stdin,
         capture_output=True,

@@ -6,8 +6,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from gateway.config import NluSettings
 from nlu.model import TrainOptions, load_or_train
+from nlu.settings import NluSettings
 
 DATA = Path(__file__).parent / "data"
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from gateway.config import NluSettings
 from nlu.rasa import RasaNlu
 from nlu.result import Entity, IntentScore, ParseResult
+from nlu.settings import NluSettings
 from tests.support.rasa_server import FakeRasa, recorded, start_fake_rasa
 from tests.support.redis_server import free_port
 

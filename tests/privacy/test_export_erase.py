@@ -17,12 +17,12 @@ import redis.asyncio as aioredis
 
 from channels.console import ConsoleChannel
 from channels.web.log import RedisLog
+from common.messages import ConversationRef, CustomerMessage, CustomerRef, OutboundMessage
 from dialogs.echo import EchoDialog
-from gateway.config import Settings
+from frontdesk.app import build_gateway
+from frontdesk.config import Settings
 from gateway.handoff.store import RedisHandoffStore
-from gateway.messages import ConversationRef, CustomerMessage, CustomerRef, OutboundMessage
 from gateway.privacy import erase_customer, erasures, export_customer, resolve
-from gateway.runtime import Gateway
 from gateway.store.base import DeadLetter
 from gateway.store.redis import DLQ, RedisStore, _letter_json, conversation_key
 
@@ -57,7 +57,7 @@ async def converse(redis_url: str) -> dict[str, RecordingChannel]:
     a dead letter and a website chat log for Ann's number and for Bob."""
     channels = {n: RecordingChannel(n) for n in ("sms", "whatsapp", "api")}
     settings = Settings.model_validate({"store": {"url": redis_url}})
-    gateway = Gateway(settings, dialog=EchoDialog(), channels=dict(channels))
+    gateway = build_gateway(settings, dialog=EchoDialog(), channels=dict(channels))
     await gateway.start()
     try:
         await gateway.ingest.accept(message("sms", "+1 (415) 523-8886", "my order 4711", "Ann"))
@@ -160,7 +160,7 @@ async def test_erase_removes_every_trace_and_keeps_the_other_customer(redis_url:
 
     # The same person writes again: a fresh conversation, no memory of the old one.
     settings = Settings.model_validate({"store": {"url": redis_url}})
-    gateway = Gateway(settings, dialog=EchoDialog(), channels=dict(channels))
+    gateway = build_gateway(settings, dialog=EchoDialog(), channels=dict(channels))
     await gateway.start()
     try:
         channels["sms"].sent.clear()
@@ -189,7 +189,7 @@ async def test_erase_waits_for_a_turn_in_progress(redis_url: str) -> None:
 
 def cli(*args: str, config: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "customer", *args, "--config", str(config)],
+        [sys.executable, "-m", "frontdesk", "customer", *args, "--config", str(config)],
         capture_output=True,
         text=True,
         env=dict(os.environ),

@@ -8,11 +8,12 @@ import time
 import pytest
 import redis.asyncio as aioredis
 
+from common.settings import ConfigError
 from dialogs.echo import EchoDialog
-from gateway.config import ConfigError, Settings, parse_settings
+from frontdesk.app import build_gateway
+from frontdesk.config import Settings, parse_settings
 from gateway.handoff.store import RedisHandoffStore
 from gateway.privacy.retention import sweep
-from gateway.runtime import Gateway
 from gateway.store.base import DeadLetter
 from gateway.store.redis import DLQ, _letter_json
 from tests.privacy.test_export_erase import PHONE, RecordingChannel, message, until
@@ -46,7 +47,7 @@ async def test_every_key_about_a_customer_expires_within_retention(redis_url: st
     settings = Settings.model_validate(
         {"store": {"url": redis_url, "transcript_retention": f"{retention}s"}}
     )
-    gateway = Gateway(settings, dialog=EchoDialog(), channels={"sms": sms})
+    gateway = build_gateway(settings, dialog=EchoDialog(), channels={"sms": sms})
     await gateway.start()
     try:
         await gateway.ingest.accept(message("sms", PHONE, "keep me briefly", "Ann"))

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from dialogs.cli import build_dialog, build_reloader
 from dialogs.runner import DialogRunner
-from gateway.app import GATEWAY, create_app
-from gateway.config import load_settings
+from frontdesk.app import create_app
+from frontdesk.assembly import build_dialog, build_reloader
+from frontdesk.config import load_settings
+from gateway.http import GATEWAY
 from gateway.review.inbox import RedisReviewInbox, normalise, review_inbox
 from nlu.result import NluBackend
 from tests.handoff.conftest import Client, Desk, Http, channels_for, settings_for, until
@@ -72,7 +73,7 @@ def project(tmp_path: Path, redis_url: str) -> Path:
 
 def frontdesk(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "gateway.cli", *args],
+        [sys.executable, "-m", "frontdesk", *args],
         cwd=cwd, capture_output=True, text=True, timeout=120,
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
     )  # fmt: skip

@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from dialogs.cli import ORDER_API_ENV, build_dialog, build_nlu
 from dialogs.example.order_service import bound_url, start_order_service
 from dialogs.runner import DialogRunner
-from gateway.config import Settings
+from frontdesk.assembly import ORDER_API_ENV, build_dialog, build_nlu
+from frontdesk.config import Settings
 from nlu.result import NluBackend
 
 

@@ -75,7 +75,7 @@ def wait_ready(port: int, process: subprocess.Popen[bytes], timeout: float = 20.
 @contextlib.contextmanager
 def running_gateway(config: Path, port: int, secret: str) -> Iterator[subprocess.Popen[bytes]]:
     process = spawn(
-        [sys.executable, "-m", "gateway.cli", "run", "--config", str(config)],
+        [sys.executable, "-m", "frontdesk", "run", "--config", str(config)],
         secret,
         config.with_suffix(".log"),
     )

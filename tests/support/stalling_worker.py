@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from common.messages import CustomerMessage
 from dialogs.base import Outcome, SystemEvent, TurnContext
-from gateway.config import load_settings
-from gateway.messages import CustomerMessage
-from gateway.runtime import Gateway
+from frontdesk.app import build_gateway
+from frontdesk.config import load_settings
 
 
 class StallingDialog:
@@ -33,7 +33,7 @@ class StallingDialog:
 
 async def main(config: str, marker: str) -> None:
     settings = load_settings(config)
-    gateway = Gateway(settings, dialog=StallingDialog(Path(marker)), channels={})
+    gateway = build_gateway(settings, dialog=StallingDialog(Path(marker)), channels={})
     await gateway.start()
     await asyncio.Event().wait()
 

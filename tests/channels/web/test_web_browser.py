@@ -14,9 +14,10 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Dialog, expect
 
 from channels.web import WebChannel, user_hash
-from gateway.app import GATEWAY, create_app
-from gateway.config import Settings
-from gateway.messages import Attachment, ConversationRef, CustomerRef, OutboundMessage
+from common.messages import Attachment, ConversationRef, CustomerRef, OutboundMessage
+from frontdesk.app import create_app
+from frontdesk.config import Settings
+from gateway.http import GATEWAY
 from tests.channels.web.browser import browser
 from tests.channels.web.support import IDENTITY_SECRET, WebDialog, until, web_settings
 from tests.support.serve import serve

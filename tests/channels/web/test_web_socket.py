@@ -16,11 +16,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from channels.registry import enabled_channels
 from channels.web import WebChannel, user_hash
-from gateway.app import GATEWAY, create_app
-from gateway.config import BusinessHoursSettings
-from gateway.messages import ConversationRef, CustomerRef, OutboundMessage
+from common.messages import ConversationRef, CustomerRef, OutboundMessage
+from frontdesk.app import create_app, enabled_channels
+from gateway.http import GATEWAY
+from gateway.settings import BusinessHoursSettings
 from tests.channels.web.support import (
     IDENTITY_SECRET,
     PUBLIC_URL,

@@ -17,8 +17,9 @@ from channels.web.log import MemoryLog, RedisLog, valid_id
 from channels.web.pages import origin_allowed
 from channels.web.protocol import Hello, ProtocolError, Said, parse_frame, reply_entry, safe_url
 from channels.web.tokens import TokenError, VisitorTokens, user_hash, verify_user
-from gateway.config import ConfigError, load_settings
-from gateway.messages import Attachment, Button, ConversationRef, CustomerRef, OutboundMessage
+from common.messages import Attachment, Button, ConversationRef, CustomerRef, OutboundMessage
+from common.settings import ConfigError
+from frontdesk.config import load_settings
 
 # ------------------------------------------------------------------ tokens
 

@@ -16,7 +16,8 @@ from typing import Any
 from telegram.error import TelegramError
 
 from channels.telegram import ALLOWED_UPDATES, WEBHOOK_PATH, make_bot
-from gateway.config import ConfigError, Settings
+from common.settings import ConfigError
+from frontdesk.config import Settings
 
 
 class WebhookSetupError(Exception):
@@ -61,7 +62,7 @@ async def set_webhook(
 
 
 def cmd_set_webhook(args: argparse.Namespace) -> int:
-    from gateway.cli import load_cli_settings
+    from frontdesk.config import load_cli_settings
 
     try:
         settings = load_cli_settings(args.config)

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gateway.config import ConfigProblem, Settings
+from common.settings import ConfigProblem
+from console.wiring import ApplyLabels, ApplyOutcome
+from frontdesk.config import Settings
 from gateway.review.apply import Plan, plan
 from gateway.review.inbox import ReviewInbox, review_inbox
 
@@ -32,8 +34,8 @@ def parse_since(text: str) -> float:
 
 def check(plan_: Plan, settings: Settings) -> list[ConfigProblem]:
     """What ``frontdesk validate`` would say about the data after the plan, run on copies."""
-    from dialogs.cli import validate_dialogs
-    from nlu.cli import validate_nlu
+    from frontdesk.commands.dialogs import validate_dialogs
+    from frontdesk.commands.nlu import validate_nlu
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -172,6 +174,23 @@ async def apply_labels(inbox: ReviewInbox, settings: Settings, *, dry_run: bool)
     return Applied(changes, diff, problems, True)
 
 
+def apply_for_console(settings: Settings) -> ApplyLabels:
+    """:func:`apply_labels` for the admin console's Apply button."""
+
+    async def apply(inbox: ReviewInbox, dry_run: bool) -> ApplyOutcome:
+        applied = await apply_labels(inbox, settings, dry_run=dry_run)
+        return ApplyOutcome(
+            diff=applied.diff,
+            problems=[str(p) for p in applied.problems],
+            written=applied.written,
+            done=list(applied.plan.done),
+            skipped=list(applied.plan.skipped),
+            files=sorted(str(p) for p in applied.plan.texts),
+        )
+
+    return apply
+
+
 async def _apply(inbox: ReviewInbox, settings: Settings, dry_run: bool) -> int:
     applied = await apply_labels(inbox, settings, dry_run=dry_run)
     changes = applied.plan
@@ -195,8 +214,9 @@ async def _apply(inbox: ReviewInbox, settings: Settings, dry_run: bool) -> int:
 
 
 def cmd_review(args: argparse.Namespace) -> int:
-    from gateway.cli import load_cli_settings, shared_store_missing
-    from gateway.logging import configure_logging
+    from common.logging import configure_logging
+    from frontdesk.commands import shared_store_missing
+    from frontdesk.config import load_cli_settings
     from gateway.store import open_store
 
     configure_logging("warning", "console")

@@ -4,41 +4,40 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import json
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 from aiohttp import web
 
-from gateway.config import ConfigError, Settings, load_settings
-from gateway.logging import configure_logging
-
-DEFAULT_CONFIG = "config.yml"
-
-
-def load_cli_settings(path: str | None) -> Settings:
-    """``--config`` if given; else ./config.yml if present; else the embedded defaults."""
-    if path is None and Path(DEFAULT_CONFIG).exists():
-        path = DEFAULT_CONFIG
-    return load_settings(path)
+from common.logging import configure_logging
+from common.settings import ConfigError
+from frontdesk.commands import shared_store_missing
+from frontdesk.config import DEFAULT_CONFIG, Settings, load_cli_settings
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from gateway.app import create_app
+    from frontdesk.app import create_app
 
     settings = load_cli_settings(args.config)
     configure_logging(settings.log.level, settings.log.format)
     app = create_app(settings)
     host = args.host or settings.server.host
     port = args.port if args.port is not None else settings.server.port
-    web.run_app(app, host=host, port=port, print=None, shutdown_timeout=5.0)
+    try:
+        web.run_app(app, host=host, port=port, print=None, shutdown_timeout=5.0)
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+        reason = "the port is taken (another frontdesk run?); pick one with --port or server.port"
+        raise OSError(exc.errno, f"cannot listen on {host}:{port}: {reason}") from exc
     return 0
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from gateway.chat import chat
+    from frontdesk.chat import chat
 
     settings = load_cli_settings(args.config)
     configure_logging("warning", "console")
@@ -47,8 +46,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Configuration, then dialogs and NLU data: every problem as ``file:line: message``."""
-    from dialogs.cli import validate_dialogs
-    from nlu.cli import validate_nlu
+    from frontdesk.commands.dialogs import validate_dialogs
+    from frontdesk.commands.nlu import validate_nlu
 
     try:
         settings = load_cli_settings(args.config)
@@ -104,15 +103,6 @@ async def _dlq(settings: Settings, action: str, letter_id: str | None) -> int:
         await store.close()
 
 
-def shared_store_missing(settings: Settings, what: str) -> bool:
-    """True (and says why) when ``store.url`` is in-process, so ``what`` cannot be reached
-    from another command."""
-    if not settings.store.url.startswith("memory://"):
-        return False
-    print(f"store.url is memory://: {what} live only inside the running process", file=sys.stderr)
-    return True
-
-
 def cmd_dlq(args: argparse.Namespace) -> int:
     settings = load_cli_settings(args.config)
     if shared_store_missing(settings, "dead letters"):
@@ -156,13 +146,13 @@ def build_parser() -> argparse.ArgumentParser:
     retry.add_argument("id")
     dlq.set_defaults(func=cmd_dlq)
 
-    from channels.telegram_cli import add_commands as add_telegram_commands
-    from dialogs.cli import add_commands as add_dialog_commands
-    from gateway.handoff.cli import add_commands as add_handoff_commands
-    from gateway.privacy.cli import add_commands as add_privacy_commands
-    from gateway.review.cli import add_commands as add_review_commands
-    from nlu.cli import add_commands as add_nlu_commands
-    from nlu.knowledge.cli import add_commands as add_kb_commands
+    from frontdesk.commands.customer import add_commands as add_privacy_commands
+    from frontdesk.commands.dialogs import add_commands as add_dialog_commands
+    from frontdesk.commands.kb import add_commands as add_kb_commands
+    from frontdesk.commands.nlu import add_commands as add_nlu_commands
+    from frontdesk.commands.review import add_commands as add_review_commands
+    from frontdesk.commands.stats import add_commands as add_handoff_commands
+    from frontdesk.commands.telegram import add_commands as add_telegram_commands
 
     add_telegram_commands(sub)
     add_dialog_commands(sub)
@@ -171,9 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_privacy_commands(sub)
     add_kb_commands(sub)
     add_review_commands(sub)
-    from console.cli import add_commands as add_console_commands  # the console sits on top
+    from console.cli import add_commands as add_console_commands
 
-    add_console_commands(sub)
+    add_console_commands(sub, load_cli_settings)
     return parser
 
 
@@ -184,6 +174,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
+        return 1
+    except OSError as exc:  # a busy port, a missing file: one line, not a traceback
+        print(f"frontdesk {args.command}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     return code
 

@@ -16,15 +16,16 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from channels.console import ConsoleChannel
 from channels.console_agents import HELP, ConsoleAgents
-from channels.registry import enabled_channels
-from dialogs.cli import DebugTap, format_debug
-from gateway.assembly import bot_dialog
-from gateway.config import Settings
-from gateway.messages import InboundEvent, OutboundMessage
-from gateway.runtime import Gateway
+from common.messages import CustomerMessage, InboundEvent, OutboundMessage
+from dialogs.base import Outcome, SystemEvent, TurnContext
+from frontdesk.app import build_gateway, enabled_channels
+from frontdesk.assembly import bot_dialog
+from frontdesk.config import Settings
 from gateway.store import LANES, Store, StoreUnavailable
 
 PROMPT = "you> "
@@ -49,7 +50,7 @@ async def chat(
     channels[console.name] = console
     async with bot_dialog(settings) as dialog:
         tap = DebugTap(dialog)
-        gateway = Gateway(settings, dialog=tap, channels=channels)
+        gateway = build_gateway(settings, dialog=tap, channels=channels)
         await gateway.start()
         reader = stdin or await _stdin_reader()
         print("Talking to the bot. /press PAYLOAD presses a button; Ctrl-D quits.")
@@ -121,3 +122,42 @@ async def _stdin_reader() -> asyncio.StreamReader:
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     return reader
+
+
+def format_debug(debug: Mapping[str, Any]) -> str:
+    """One line for ``frontdesk chat``: why the bot answered as it did."""
+    parts = []
+    if debug.get("intent") is not None:
+        parts.append(f"intent {debug['intent']} {debug.get('confidence') or 0:.2f}")
+    elif debug.get("confidence") is not None:  # parsed, not understood: the best guess, if any
+        ranking = debug.get("ranking") or []
+        guess = f"; best guess {ranking[0][0]} {ranking[0][1]:.2f}" if ranking else ""
+        parts.append(f"intent (not understood{guess})")
+    if entities := debug.get("entities"):
+        parts.append("entities " + ", ".join(f"{e['entity']}={e['value']}" for e in entities))
+    if "sentiment" in debug:
+        parts.append(f"sentiment {debug['sentiment']:+.2f}")
+    if debug.get("flow"):
+        parts.append(f"flow {debug['flow']} / {debug.get('step')}")
+    if debug.get("handoff"):
+        parts.append(f"handoff ({debug['handoff']})")
+    return "     · " + " · ".join(parts) if parts else ""
+
+
+class DebugTap:
+    """Wraps a dialog and keeps each turn's ``Outcome.debug`` for ``frontdesk chat`` to
+    print beside the replies (``await tap.debug.get()`` after a turn)."""
+
+    def __init__(self, dialog: Any) -> None:
+        self.dialog = dialog
+        self.debug: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    async def respond(
+        self,
+        state: Mapping[str, Any],
+        event: CustomerMessage | SystemEvent,
+        context: TurnContext,
+    ) -> Outcome:
+        outcome: Outcome = await self.dialog.respond(state, event, context)
+        self.debug.put_nowait(outcome.debug)
+        return outcome

@@ -8,8 +8,9 @@ import json
 import sys
 from pathlib import Path
 
-from gateway.config import ConfigProblem, Settings
-from gateway.logging import configure_logging
+from common.logging import configure_logging
+from common.settings import ConfigProblem
+from frontdesk.config import Settings
 from nlu.importer import read_any, to_yaml
 from nlu.model import TrainOptions, load_or_train, resolve_paths
 
@@ -30,7 +31,7 @@ def validate_nlu(settings: Settings, *, config_file: str = DEFAULT_CONFIG) -> li
 
 
 def _settings(path: str | None) -> Settings:
-    from gateway.cli import load_cli_settings
+    from frontdesk.config import load_cli_settings
 
     configure_logging("warning", "console")  # logs to stderr: stdout is the command's output
     return load_cli_settings(path)

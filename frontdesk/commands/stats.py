@@ -43,7 +43,8 @@ def add_commands(subparsers: Any) -> None:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from gateway.cli import load_cli_settings, shared_store_missing
+    from frontdesk.commands import shared_store_missing
+    from frontdesk.config import load_cli_settings
 
     settings = load_cli_settings(args.config)
     if shared_store_missing(settings, "statistics"):

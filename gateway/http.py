@@ -1,4 +1,5 @@
-"""The aiohttp application: every platform's webhook route, health, readiness and metrics.
+"""The gateway's HTTP surface: every channel's webhook routes, health, readiness, metrics
+and the media proxy, mounted on an aiohttp app for a :class:`~gateway.runtime.Gateway`.
 
 One generic handler serves every channel: read the raw request, let the channel verify and
 parse it, queue its events durably, and only then answer the platform.
@@ -7,20 +8,14 @@ parse it, queue its events durably, and only then answer the platform.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from channels.base import Channel, WebhookRejected, WebhookRequest, WebhookRetryLater
-from channels.registry import enabled_channels
-from dialogs.base import Dialog
-from dialogs.echo import EchoDialog
-from gateway.assembly import bot_dialog
-from gateway.config import Settings
+from channels.base import Channel, ServesPages, WebhookRejected, WebhookRequest, WebhookRetryLater
+from common.logging import get_logger
+from common.messages import encode_event
 from gateway.handoff.media import mount_media
-from gateway.logging import get_logger
-from gateway.messages import encode_event
 from gateway.metrics import CONTENT_TYPE_LATEST
 from gateway.runtime import Gateway
 from gateway.store import StoreUnavailable
@@ -120,55 +115,20 @@ async def metrics(request: web.Request) -> web.Response:
     )
 
 
-def create_app(
-    settings: Settings,
-    *,
-    dialog: Dialog | None = None,
-    channels: dict[str, Channel] | None = None,
-    workers: bool = True,
-) -> web.Application:
-    """The gateway as an aiohttp app; its workers start and stop with the app. Without
-    ``dialog``, the configured bot is built at startup (see gateway.assembly)."""
-    gateway = Gateway(
-        settings,
-        dialog=dialog or EchoDialog(),
-        channels=enabled_channels(settings) if channels is None else channels,
-    )
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
+def mount(app: web.Application, gateway: Gateway) -> None:
+    """Serve ``gateway`` on ``app``: health, readiness, metrics, the media proxy and each
+    adapter's routes (and a channel's own pages, such as the website chat's)."""
     app[GATEWAY] = gateway
-
-    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        async with AsyncExitStack() as stack:
-            if dialog is None:
-                # The configured bot (NLU, dialog YAML, hot reload) replaces the echo dialog.
-                errors = gateway.metrics.nlu_backend_errors
-
-                def count(backend: str, outcome: str) -> None:
-                    errors.labels(backend, outcome).inc()
-
-                gateway.worker.dialog = await stack.enter_async_context(
-                    bot_dialog(settings, on_nlu_error=count)
-                )
-            await gateway.start(workers=workers)
-            yield
-            await gateway.stop()
-
-    app.cleanup_ctx.append(lifecycle)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     # The media proxy: files agents share in a handoff thread, served to customers' platforms
     # through signed, expiring URLs (GET /media/slack/{id}; see gateway/handoff/media.py).
     if gateway.handoff is not None and gateway.handoff.media is not None:
-        mount_media(app, gateway.handoff.media, settings.channels.slack)
-    from console import mount as mount_console  # the composition root mounts the console
-
-    mount_console(app, gateway)
+        mount_media(app, gateway.handoff.media)
     for channel in gateway.adapters():
         handler = webhook_handler(channel, gateway)
         for route in channel.routes():
             app.router.add_route(route.method, route.path, handler)
-        mount = getattr(channel, "mount", None)  # a channel serving its own routes (web chat)
-        if callable(mount):
-            mount(app)
-    return app
+        if isinstance(channel, ServesPages):
+            channel.mount(app)

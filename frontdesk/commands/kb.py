@@ -9,12 +9,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gateway.config import Settings
+from frontdesk.config import Settings
 
 
 def _settings(path: str | None) -> Settings:
-    from gateway.cli import load_cli_settings
-    from gateway.logging import configure_logging
+    from common.logging import configure_logging
+    from frontdesk.config import load_cli_settings
 
     configure_logging("warning", "console")  # logs to stderr: stdout is the command's output
     return load_cli_settings(path)

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, TypeAdapter
 
-from gateway.identity import session_key_for
+from common.identity import session_key_for
 
 
 class InvalidMessage(ValueError):
