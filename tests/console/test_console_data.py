@@ -104,3 +104,35 @@ async def test_live_shows_waiting_then_claimed(
 async def _when(data: Any, check: Any) -> Any:
     value = await data
     return value if check(value) else None
+
+
+def test_add_user_writes_a_hash_never_the_password(tmp_path: Any) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    config = tmp_path / "config.yml"
+    users = tmp_path / "users.json"
+    config.write_text(f"console:\n  users_file: {users}\n")
+
+    def add(name: str, password: str, *role: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "frontdesk", "console", "add-user", name, *role,
+             "--password-stdin", "--config", str(config)],
+            input=password + "\n", capture_output=True, text=True, env=dict(os.environ),
+        )  # fmt: skip
+
+    assert add("root", "a-long-password", "--role", "admin").returncode == 0
+    refused = add("short", "too-short")
+    assert refused.returncode == 1 and "at least 10 characters" in refused.stderr
+    written = users.read_text()
+    assert "a-long-password" not in written
+    (entry,) = json.loads(written)["users"]
+    assert entry["name"] == "root" and entry["role"] == "admin"
+    assert entry["hash"].startswith("$argon2id$")
+    assert oct(users.stat().st_mode & 0o777) == "0o600"
+    from console.users import load_users, verify
+
+    assert verify(load_users(str(users)), "root", "a-long-password") is not None
+    assert verify(load_users(str(users)), "root", "wrong-password") is None
