@@ -159,17 +159,23 @@ def p(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))] * 1000
 
 
-async def measure(url: str, conversations: int, days: int, runs: int) -> None:
+async def measure(
+    url: str, conversations: int, days: int, runs: int, *, fill_db: bool = True,
+    fill_only: bool = False,
+) -> None:  # fmt: skip
     client = aioredis.Redis.from_url(url)
-    await client.flushdb()
     t0 = time.perf_counter()
-    await fill(client, conversations, days)
+    if fill_db:
+        await client.flushdb()
+        await fill(client, conversations, days)
     print(
-        f"filled {conversations} conversations over {days} days in "
-        f"{time.perf_counter() - t0:.0f} s; {await client.dbsize()} keys, "
+        f"{conversations} conversations over {days} days (filling took "
+        f"{time.perf_counter() - t0:.0f} s); {await client.dbsize()} keys, "
         f"{(await client.info('memory'))['used_memory_human']} in Redis"
     )
     await client.aclose()
+    if fill_only:
+        return
     with tempfile.TemporaryDirectory() as tmp:
         users = str(Path(tmp) / "users.json")
         save_user(users, "bench", "admin", "bench-password")
@@ -251,9 +257,12 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--redis", help="a scratch Redis database (flushed!)")
+    parser.add_argument("--fill-only", action="store_true", help="fill --redis, measure nothing")
+    parser.add_argument("--no-fill", action="store_true", help="measure --redis as it is")
     args = parser.parse_args()
     if args.redis:
-        asyncio.run(measure(args.redis, args.conversations, args.days, args.runs))
+        asyncio.run(measure(args.redis, args.conversations, args.days, args.runs,
+                            fill_db=not args.no_fill, fill_only=args.fill_only))  # fmt: skip
         return
     from tests.support.redis_server import RedisServer
 
