@@ -5,6 +5,8 @@ description for screen readers; every bar carries its label and value in a ``<ti
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 
 from markupsafe import Markup, escape
@@ -23,11 +25,20 @@ class Bar:
 def _nice(top: float) -> float:
     if top <= 0:
         return 1.0
-    for step in (1, 2, 2.5, 5):
-        for scale in (1, 10, 100, 1000, 10_000, 100_000, 1_000_000):
+    for scale in (0.01, 0.1, 1, 10, 100, 1000, 10_000, 100_000, 1_000_000, 10_000_000):
+        for step in (1, 2, 2.5, 5):
             if step * scale * 4 >= top:
                 return step * scale * 4
     return top
+
+
+def _axis_label(label: str) -> str:
+    """Short x-axis text: dates without the year; long names cut."""
+    if re.match(r"^\d{4}-\d{2}-\d{2}", label):
+        return label[5:]
+    if label.startswith("week of "):
+        return "wk " + label[13:]
+    return label if len(label) <= 16 else label[:15] + "\u2026"
 
 
 def _fmt(value: float, percent: bool) -> str:
@@ -42,7 +53,7 @@ def bar_chart(
     """An SVG bar chart; ``name`` identifies it (``data-chart``)."""
     if not bars:
         return Markup('<p class="empty">No data for this period.</p>')
-    top = 1.0 if percent else _nice(max(b.value for b in bars))
+    top = 1.0 if percent else max(4.0, _nice(max(b.value for b in bars)))
     plot_w, plot_h = WIDTH - LEFT - 8, HEIGHT - BOTTOM - TOP
     slot = plot_w / len(bars)
     width = max(2.0, min(48.0, slot * 0.7))
@@ -64,7 +75,9 @@ def bar_chart(
             f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" '
             f'fill="#4b5563">{escape(_fmt(top * i / 4, percent))}</text>'
         )
-    every = max(1, len(bars) // 12)  # x labels that fit
+    shown = [_axis_label(b.label) for b in bars]
+    widest = max(len(s) for s in shown) * 6.5 + 8
+    every = max(1, math.ceil(widest / slot))  # x labels that fit side by side
     for i, b in enumerate(bars):
         h = plot_h * min(1.0, b.value / top) if top else 0
         x = LEFT + slot * i + (slot - width) / 2
@@ -82,7 +95,7 @@ def bar_chart(
             )
         parts.append(rect)
         if i % every == 0:
-            label = b.label if len(b.label) <= 16 else b.label[-11:]
+            label = shown[i]
             parts.append(
                 f'<text x="{x + width / 2:.1f}" y="{HEIGHT - BOTTOM + 16}" '
                 f'text-anchor="middle" font-size="11" fill="#374151">'
