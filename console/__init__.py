@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from aiohttp import web
+from aiohttp import web as aioweb  # not `web`: the submodule console.web takes that name
 
 from common.logging import get_logger
 from console import privacy  # noqa: F401  (registers the console as a customer data source)
@@ -21,24 +21,28 @@ if TYPE_CHECKING:
     from gateway.runtime import Gateway
 
 
-def mount(app: web.Application, gateway: Gateway, wiring: Wiring) -> None:
+def mount(app: aioweb.Application, gateway: Gateway, wiring: Wiring) -> None:
     """Serve the console at /console and record its figures as turns commit (needs Redis)."""
     if not wiring.settings.enabled:
         return
     redis = getattr(gateway.store, "redis", None)
     if redis is None:
         get_logger().info("console_off", reason="the console needs store.url redis://")
+
+        async def off(request: aioweb.Request) -> aioweb.Response:
+            text = (
+                "The admin console needs the Redis store (store.url: redis://...): docs/console.md"
+            )
+            return aioweb.Response(status=503, text=text)
+
+        app.router.add_get("/console", off)
+        app.router.add_get("/console/{tail:.*}", off)
         return
     from console.recorder import Recorder
     from console.web import Console, build
 
     gateway.worker.observer = Recorder(redis, retention=wiring.retention)
     app.add_subapp("/console", build(Console(wiring, gateway.store, redis)))
-
-    async def home(request: web.Request) -> web.Response:
-        raise web.HTTPPermanentRedirect("/console/")
-
-    app.router.add_get("/console", home)
 
 
 __all__ = ["ApplyOutcome", "ConsoleSettings", "Wiring", "mount"]

@@ -152,6 +152,8 @@ async def test_every_route_refuses_without_a_session(
             assert resp.status == 401, (route.method, url, resp.status, body)
         checked += 1
     assert checked >= 18
+    home = await client.get("/console", allow_redirects=False)
+    assert home.status == 303 and home.headers["Location"].startswith("/console/login")
     forged = {"fd_console": "not-a-session"}
     assert (await client.get("/console/api/overview", cookies=forged)).status == 401
     csrf = await login(client, ADMIN)
@@ -245,3 +247,39 @@ async def test_label_apply_writes_the_faq_and_exports_match(
     assert sum(int(r["handoffs"]) for r in lines) == figures["summary"]["handoffs"]
     audit = await (await client.get("/console/export/audit.csv")).text()
     assert "review_apply" in audit and "review_label" in audit and "export" in audit
+
+
+async def test_business_hours_only_counts_the_open_hours(
+    desk: Desk, aiohttp_client: Client, redis_url: str, project: Project
+) -> None:
+    """Business hours that leave out the current hour (UTC): the conversations of this hour
+    count without the toggle and not with it."""
+    import time as clock
+
+    hour = clock.gmtime().tm_hour
+    day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[clock.gmtime().tm_wday]
+    spans = [f"{h:02d}:00-{h + 1:02d}:00" for h in range(24) if h != hour]
+    weekly = {day: spans}
+    client = await open_console(desk, aiohttp_client, redis_url, project,
+                                business_hours={"time_zone": "UTC", "weekly": weekly})  # fmt: skip
+    await desk.telegram_says("hello")
+    await login(client, ADMIN)
+
+    async def counted() -> bool:
+        return (await overview(client, preset="today"))["summary"]["conversations"] == 1
+
+    await eventually(counted)
+    only = await overview(client, preset="today", business="1")
+    assert only["business_only"] is True
+    assert only["summary"]["conversations"] == 0
+    assert all(b["conversations"] == 0 for b in only["buckets"])
+
+
+async def test_a_memory_store_gateway_says_the_console_needs_redis(aiohttp_client: Client) -> None:
+    from frontdesk.app import create_app
+    from frontdesk.config import Settings
+
+    client = await aiohttp_client(create_app(Settings(), channels={}, workers=False))
+    resp = await client.get("/console/")
+    assert resp.status == 503 and "redis://" in await resp.text()
+    assert (await client.get("/console", allow_redirects=False)).status == 503
