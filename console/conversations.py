@@ -100,7 +100,8 @@ async def _search(redis: Any, tmp: str, q: Query, total: int, unmasked: bool) ->
                 pipe.lrange(conversation_key(key, "transcript"), 0, -1)
             transcripts = await pipe.execute()
         for key, entries in zip(chunk, transcripts, strict=True):
-            said = " ".join(decode_entry(e).text for e in entries).casefold()
+            said = " ".join(decode_entry(e).text for e in entries)
+            said = shown(said, unmasked).casefold()  # a viewer searches what they may see
             if needle in said:
                 matched.append(key)
         scanned += len(chunk)

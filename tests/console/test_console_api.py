@@ -118,6 +118,10 @@ async def test_a_viewer_sees_masked_numbers_and_cannot_export_or_label(
     assert "help@example.com" not in texts and "h***@***" in texts
     for path in ("/console/export/conversations.csv?preset=24h", "/console/export/figures.csv"):
         assert (await client.get(path)).status == 403
+    hidden = await client.get("/console/api/conversations", params={"preset": "24h", "q": "0199"})
+    assert (await hidden.json())["rows"] == []  # a viewer cannot search for a masked number
+    assert "Save label" not in await (await client.get("/console/review")).text()
+    assert (await client.get("/console/audit")).status == 403
     items = (await (await client.get("/console/api/review")).json())["items"]
     resp = await client.post(
         f"/console/api/review/{items[0]['id']}/label",
@@ -245,6 +249,8 @@ async def test_label_apply_writes_the_faq_and_exports_match(
         b["conversations"] for b in figures["buckets"]
     ]
     assert sum(int(r["handoffs"]) for r in lines) == figures["summary"]["handoffs"]
+    page = await (await client.get("/console/audit")).text()
+    assert "review_apply" in page and "ada" in page
     audit = await (await client.get("/console/export/audit.csv")).text()
     assert "review_apply" in audit and "review_label" in audit and "export" in audit
 
