@@ -18,9 +18,9 @@ from gateway.store import LANES, Store
 
 T = TypeVar("T")
 
-# How often a condition (or another process's work) is looked at again; never a wait for an
-# effect: each check stops waiting as soon as the effect is there.
-POLL = 0.02
+# How often a condition (or another process's work) is looked at again: the interval of the
+# polls the tests used before; each wait ends at the first check that sees the effect.
+POLL = 0.05
 
 
 async def until(
