@@ -11,12 +11,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import aiohttp
 
 from channels.base import (
+    Capabilities,
     EventSink,
     Route,
     SendError,
@@ -66,6 +67,7 @@ def _field(data: dict[str, Any], name: str, *, required: bool = True) -> str | N
 class ApiChannel:
     name = "api"
     conversation_channels: tuple[str, ...] = ("api",)
+    capabilities: Mapping[str, Capabilities] = {"api": Capabilities(label="App", buttons=True)}
 
     def __init__(self, *, secret: str, callback_url: str, timeout: float = 15.0) -> None:
         self.secret = secret

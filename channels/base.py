@@ -162,6 +162,11 @@ class Channel(Protocol):
     @property
     def conversation_channels(self) -> Sequence[str]: ...
 
+    @property
+    def capabilities(self) -> Mapping[str, Capabilities]:
+        """Each conversation channel's :class:`Capabilities`."""
+        ...
+
     def routes(self) -> Sequence[Route]: ...
 
     def verify(self, request: WebhookRequest) -> None:
@@ -182,6 +187,28 @@ class Channel(Protocol):
 
     async def send(self, message: OutboundMessage) -> str:
         """Deliver one message; return the platform's message id; raise SendError."""
+
+
+DAY = 24 * 3600.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Capabilities:
+    """What is special about one conversation channel, declared by its adapter and read by
+    the pipe (worker, outbox, handoff desk), so that the core holds no lists of channels."""
+
+    label: str  # what agents and admins read ("SMS", "WhatsApp", "Website")
+    buttons: bool = False  # native buttons: a press comes back as a payload
+    numbered_options: bool = False  # options rendered as "[1] …" text: a typed number picks
+    service_window: float | None = None  # seconds after the customer's last message in which
+    # free-form messages may be sent (WhatsApp's 24 hours); None: always
+    rate_limit: float | None = None  # messages a second per process, below the platform's
+    # documented limit (outbox.rate_limits overrides it)
+
+
+def plain(label: str) -> Capabilities:
+    """The capabilities of a channel with nothing special (text only, no documented limit)."""
+    return Capabilities(label=label)
 
 
 @runtime_checkable

@@ -10,7 +10,7 @@ import itertools
 import uuid
 from collections.abc import Callable
 
-from channels.base import WebhookLess
+from channels.base import Capabilities, WebhookLess
 from common.identity import session_key_for
 from common.messages import (
     ConversationRef,
@@ -26,6 +26,8 @@ class ConsoleChannel(WebhookLess):
     ) -> None:
         self.name = name
         self.conversation_channels = (name,)
+        # the terminal shows options as "[1] …": a typed number picks one
+        self.capabilities = {name: Capabilities(label="Console", numbered_options=True)}
         self._write = write
         self._user = user
         self._session = uuid.uuid4().hex[:8]

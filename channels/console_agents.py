@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Callable
 
-from channels.base import WebhookLess
+from channels.base import Capabilities, WebhookLess
 from channels.slack.agents import COMMANDS, THREAD_CUSTOMER
 from common.messages import (
     AgentAction,
@@ -70,6 +70,7 @@ class ConsoleAgents(WebhookLess):
     ) -> None:
         self.name = "slack"
         self.conversation_channels = ("slack",)
+        self.capabilities = {"slack": Capabilities(label="Slack", buttons=True)}
         self.channel = channel
         self.note_prefix = note_prefix
         self.agent_id = agent_id

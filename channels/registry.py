@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from channels.api import ApiChannel
-from channels.base import Channel, Host
+from channels.base import Capabilities, Channel, Host
 from channels.settings import ChannelSettings
 from channels.slack import SlackChannel
 from channels.telegram import TelegramChannel
@@ -75,6 +75,14 @@ FACTORIES: dict[str, Factory] = {
     "whatsapp_cloud": _whatsapp_cloud,
     "web": _web,  # the website chat; needs a token secret with redis://
 }
+
+
+def known_capabilities() -> dict[str, Capabilities]:
+    """Every registered adapter's declared capabilities, by conversation channel (for tools
+    and tests that run the pipe without building adapters)."""
+    adapters = (ApiChannel, SlackChannel, TelegramChannel, TwilioChannel, WebChannel)
+    found = {name: c for adapter in adapters for name, c in adapter.capabilities.items()}
+    return found | dict(WhatsAppCloudChannel.capabilities)
 
 
 def enabled_channels(settings: ChannelSettings, host: Host) -> dict[str, Channel]:

@@ -12,9 +12,10 @@ from typing import Protocol
 
 import phonenumbers
 
+# Identity is the one channel fact kept here rather than in the adapters' capabilities: a
+# session key must be computable from a stored message alone, by any process and by offline
+# commands (``frontdesk customer export|erase``) that load no adapter.
 PHONE_CHANNELS = frozenset({"sms", "whatsapp", "whatsapp_cloud"})
-WINDOWED_CHANNELS = frozenset({"whatsapp", "whatsapp_cloud"})  # 24-hour service window
-SERVICE_WINDOW = 24 * 3600.0
 
 
 class _HasIdentity(Protocol):

@@ -1,9 +1,10 @@
 """Typed answers to the options the bot offered.
 
-On the channels that show options numbered (SMS, WhatsApp through Twilio, the Cloud API beyond
-ten, ``frontdesk chat``) the worker remembers the options it last offered and maps a typed
-answer back to a button press: the option's number ("2") or its title, ignoring case, accents
-and surrounding punctuation.
+The worker remembers the options it last showed on each channel and maps a typed answer back
+to a button press: the option's title on any channel, and its number ("2") where the adapter
+declares that options are shown numbered (``Capabilities.numbered_options``: SMS, WhatsApp
+through Twilio, the Cloud API beyond three, ``frontdesk chat``), ignoring case, accents and
+surrounding punctuation.
 """
 
 from __future__ import annotations
@@ -12,10 +13,6 @@ import unicodedata
 from collections.abc import Sequence
 
 from common.messages import Button
-
-# Twilio's SMS and WhatsApp show no buttons; the Cloud API shows up to 10 and numbers the rest.
-# ``frontdesk chat`` (the console channel) prints them numbered too.
-NUMBERED_OPTION_CHANNELS = frozenset({"sms", "whatsapp", "whatsapp_cloud", "console"})
 
 
 def remembered(buttons: Sequence[Button]) -> list[list[str]]:

@@ -59,9 +59,20 @@ class Gateway:
             settings.store.url, max_connections=settings.store.max_connections
         )
         self.channels = channels
+        # what each conversation channel can do, as its adapter declares it
+        self.capabilities = {
+            name: ch.capabilities[name]
+            for name, ch in channels.items()
+            if name in ch.capabilities  # (a test may key an adapter by its own name)
+        }
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.handoff = build_handoff(
-            settings, self.store, self.metrics, slack_enabled="slack" in channels, media=media
+            settings,
+            self.store,
+            self.metrics,
+            slack_enabled="slack" in channels,
+            media=media,
+            capabilities=self.capabilities,
         )
         self.ingest = Ingest(
             self.store,
@@ -82,6 +93,7 @@ class Gateway:
                 low_intent=nlu_threshold + MARGIN_INTENT,
             ),
             limits=sender_limits(settings),
+            capabilities=self.capabilities,
         )
         self.outbox = Outbox(
             store=self.store,

@@ -40,6 +40,8 @@ class Session:
     last_inbound: dict[str, float] = field(default_factory=dict)  # per channel
     opted_out: tuple[str, ...] = ()  # channels where the customer said STOP
     offered: dict[str, list[list[str]]] = field(default_factory=dict)  # numbered options
+    # options last shown as native buttons, per channel: a typed title picks one
+    buttons: dict[str, list[list[str]]] = field(default_factory=dict)
     handoff: dict[str, Any] | None = None  # the open handoff: trigger, reason, when, …
     slots: dict[str, Any] = field(default_factory=dict)
     # the sender's rate-limit bucket per channel: (tokens, at, warned) (gateway.limits)

@@ -59,16 +59,6 @@ class WorkerSettings(Section):
     )
 
 
-DEFAULT_RATE_LIMITS = {
-    # Messages per second per process and channel, below each platform's documented limit.
-    "telegram": 25.0,  # 30/s per bot
-    "slack": 1.0,  # chat.postMessage: about 1/s per channel
-    "sms": 1.0,  # a US long code: 1 segment/s
-    "whatsapp": 20.0,
-    "whatsapp_cloud": 50.0,  # 80/s per business phone number
-}
-
-
 class SenderLimitSettings(Section):
     rate: float = Field(default=1.0, gt=0, description="messages a second, on average")
     burst: int = Field(default=20, ge=1, description="messages at once")
@@ -87,10 +77,9 @@ class OutboxSettings(Section):
     max_delay: float = Field(default=60.0, gt=0)
     max_retry_after: float = Field(default=300.0, gt=0)
     timeout: float = Field(default=15.0, gt=0)
-    rate_limits: dict[str, float] = Field(
-        default_factory=lambda: dict(DEFAULT_RATE_LIMITS),
-        description="messages per second per process, by conversation channel",
-    )
+    # Messages a second per process, by conversation channel. Each adapter declares a rate
+    # below its platform's documented limit (Capabilities.rate_limit); these override it.
+    rate_limits: dict[str, float] = Field(default_factory=dict)
 
 
 class LogSettings(Section):

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from common.identity import SERVICE_WINDOW, WINDOWED_CHANNELS
+from channels.base import Capabilities, plain
 from common.logging import get_logger
 from common.messages import (
     AgentEvent,
@@ -29,7 +30,7 @@ from dialogs.base import Dialog, Reply, SystemEvent, TurnContext
 from gateway.lanes import LockLost
 from gateway.limits import SLOW_DOWN_TEXT, SenderLimits, Verdict
 from gateway.metrics import Metrics
-from gateway.options import NUMBERED_OPTION_CHANNELS, remembered, resolve_choice
+from gateway.options import remembered, resolve_choice
 from gateway.review.record import ReviewRecorder
 from gateway.sessions import (
     Session,
@@ -83,7 +84,9 @@ class TurnWorker:
         desk: HandoffDesk | None = None,
         review: ReviewRecorder | None = None,
         limits: SenderLimits | None = None,
+        capabilities: Mapping[str, Capabilities] | None = None,
     ) -> None:
+        self.capabilities = dict(capabilities or {})  # by conversation channel
         self.limits = limits
         self.desk = desk
         self.review = review
@@ -165,7 +168,7 @@ class TurnWorker:
             session = session.replace(
                 last_inbound={**session.last_inbound, channel: event.received_at}
             )
-            message = self._resolve_numbered_choice(session, event)
+            message = self._resolve_typed_choice(session, event)
             rating = desk.csat_answer(session, message) if desk and session.owner == "bot" else None
             if message.control is not None:
                 session, outbound = self._control(session, message)
@@ -284,31 +287,45 @@ class TurnWorker:
         return session, replies_for(event, [Reply(text=self.help_text)])
 
     @staticmethod
-    def _resolve_numbered_choice(session: Session, event: CustomerMessage) -> CustomerMessage:
-        """On SMS-like channels, "2" or an option's title answers the options last offered."""
-        options = session.offered.get(event.conversation.channel)
-        if event.button_payload or not options:
+    def _resolve_typed_choice(session: Session, event: CustomerMessage) -> CustomerMessage:
+        """A typed answer to the options last shown: "2" where they were shown numbered, or
+        an option's title on any channel (case, accents and punctuation aside)."""
+        channel = event.conversation.channel
+        if event.button_payload:
             return event
-        payload = resolve_choice(event.text, options)
+        payload = None
+        if numbered := session.offered.get(channel):
+            payload = resolve_choice(event.text, numbered)
+        elif shown := session.buttons.get(channel):
+            payload = resolve_choice(event.text, shown, numbered=False)
         return event if payload is None else dataclasses.replace(event, button_payload=payload)
 
-    @staticmethod
-    def _remember_options(session: Session, outbound: list[OutboundMessage]) -> Session:
-        offered = dict(session.offered)
+    def _remember_options(self, session: Session, outbound: list[OutboundMessage]) -> Session:
+        """Keep the options each reply showed (numbered or as buttons), to read typed answers."""
+        offered, buttons = dict(session.offered), dict(session.buttons)
         for message in outbound:
             channel = message.conversation.channel
-            if channel in NUMBERED_OPTION_CHANNELS:
-                offered[channel] = remembered(message.buttons) if message.buttons else []
+            options = remembered(message.buttons) if message.buttons else []
+            if self._capabilities(channel).numbered_options:
+                offered[channel] = options
+            else:
+                buttons[channel] = options
         offered = {c: o for c, o in offered.items() if o}
-        return session if offered == session.offered else session.replace(offered=offered)
+        buttons = {c: o for c, o in buttons.items() if o}
+        if offered == session.offered and buttons == session.buttons:
+            return session
+        return session.replace(offered=offered, buttons=buttons)
 
-    @staticmethod
-    def _with_window(session: Session, message: OutboundMessage) -> OutboundMessage:
+    def _with_window(self, session: Session, message: OutboundMessage) -> OutboundMessage:
         channel = message.conversation.channel
+        window = self._capabilities(channel).service_window
         last = session.last_inbound.get(channel)
-        if channel not in WINDOWED_CHANNELS or last is None:
+        if window is None or last is None:
             return message
-        return dataclasses.replace(message, window_closes_at=last + SERVICE_WINDOW)
+        return dataclasses.replace(message, window_closes_at=last + window)
+
+    def _capabilities(self, channel: str) -> Capabilities:
+        return self.capabilities.get(channel) or plain(channel)
 
 
 def transcript_entries(

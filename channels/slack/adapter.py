@@ -37,7 +37,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from urllib.parse import parse_qsl
 
 import aiohttp
@@ -46,6 +46,7 @@ from slack_sdk.signature import Clock, SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from channels.base import (
+    Capabilities,
     EventSink,
     Route,
     SendError,
@@ -82,6 +83,10 @@ def no_agent_events(body: SlackBody) -> list[InboundEvent]:
 class SlackChannel:
     name = "slack"
     conversation_channels: tuple[str, ...] = ("slack",)
+    # chat.postMessage: about 1/s per channel
+    capabilities: Mapping[str, Capabilities] = {
+        "slack": Capabilities(label="Slack", buttons=True, rate_limit=1.0)
+    }
 
     def __init__(
         self,

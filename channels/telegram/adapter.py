@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from telegram import Bot, Message
@@ -18,6 +18,7 @@ from telegram.error import TelegramError
 from telegram.request import HTTPXRequest
 
 from channels.base import (
+    Capabilities,
     EventSink,
     Route,
     SendError,
@@ -40,6 +41,7 @@ from channels.telegram.polling import Poller
 from channels.telegram.render import PayloadMemory, keyboard, text_parts
 from common.logging import get_logger
 from common.messages import Attachment, InboundEvent, OutboundMessage
+from common.retry import retrying
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 WEBHOOK_PATH = "/webhooks/telegram"
@@ -73,9 +75,16 @@ def make_bot(token: str, api_base_url: str, timeout: float = 15.0) -> tuple[Bot,
     return bot, close
 
 
+class IdentityUnknown(Exception):
+    """getMe has not answered yet (retried with backoff)."""
+
+
 class TelegramChannel:
     name = CHANNEL
     conversation_channels: tuple[str, ...] = (CHANNEL,)
+    capabilities: Mapping[str, Capabilities] = {
+        CHANNEL: Capabilities(label="Telegram", buttons=True, rate_limit=25.0)  # 30/s per bot
+    }
 
     def __init__(
         self,
@@ -161,12 +170,11 @@ class TelegramChannel:
         return True
 
     async def _get_me_until_known(self) -> None:
-        delay = 1.0
-        while True:
-            await asyncio.sleep(delay)
-            if await self._get_me():
-                return
-            delay = min(delay * 2, 60.0)
+        await asyncio.sleep(1.0)  # start() has just failed once
+        async for attempt in retrying(on=IdentityUnknown, first=2.0, most=60.0):
+            with attempt:
+                if not await self._get_me():
+                    raise IdentityUnknown
 
     async def close(self) -> None:
         if self._identify is not None:

@@ -9,7 +9,7 @@ its async HTTP client, so nothing blocks the event loop.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,6 +19,8 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from channels.base import (
+    DAY,
+    Capabilities,
     EventSink,
     Route,
     SendError,
@@ -50,6 +52,13 @@ _LOOPBACK = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
 class TwilioChannel:
     name = "twilio"
     conversation_channels: tuple[str, ...] = ("sms", "whatsapp")
+    capabilities: Mapping[str, Capabilities] = {
+        # a US long code sends 1 segment a second
+        "sms": Capabilities(label="SMS", numbered_options=True, rate_limit=1.0),
+        "whatsapp": Capabilities(
+            label="WhatsApp", numbered_options=True, service_window=DAY, rate_limit=20.0
+        ),
+    }
 
     def __init__(self, settings: TwilioSettings, *, public_url: str, timeout: float = 15.0) -> None:
         self.settings = settings

@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import WSCloseCode, web
 
-from channels.base import EventSink, Host, SendError, WebhookLess
+from channels.base import Capabilities, EventSink, Host, SendError, WebhookLess
 from channels.web.limits import Buckets
 from channels.web.log import ConversationLog, MemoryLog, RedisLog
 from channels.web.pages import Pages
@@ -31,6 +32,7 @@ from common.messages import InboundEvent, OutboundMessage
 class WebChannel(WebhookLess):
     name = "web"
     conversation_channels: tuple[str, ...] = ("web",)
+    capabilities: Mapping[str, Capabilities] = {"web": Capabilities(label="Website", buttons=True)}
 
     def __init__(
         self,

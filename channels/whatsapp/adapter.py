@@ -16,12 +16,14 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import aiohttp
 
 from channels.base import (
+    DAY,
+    Capabilities,
     EventSink,
     Route,
     SendError,
@@ -55,6 +57,16 @@ def _equal(a: str, b: str) -> bool:
 class WhatsAppCloudChannel:
     name = CHANNEL
     conversation_channels: tuple[str, ...] = (CHANNEL,)
+    capabilities: Mapping[str, Capabilities] = {
+        # interactive buttons up to three, else numbered options; 80/s per business number
+        CHANNEL: Capabilities(
+            label="WhatsApp",
+            buttons=True,
+            numbered_options=True,
+            service_window=DAY,
+            rate_limit=50.0,
+        )
+    }
 
     def __init__(
         self,

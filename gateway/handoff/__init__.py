@@ -7,8 +7,10 @@ relay (ingest's resolver and the outbox's send hooks), the ticker (timers) and t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from channels.base import Capabilities
 from common.logging import get_logger
 from gateway.handoff.desk import DeskTurn, HandoffDesk
 from gateway.handoff.media import MediaSigner
@@ -22,7 +24,7 @@ from gateway.store import Store
 
 
 @dataclass(frozen=True, slots=True)
-class Handoff:
+class HandoffParts:
     desk: HandoffDesk
     relay: HandoffRelay
     ticker: Ticker
@@ -41,7 +43,8 @@ def build_handoff(
     *,
     slack_enabled: bool,
     media: MediaSigner | None = None,
-) -> Handoff | None:
+    capabilities: Mapping[str, Capabilities] | None = None,
+) -> HandoffParts | None:
     """The handoff parts, or None when no agents' channel is configured (or Slack is off)."""
     if not settings.handoff.slack_channel:
         return None
@@ -59,6 +62,7 @@ def build_handoff(
         stats=stats,
         media=media,
         retention=settings.store.transcript_retention,
+        capabilities=capabilities,
     )
     relay = HandoffRelay(desk=desk, store=store, hstore=hstore)
     ticker = Ticker(
@@ -68,7 +72,9 @@ def build_handoff(
         every=settings.handoff.tick,
         dedup_ttl=settings.store.dedup_ttl,
     )
-    return Handoff(desk=desk, relay=relay, ticker=ticker, stats=stats, store=hstore, media=media)
+    return HandoffParts(
+        desk=desk, relay=relay, ticker=ticker, stats=stats, store=hstore, media=media
+    )
 
 
-__all__ = ["DeskTurn", "Handoff", "HandoffDesk", "HandoffRelay", "build_handoff"]
+__all__ = ["DeskTurn", "HandoffDesk", "HandoffParts", "HandoffRelay", "build_handoff"]

@@ -7,7 +7,7 @@ ping ``@channel`` nor forge a link. Phone numbers are masked on the card.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from zoneinfo import ZoneInfo
 
 from common.messages import Attachment, Button, Card, CardField
@@ -19,20 +19,7 @@ RESOLVE = "handoff:resolve"
 RETURN = "handoff:return_to_bot"
 ACTIONS = {CLAIM: "claim", RESOLVE: "resolve", RETURN: "return_to_bot"}
 
-CHANNEL_LABELS = {
-    "telegram": "Telegram",
-    "sms": "SMS",
-    "whatsapp": "WhatsApp",
-    "whatsapp_cloud": "WhatsApp",
-    "slack": "Slack",
-    "api": "App",
-    "console": "Console",
-}
 TRANSCRIPT_ENTRIES = 60  # the newest entries posted in the card's thread
-
-
-def channel_label(channel: str) -> str:
-    return CHANNEL_LABELS.get(channel, channel)
 
 
 def mask_phone(phone: str) -> str:
@@ -82,13 +69,19 @@ def status_line(state: HandoffState, now: float) -> str:
 
 
 def build_card(
-    session: Session, state: HandoffState, now: float, zone: ZoneInfo, closed_note: str = ""
+    session: Session,
+    state: HandoffState,
+    now: float,
+    zone: ZoneInfo,
+    labels: Mapping[str, str],
+    closed_note: str = "",
 ) -> Card:
+    """The card for one handoff; ``labels`` name the conversation channels for agents."""
     channel = state.conversation.channel
-    where = channel_label(channel)
+    where = labels.get(channel, channel)
     if state.customer.phone:
         where += f" · {mask_phone(state.customer.phone)}"
-    others = [channel_label(c) for c in session.channels if c != channel and c != "slack_thread"]
+    others = [labels.get(c, c) for c in session.channels if c != channel and c != "slack_thread"]
     if others:
         where += f" (also {', '.join(dict.fromkeys(others))})"
     fields = [
@@ -128,7 +121,7 @@ def build_card(
         else ""
     )
     return Card(
-        title=f"Handoff: {customer_name(session, state)} on {channel_label(channel)}",
+        title=f"Handoff: {customer_name(session, state)} on {labels.get(channel, channel)}",
         fields=tuple(fields),
         text=f"Summary: {state.summary}" if state.summary else "",
         context=context,

@@ -18,9 +18,10 @@ from __future__ import annotations
 import dataclasses
 import math
 import statistics
+from collections.abc import Mapping
 from typing import Any
 
-from common.identity import SERVICE_WINDOW, WINDOWED_CHANNELS
+from channels.base import Capabilities
 from common.messages import AgentEvent, Button, CustomerMessage, DeliveryStatus, OutboundMessage
 from gateway.handoff import card as cards
 from gateway.handoff.bookkeeping import Bookkeeping
@@ -49,7 +50,9 @@ class HandoffDesk:
         stats: Stats,
         media: MediaSigner | None = None,
         retention: float | None = None,
+        capabilities: Mapping[str, Capabilities] | None = None,
     ) -> None:
+        self.capabilities = dict(capabilities or {})  # by conversation channel
         self.retention = retention  # store.transcript_retention, for what the desk keeps
         self.stats = stats
         self.settings = settings
@@ -58,7 +61,8 @@ class HandoffDesk:
         self.hstore = hstore
         self.media = media  # None: agents' files keep their Slack URL
         self.hours = BusinessHours.from_settings(settings.business_hours)
-        self.posts = Posts(settings, self.hours)
+        labels = {name: c.label for name, c in self.capabilities.items()}
+        self.posts = Posts(settings, self.hours, labels)
         self.timers = Timers(settings, self.hours, self.posts)
         self.bookkeeping = Bookkeeping(
             settings=settings, hstore=hstore, stats=stats, timers=self.timers
@@ -138,7 +142,8 @@ class HandoffDesk:
             last_customer_at=event.received_at,
         )
         name = cards.customer_name(session, state)
-        via = f" (now on {cards.channel_label(event.conversation.channel)})" if switched else ""
+        label = self.posts.label(event.conversation.channel)
+        via = f" (now on {label})" if switched else ""
         body = event.text or (f"[button] {event.button_payload}" if event.button_payload else "")
         if event.location is not None:
             loc = event.location
@@ -271,7 +276,8 @@ class HandoffDesk:
             records.append({"type": "first_reply", "at": now, "seconds": now - state.at})
         channel = state.conversation.channel
         last = session.last_inbound.get(channel)
-        if channel in WINDOWED_CHANNELS and last is not None and now >= last + SERVICE_WINDOW:
+        window = self.capabilities[channel].service_window if channel in self.capabilities else None
+        if window is not None and last is not None and now >= last + window:
             outbound.append(
                 self.posts.slack(
                     keys(),

@@ -9,7 +9,7 @@ Slack ``ts`` once the card is posted (see ``gateway.handoff.relay``).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,10 +49,16 @@ class Keys:
 class Posts:
     """Builds the desk's outbound messages for one agents' channel."""
 
-    def __init__(self, settings: HandoffSettings, hours: BusinessHours) -> None:
+    def __init__(
+        self, settings: HandoffSettings, hours: BusinessHours, labels: Mapping[str, str]
+    ) -> None:
         self.settings = settings
         self.channel = settings.slack_channel
         self.hours = hours
+        self.labels = dict(labels)  # conversation channel -> what agents read ("SMS")
+
+    def label(self, channel: str) -> str:
+        return self.labels.get(channel, channel)
 
     def slack(
         self,
@@ -80,7 +86,9 @@ class Posts:
 
     def card(self, key: str, session: Session, state: HandoffState, now: float) -> OutboundMessage:
         """The card itself when ``key`` is the card's key, else an update of it."""
-        card = cards.build_card(session, state, now, self.hours.zone, self.hours_note(state, now))
+        card = cards.build_card(
+            session, state, now, self.hours.zone, self.labels, self.hours_note(state, now)
+        )
         if key == state.card:
             return self.slack(key, state, "card", card.title, card=card)
         return self.slack(key, state, "card_update", card.title, card=card)
@@ -133,7 +141,7 @@ class Posts:
     def failure_posts(
         self, keys: Callable[[], str], state: HandoffState, agent_ts: str, error: str | None
     ) -> list[OutboundMessage]:
-        channel = cards.channel_label(state.conversation.channel)
+        channel = self.label(state.conversation.channel)
         text = f"Not delivered to the customer on {channel}: {error or 'no reason given'}."
         return [
             self.slack(keys(), state, "reaction", reaction=FAILED, target=agent_ts),

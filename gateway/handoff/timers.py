@@ -48,7 +48,7 @@ class Timers:
         session = with_handoff(session, state)
         text = (
             f"Still waiting for an agent: {cards.customer_name(session, state)} on "
-            f"{cards.channel_label(state.conversation.channel)}, for "
+            f"{self.posts.label(state.conversation.channel)}, for "
             f"{cards.duration(now - state.at)}. Press Claim on the card to take it."
         )
         outbound = [

@@ -7,6 +7,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from channels.registry import known_capabilities
 from common.messages import Button, ConversationRef, CustomerMessage, CustomerRef
 from dialogs.base import Handoff, Outcome, Reply, SystemEvent, TurnContext
 from dialogs.echo import EchoDialog
@@ -42,6 +43,7 @@ def worker(dialog: Any = None) -> TurnWorker:
         session_ttl=60,
         transcript_limit=50,
         help_text="Help: reply STOP to opt out.",
+        capabilities=known_capabilities(),
     )
 
 

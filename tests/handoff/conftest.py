@@ -92,7 +92,13 @@ def settings_for(
                 "base_delay": 0.05,
                 "max_delay": 0.2,
                 "max_attempts": 3,
-                "rate_limits": {},
+                "rate_limits": {
+                    "slack": 0,
+                    "telegram": 0,
+                    "sms": 0,
+                    "whatsapp": 0,
+                    "whatsapp_cloud": 0,
+                },  # no pacing: 0 turns a channel's declared rate off
             },
             "channels": {
                 "slack": {"bot_token": TOKEN, "signing_secret": SECRET, "api_base_url": slack},

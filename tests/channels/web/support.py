@@ -61,7 +61,18 @@ def web_settings(store_url: str, *, slack: Mapping[str, Any] | None = None, **we
             "server": {"public_url": PUBLIC_URL},
             "store": {"url": store_url},
             "workers": {"lease": 2, "reclaim_idle": 2},
-            "outbox": {"base_delay": 0.05, "max_delay": 0.2, "max_attempts": 3, "rate_limits": {}},
+            "outbox": {
+                "base_delay": 0.05,
+                "max_delay": 0.2,
+                "max_attempts": 3,
+                "rate_limits": {
+                    "slack": 0,
+                    "telegram": 0,
+                    "sms": 0,
+                    "whatsapp": 0,
+                    "whatsapp_cloud": 0,
+                },
+            },
             "channels": channels,
             "handoff": handoff,
         }
