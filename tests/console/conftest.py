@@ -3,11 +3,8 @@ console users, and a scripted set of conversations run through the pipeline."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,22 +17,11 @@ from console.settings import ConsoleSettings
 from console.users import save_user
 from frontdesk.app import create_app
 from tests.handoff.conftest import PHONE, Desk, Http, TestDialog, channels_for, settings_for
-from tests.handoff.conftest import desk as desk
+from tests.handoff.conftest import desk as desk  # the fixture
+from tests.support.waiting import until
 
 ADMIN, VIEWER = ("ada", "ada-password-1"), ("vic", "vic-password-1")
 OTHER_PHONE = "+15555550177"
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 20.0) -> Any:
-    """Await ``check`` until it returns something truthy (the pipeline works in the background)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 @dataclass
@@ -110,10 +96,9 @@ async def run_conversations(desk: Desk) -> dict[str, str]:
     await desk.agent_says("Happy to help, write to help@example.com", "UALICE", card)
     await desk.agent_says("// note: VIP customer", "UALICE", card)
     await desk.press("handoff:resolve", "UALICE", "alice", card)
-    await eventually(lambda: _async(any("rate" in c.params["text"]
-                                        for c in desk.telegram.of("sendMessage"))))  # fmt: skip
+    await until(lambda: any("rate" in c.params["text"] for c in desk.telegram.of("sendMessage")))
     await desk.telegram_presses("csat:5")
-    await eventually(lambda: _async(replies() >= 6))
+    await until(lambda: replies() >= 6)
     # a bot-only SMS customer who leaves their number
     await desk.sms_says("hi, call me on +15555550199")
     # another SMS customer: handed off, returned to the bot by Bob
@@ -123,10 +108,6 @@ async def run_conversations(desk: Desk) -> dict[str, str]:
     card2 = await desk.card_ts(2)
     await desk.agent_says("!bot", "UBOB", card2)
     return {"rated": "telegram:1111111", "bot": f"tel:{PHONE}", "returned": f"tel:{OTHER_PHONE}"}
-
-
-async def _async(value: Any) -> Any:
-    return value
 
 
 async def overview(client: Http, **query: str) -> dict[str, Any]:

@@ -16,13 +16,13 @@ from tests.console.conftest import (
     ADMIN,
     VIEWER,
     Project,
-    eventually,
     login,
     open_console,
     overview,
     run_conversations,
 )
 from tests.handoff.conftest import Desk
+from tests.support.waiting import until
 
 Client = Any
 
@@ -36,7 +36,7 @@ async def _scripted(desk: Desk, aiohttp_client: Client, redis_url: str, project:
         s = (await overview(client))["summary"]
         return sum(s["outcomes"].values()) == 2 and s["conversations"] == 3 and bool(s["csat"])
 
-    await eventually(settled)
+    await until(settled)
     return client, keys
 
 
@@ -178,7 +178,7 @@ async def test_csrf_less_post_is_refused_and_logins_are_throttled(
     client = await open_console(desk, aiohttp_client, redis_url, project)
     await desk.telegram_says("something odd")  # a miss for the review inbox
     csrf = await login(client, ADMIN)
-    items = await eventually(
+    items = await until(
         lambda: _items(client),
     )
     ident = items[0]["id"]
@@ -274,7 +274,7 @@ async def test_business_hours_only_counts_the_open_hours(
     async def counted() -> bool:
         return (await overview(client, preset="today"))["summary"]["conversations"] == 1
 
-    await eventually(counted)
+    await until(counted)
     only = await overview(client, preset="today", business="1")
     assert only["business_only"] is True
     assert only["summary"]["conversations"] == 0

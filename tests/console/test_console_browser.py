@@ -14,8 +14,9 @@ from typing import Any
 from playwright.async_api import Browser, expect
 
 from tests.channels.web.browser import browser
-from tests.console.conftest import ADMIN, Project, eventually, open_console, run_conversations
+from tests.console.conftest import ADMIN, Project, open_console, run_conversations
 from tests.handoff.conftest import Desk
+from tests.support.waiting import until
 
 __all__ = ["browser"]
 Client = Any
@@ -45,7 +46,7 @@ async def test_an_admin_reads_drills_down_labels_and_exports(
             await page.locator('svg[data-chart="outcomes"] rect.bar').count() == 2
         )
 
-    await eventually(settled)
+    await until(settled)
     await expect(page.locator('[data-figure="containment"]')).to_have_text("33%")
     await expect(page.locator('[data-figure="handoffs"]')).to_have_text("2")
     bar = page.locator('svg[data-chart="handoffs"] rect.bar[data-label="keyword"]')

@@ -14,13 +14,13 @@ from tests.console.conftest import (
     ADMIN,
     OTHER_PHONE,
     Project,
-    eventually,
     login,
     open_console,
     overview,
     run_conversations,
 )
 from tests.handoff.conftest import Desk
+from tests.support.waiting import until
 
 Client = Any
 
@@ -34,7 +34,7 @@ async def _settled(client: Any) -> dict[str, Any]:
         s = (await overview(client))["summary"]
         return s if sum(s["outcomes"].values()) == 2 and s["conversations"] == 3 else None
 
-    return dict(await eventually(done))
+    return dict(await until(done))
 
 
 async def test_rebuild_gives_the_figures_back_from_the_store(
@@ -94,10 +94,10 @@ async def test_live_shows_waiting_then_claimed(
     async def live() -> dict[str, Any]:
         return dict(await (await client.get("/console/api/live")).json())
 
-    waiting = await eventually(lambda: _when(live(), lambda d: len(d["waiting"]) == 1))
+    waiting = await until(lambda: _when(live(), lambda d: len(d["waiting"]) == 1))
     assert waiting["waiting"][0]["trigger"] == "keyword" and waiting["claimed"] == []
     await desk.press("handoff:claim", "UALICE", "alice", card)
-    claimed = await eventually(lambda: _when(live(), lambda d: d["by_agent"] == {"Alice": 1}))
+    claimed = await until(lambda: _when(live(), lambda d: d["by_agent"] == {"Alice": 1}))
     assert claimed["waiting"] == []
 
 
