@@ -62,13 +62,14 @@ class Run:
 
 
 def gateway_config(
-    port: int, redis_url: str, callback: str, tmp: Path, bot: str
+    port: int, redis_url: str, callback: str, tmp: Path, bot: str, turn_slots: int = 0
 ) -> dict[str, object]:
     config: dict[str, object] = {
         "server": {"host": HOST, "port": port, "public_url": f"http://{HOST}:{port}"},
         "store": {"url": redis_url},
         "log": {"level": "warning"},
         "limits": {"enabled": False},  # a load generator is a flood by design
+        "workers": {"turn_slots": turn_slots} if turn_slots else {},
         "channels": {"api": {"secret": "${BENCH_API_SECRET}", "callback_url": callback}},
     }
     if bot == "example":
@@ -120,7 +121,11 @@ async def run_gateway(
         ports = [free_port() for _ in range(count)] if args.spread == "ports" else [free_port()]
         for n, port in enumerate(ports):
             path = tmp / f"frontdesk-{count}-{n}.yml"
-            path.write_text(json.dumps(gateway_config(port, redis_url, callback, tmp, args.bot)))
+            path.write_text(
+                json.dumps(
+                    gateway_config(port, redis_url, callback, tmp, args.bot, args.turn_slots)
+                )
+            )
             run = [sys.executable, "-m", "frontdesk", "run", "--config", str(path)]
             if args.spread == "reuseport":
                 run += ["--processes", str(count)]
@@ -219,6 +224,9 @@ def main() -> int:
     p.add_argument("--spread", choices=["reuseport", "ports"], default="reuseport",
                    help="reuseport: frontdesk run --processes N on one port (default); "
                         "ports: N frontdesk run on their own ports, round-robin")  # fmt: skip
+    p.add_argument(
+        "--turn-slots", type=int, default=0, help="workers.turn_slots (default: as configured)"
+    )
     p.add_argument("--bot", choices=["example", "echo"], default="example")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
     p.add_argument("--reply-timeout", type=float, default=600.0, help="seconds for all replies")

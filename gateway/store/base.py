@@ -99,7 +99,8 @@ class Store(Protocol):
     ) -> list[Ticket]:
         """Tickets that another consumer took and did not acknowledge for ``min_idle`` s."""
 
-    async def ack(self, lane: Lane, ticket_id: str) -> None: ...
+    async def ack(self, lane: Lane, *ticket_ids: str) -> None:
+        """Acknowledge (and forget) finished tickets, in one step."""
 
     # ------------------------------------------------------ conversation locks
     async def acquire(self, lane: Lane, key: str, token: str, ttl: float) -> bool: ...

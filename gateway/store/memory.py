@@ -83,8 +83,8 @@ class MemoryStore:
     ) -> list[Ticket]:
         return []  # one process: nobody else can have died holding work
 
-    async def ack(self, lane: Lane, ticket_id: str) -> None:
-        self._in_progress[lane].discard(ticket_id)
+    async def ack(self, lane: Lane, *ticket_ids: str) -> None:
+        self._in_progress[lane].difference_update(ticket_ids)
 
     # ------------------------------------------------------ conversation locks
     def _holder(self, lane: Lane, key: str) -> str | None:

@@ -221,12 +221,14 @@ class RedisStore:
         return self._tickets(entries, True)
 
     @_translated
-    async def ack(self, lane: Lane, ticket_id: str) -> None:
+    async def ack(self, lane: Lane, *ticket_ids: str) -> None:
         # One round trip, no MULTI: a ticket acknowledged but not deleted would only be a
         # stale entry in the depth gauge, never a lost or repeated turn.
+        if not ticket_ids:
+            return
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.xack(_stream(lane), GROUP, ticket_id)
-            pipe.xdel(_stream(lane), ticket_id)
+            pipe.xack(_stream(lane), GROUP, *ticket_ids)
+            pipe.xdel(_stream(lane), *ticket_ids)
             await pipe.execute()
 
     # ------------------------------------------------------ conversation locks
