@@ -39,10 +39,12 @@ from loadgen import (
     Result,
     Turns,
     api_load,
+    cpu_seconds,
     drive,
     free_port,
     ms,
     pct,
+    process_tree,
     serve_bare,
     spawn,
     stop,
@@ -54,10 +56,13 @@ from loadgen import (
 
 @dataclass(frozen=True)
 class Run:
+    label: str
     processes: int
     acks: Result
     turns: Turns
     redis_bytes: int  # used_memory after the run minus before (the warm-up's kept)
+    cpu: float  # CPU seconds the gateway processes used for the run
+    redis_cpu: float
     redis_keys: int  # keys added by the run
 
 
@@ -86,10 +91,29 @@ def gateway_config(
     return config
 
 
+def before_env(tree: Path, tmp: Path) -> dict[str, str]:
+    """The environment that runs the gateway from another checkout ``tree`` (--before), as it
+    was: without hiredis unless that tree asks for it."""
+    path = [str(tree)]
+    if "hiredis" not in (tree / "pyproject.toml").read_text():
+        blocker = tmp / "no-hiredis"
+        blocker.mkdir(exist_ok=True)
+        (blocker / "hiredis.py").write_text("raise ImportError('not in this tree')\n")
+        path.insert(0, str(blocker))
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
+
+
 async def run_gateway(
-    args: argparse.Namespace, tmp: Path, secret: str, replies: Replies, cb_port: int, count: int
+    args: argparse.Namespace,
+    tmp: Path,
+    secret: str,
+    replies: Replies,
+    cb_port: int,
+    count: int,
+    before: Path | None = None,
 ) -> Run:
-    """A fresh redis-server and ``count`` gateway processes; the workload; the replies."""
+    """A fresh redis-server and ``count`` gateway processes (from the ``before`` tree: on
+    their own ports); the workload; the replies."""
     procs: Procs = []
     texts = EXAMPLE_TEXTS if args.bot == "example" else None
     try:
@@ -114,11 +138,12 @@ async def run_gateway(
                 break
             except redis.ConnectionError:
                 await asyncio.sleep(0.05)
-        env = {**os.environ, "BENCH_API_SECRET": secret}
+        env = {**(before_env(before, tmp) if before else os.environ), "BENCH_API_SECRET": secret}
+        spread = "ports" if before else args.spread
         callback = f"http://{HOST}:{cb_port}/"
         redis_url = f"redis://{HOST}:{redis_port}/0"
         urls = []
-        ports = [free_port() for _ in range(count)] if args.spread == "ports" else [free_port()]
+        ports = [free_port() for _ in range(count)] if spread == "ports" else [free_port()]
         for n, port in enumerate(ports):
             path = tmp / f"frontdesk-{count}-{n}.yml"
             path.write_text(
@@ -127,7 +152,7 @@ async def run_gateway(
                 )
             )
             run = [sys.executable, "-m", "frontdesk", "run", "--config", str(path)]
-            if args.spread == "reuseport":
+            if spread == "reuseport":
                 run += ["--processes", str(count)]
             spawn(run, tmp / f"gateway-{count}-{n}.log", procs, env=env)
             await wait_ready(f"http://{HOST}:{port}/readyz", procs[-1], 120)
@@ -137,17 +162,21 @@ async def run_gateway(
         replies.reset(warm.texts)
         warmed = await drive(urls, warm, args.concurrency, args.timeout)
         await wait_replies(replies, set(warmed.ack), 60, 45)
-        before = int(client.info("memory")["used_memory"])
+        used_before = int(client.info("memory")["used_memory"])
+        gateways = [pid for p in procs[1:] for pid in process_tree(p.pid)]
+        cpu_before = cpu_seconds(gateways), cpu_seconds([procs[0].pid])
         keys_before = int(client.dbsize())
         load = api_load(secret, args.messages, m, texts)
         replies.reset(load.texts)
         acks = await drive(urls, load, args.concurrency, args.timeout, args.rate)
         await wait_replies(replies, set(acks.ack), args.reply_timeout, args.reply_stall)
         turns = whole_turns(load, acks, replies)
-        after = int(client.info("memory")["used_memory"])
+        cpu = cpu_seconds(gateways) - cpu_before[0], cpu_seconds([procs[0].pid]) - cpu_before[1]
+        used = int(client.info("memory")["used_memory"])
         keys = int(client.dbsize()) - keys_before
         client.close()
-        return Run(count, acks, turns, after - before, keys)
+        label = f"before ({before})" if before else "frontdesk"
+        return Run(label, count, acks, turns, used - used_before, *cpu, keys)
     finally:
         stop(procs)
 
@@ -171,6 +200,8 @@ async def main_async(args: argparse.Namespace, tmp: Path, procs: Procs) -> int:
         bare = await drive(bare_url, api_load(secret, n, m, texts), c, args.timeout, args.rate)
         stop(procs)
         runs = []
+        if args.before:
+            runs.append(await run_gateway(args, tmp, secret, replies, cb_port, 1, args.before))
         for count in args.processes:
             runs.append(await run_gateway(args, tmp, secret, replies, cb_port, count))
         # the reference again, after the gateways: the machine's load may have changed
@@ -191,15 +222,19 @@ def report(args: argparse.Namespace, bare: Result, bare2: Result, runs: list[Run
           f"{bare2.rate:,.0f} after -> reference {ref:,.0f} req/s; "
           f"ack p50 {ms(pct(lat, 0.5))} p99 {ms(pct(lat, 0.99))}")  # fmt: skip
     ok = len(bare.ack) == args.messages
-    one = next((r for r in runs if r.processes == 1), None)
+    one = next((r for r in runs if r.processes == 1 and r.label == "frontdesk"), None)
+    base = next((r for r in runs if r.label != "frontdesk"), None)
     for r in runs:
         lat = list(r.acks.ack.values())
         t = r.turns
-        print(f"\nfrontdesk, {r.processes} process{'es' if r.processes > 1 else ''}")
+        print(f"\n{r.label}, {r.processes} process{'es' if r.processes > 1 else ''}")
         print(f"  whole turns/s        {t.rate:8,.0f}   ratio to bare {t.rate / ref:.3f}")
         print(f"  acknowledged/s       {r.acks.rate:8,.0f}   ratio to bare {r.acks.rate / ref:.3f}")
         print(f"  ack latency          p50 {ms(pct(lat, 0.5))}   p99 {ms(pct(lat, 0.99))}")
         print(f"  turn latency         p50 {ms(t.p50)}   p99 {ms(t.p99)}  (request to reply)")
+        per_turn = 1000 / max(1, t.received)
+        print(f"  CPU per turn         gateway {r.cpu * per_turn:5.2f} ms   "
+              f"redis {r.redis_cpu * per_turn:5.2f} ms")  # fmt: skip
         errors = ", ".join(f"{k}: {v}" for k, v in r.acks.errors.items()) or "none"
         print(f"  ack errors           {errors}")
         print(f"  replies              {t.summary}")
@@ -207,7 +242,10 @@ def report(args: argparse.Namespace, bare: Result, bare2: Result, runs: list[Run
         print(f"  redis after the run  {r.redis_bytes / conv:,.0f} bytes and "
               f"{r.redis_keys / conv:.1f} keys per conversation "
               f"({args.messages // conv} messages each)")  # fmt: skip
-        if one is not None and r is not one and one.turns.rate:
+        if base is not None and r is not base and base.turns.rate:
+            print(f"  vs before            x{t.rate / base.turns.rate:.2f} whole turns/s, "
+                  f"x{base.cpu / max(r.cpu, 1e-9):.2f} less gateway CPU per turn")  # fmt: skip
+        if one is not None and r.label == one.label and r is not one and one.turns.rate:
             print(f"  vs 1 process         x{t.rate / one.turns.rate:.2f} whole turns/s")
         ok = ok and t.ok and len(r.acks.ack) == args.messages
     print("\nresult: OK" if ok else "\nresult: PROBLEMS (see above)")
@@ -227,6 +265,7 @@ def main() -> int:
     p.add_argument(
         "--turn-slots", type=int, default=0, help="workers.turn_slots (default: as configured)"
     )
+    p.add_argument("--before", type=Path, help="also run 1 process from this checkout, first")
     p.add_argument("--bot", choices=["example", "echo"], default="example")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
     p.add_argument("--reply-timeout", type=float, default=600.0, help="seconds for all replies")

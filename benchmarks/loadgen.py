@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import secrets
 import socket
 import subprocess
@@ -269,18 +270,41 @@ def whole_turns(load: Load, r: Result, replies: Replies) -> Turns:
 # ----------------------------------------------------------------------------- processes
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (Linux /proc; just ``pid`` elsewhere)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds used so far by ``pids`` (Linux /proc; 0 elsewhere): a figure
+    that other load on a shared machine does not inflate, unlike wall time."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def spawn(cmd: list[str], log: Path, procs: Procs, env: dict[str, str] | None = None) -> None:
     with log.open("wb") as out:  # own session: a Ctrl-C reaches only us, we stop them in order
         procs.append(subprocess.Popen(cmd, stdout=out, stderr=out, start_new_session=True, env=env))
 
 
 def stop(procs: Procs, only: Callable[[subprocess.Popen[bytes]], bool] | None = None) -> None:
-    """Newest first (the gateway before its redis): TERM, then KILL after 15 s."""
+    """Newest first (the gateway before its redis): TERM, then KILL after 40 s."""
     for proc in reversed([p for p in procs if only is None or only(p)]):
         if proc.poll() is None:
             proc.terminate()
         try:
-            proc.wait(timeout=15)
+            proc.wait(timeout=40)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)

@@ -113,8 +113,12 @@ class LaneRunner:
             stopping.cancel()
         if not read.done():
             read.cancel()
-            with contextlib.suppress(asyncio.CancelledError, StoreUnavailable):
+            try:
                 await read
+            except (asyncio.CancelledError, StoreUnavailable):
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise  # we are cancelled ourselves, not just the read: do not loop on
             return []
         return read.result()
 

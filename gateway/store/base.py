@@ -120,7 +120,9 @@ class Store(Protocol):
         """The oldest item of the conversation's list for ``lane``."""
 
     # -------------------------------------------------------------- sessions
-    async def load_session(self, key: str) -> StoredSession | None: ...
+    async def load_session(self, key: str, token: str | None = None) -> StoredSession | None:
+        """The conversation's session. ``token``: the caller holds the conversation's turns
+        lock with it (a store may then answer from what its claim or commit already saw)."""
 
     async def commit_turn(self, key: str, token: str, item: bytes, commit: TurnCommit) -> Advance:
         """Atomically: check the lock is ours, the inbox head is ``item`` and the stored

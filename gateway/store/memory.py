@@ -147,7 +147,7 @@ class MemoryStore:
         return Advance(ok=True)
 
     # -------------------------------------------------------------- sessions
-    async def load_session(self, key: str) -> StoredSession | None:
+    async def load_session(self, key: str, token: str | None = None) -> StoredSession | None:
         stored = self._sessions.get(key)
         if stored is None or stored[1] < time.monotonic():
             return None
