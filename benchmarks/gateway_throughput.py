@@ -91,7 +91,7 @@ def gateway_config(
     return config
 
 
-def before_env(tree: Path, tmp: Path) -> dict[str, str]:
+def before_env(tree: Path, tmp: Path, extra: dict[str, str]) -> dict[str, str]:
     """The environment that runs the gateway from another checkout ``tree`` (--before), as it
     was: without hiredis unless that tree asks for it."""
     path = [str(tree)]
@@ -100,7 +100,7 @@ def before_env(tree: Path, tmp: Path) -> dict[str, str]:
         blocker.mkdir(exist_ok=True)
         (blocker / "hiredis.py").write_text("raise ImportError('not in this tree')\n")
         path.insert(0, str(blocker))
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(path), **extra}
 
 
 async def run_gateway(
@@ -138,7 +138,14 @@ async def run_gateway(
                 break
             except redis.ConnectionError:
                 await asyncio.sleep(0.05)
-        env = {**(before_env(before, tmp) if before else os.environ), "BENCH_API_SECRET": secret}
+        env = {
+            **(
+                before_env(before, tmp, dict(v.split("=", 1) for v in args.before_env))
+                if before
+                else os.environ
+            ),
+            "BENCH_API_SECRET": secret,
+        }
         spread = "ports" if before else args.spread
         callback = f"http://{HOST}:{cb_port}/"
         redis_url = f"redis://{HOST}:{redis_port}/0"
@@ -266,6 +273,8 @@ def main() -> int:
         "--turn-slots", type=int, default=0, help="workers.turn_slots (default: as configured)"
     )
     p.add_argument("--before", type=Path, help="also run 1 process from this checkout, first")
+    p.add_argument("--before-env", action="append", default=[], metavar="NAME=VALUE",
+                   help="environment of the --before run")  # fmt: skip
     p.add_argument("--bot", choices=["example", "echo"], default="example")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
     p.add_argument("--reply-timeout", type=float, default=600.0, help="seconds for all replies")
