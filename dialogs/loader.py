@@ -1,7 +1,7 @@
 """Read a directory of dialog YAML into a frozen, validated ``Bot`` (or every problem found).
 
 Every ``*.yml`` / ``*.yaml`` file directly in the directory is read (subdirectories such as
-``tests/`` are not) as a :class:`~dialogs.document.Document`, then compiled: the sections by
+``tests/`` are not) as a :class:`~common.settings.Document`, then compiled: the sections by
 ``dialogs.schema``, the flows by ``dialogs.steps``, the knowledge base by ``dialogs.knowledge``.
 """
 
@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from common.settings import ConfigProblem
-from dialogs.document import Document, read_document
+from common.settings import ConfigProblem, Document, read_document
 from dialogs.knowledge import KnowledgeSpec, load_answers
 from dialogs.model import Bot, Escalation, Flow
 from dialogs.schema import Compiler, Vocabulary, as_list, nlu_vocabulary

@@ -16,8 +16,7 @@ from typing import Any
 
 import yaml
 
-from common.settings import ConfigProblem
-from dialogs.document import Document, YamlPath
+from common.settings import ConfigProblem, Document, YamlPath
 from dialogs.expressions import ExpressionError, compile_condition, compile_text
 from dialogs.model import (
     RESERVED_NAMES,

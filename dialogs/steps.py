@@ -12,7 +12,7 @@ import dataclasses
 import re
 from typing import Any
 
-from dialogs.document import Document, YamlPath
+from common.settings import Document, YamlPath
 from dialogs.model import (
     Ask,
     Branch,
