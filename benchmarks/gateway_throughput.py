@@ -74,7 +74,8 @@ def gateway_config(
         "store": {"url": redis_url},
         "log": {"level": "warning"},
         "limits": {"enabled": False},  # a load generator is a flood by design
-        "workers": {"turn_slots": turn_slots} if turn_slots else {},
+        # (BENCH_TURN_SLOTS in --before-env sets the --before run's own)
+        "workers": {"turn_slots": f"${{BENCH_TURN_SLOTS:-{turn_slots}}}"} if turn_slots else {},
         "channels": {"api": {"secret": "${BENCH_API_SECRET}", "callback_url": callback}},
     }
     if bot == "example":
@@ -248,7 +249,8 @@ def report(args: argparse.Namespace, bare: Result, bare2: Result, runs: list[Run
         conv = args.conversations
         print(f"  redis after the run  {r.redis_bytes / conv:,.0f} bytes and "
               f"{r.redis_keys / conv:.1f} keys per conversation "
-              f"({args.messages // conv} messages each)")  # fmt: skip
+              f"({args.messages // conv} messages each: "
+              f"{r.redis_bytes / args.messages:,.0f} bytes per message)")  # fmt: skip
         if base is not None and r is not base and base.turns.rate:
             print(f"  vs before            x{t.rate / base.turns.rate:.2f} whole turns/s, "
                   f"x{base.cpu / max(r.cpu, 1e-9):.2f} less gateway CPU per turn")  # fmt: skip
