@@ -63,6 +63,7 @@ class Run:
     redis_bytes: int  # used_memory after the run minus before (the warm-up's kept)
     cpu: float  # CPU seconds the gateway processes used for the run
     redis_cpu: float
+    kernel: float  # of the gateway's, in system calls
     redis_keys: int  # keys added by the run
 
 
@@ -173,6 +174,7 @@ async def run_gateway(
         used_before = int(client.info("memory")["used_memory"])
         gateways = [pid for p in procs[1:] for pid in process_tree(p.pid)]
         cpu_before = cpu_seconds(gateways), cpu_seconds([procs[0].pid])
+        sys_before = cpu_seconds(gateways, system=True)
         keys_before = int(client.dbsize())
         load = api_load(secret, args.messages, m, texts)
         replies.reset(load.texts)
@@ -180,11 +182,12 @@ async def run_gateway(
         await wait_replies(replies, set(acks.ack), args.reply_timeout, args.reply_stall)
         turns = whole_turns(load, acks, replies)
         cpu = cpu_seconds(gateways) - cpu_before[0], cpu_seconds([procs[0].pid]) - cpu_before[1]
+        kernel = cpu_seconds(gateways, system=True) - sys_before
         used = int(client.info("memory")["used_memory"])
         keys = int(client.dbsize()) - keys_before
         client.close()
         label = f"before ({before})" if before else "frontdesk"
-        return Run(label, count, acks, turns, used - used_before, *cpu, keys)
+        return Run(label, count, acks, turns, used - used_before, *cpu, kernel, keys)
     finally:
         stop(procs)
 
@@ -242,6 +245,7 @@ def report(args: argparse.Namespace, bare: Result, bare2: Result, runs: list[Run
         print(f"  turn latency         p50 {ms(t.p50)}   p99 {ms(t.p99)}  (request to reply)")
         per_turn = 1000 / max(1, t.received)
         print(f"  CPU per turn         gateway {r.cpu * per_turn:5.2f} ms   "
+              f"(of which system {r.kernel * per_turn:4.2f} ms)   "
               f"redis {r.redis_cpu * per_turn:5.2f} ms")  # fmt: skip
         errors = ", ".join(f"{k}: {v}" for k, v in r.acks.errors.items()) or "none"
         print(f"  ack errors           {errors}")

@@ -282,14 +282,15 @@ def process_tree(pid: int) -> list[int]:
     return found
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU seconds used so far by ``pids`` (Linux /proc; 0 elsewhere): a figure
-    that other load on a shared machine does not inflate, unlike wall time."""
+def cpu_seconds(pids: list[int], system: bool = False) -> float:
+    """User + system CPU seconds used so far by ``pids`` (only system: ``system``; Linux
+    /proc, 0 elsewhere): a figure that other load on a shared machine inflates much less than
+    wall time."""
     total = 0
     for pid in pids:
         with contextlib.suppress(OSError):
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+            total += int(fields[12]) + (0 if system else int(fields[11]))  # stime, utime
     return total / os.sysconf("SC_CLK_TCK")
 
 
