@@ -85,9 +85,7 @@ class Store(Protocol):
     # ----------------------------------------------------------------- ingest
     async def enqueue(self, key: str, event_id: str, payload: bytes, dedup_ttl: float) -> bool:
         """Claim ``event_id`` and append the event to the conversation's inbox, then post a
-        ticket (a store may skip it when the inbox already held events: their ticket or their
-        holder sees this one too). False when the id was already claimed (a re-delivery):
-        nothing is appended, and a ticket is posted."""
+        ticket. False when the id was already claimed (a re-delivery): nothing is appended."""
 
     # ------------------------------------------------------------ lane tickets
     async def post_ticket(self, lane: Lane, key: str) -> None: ...

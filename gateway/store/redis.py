@@ -151,7 +151,6 @@ class RedisStore:
             url, max_connections=max_connections, timeout=5, socket_connect_timeout=2.0
         )
         self.redis: aioredis.Redis = aioredis.Redis(connection_pool=pool)
-        self._enqueue = self.redis.register_script(_ENQUEUE)
         self._renew = self.redis.register_script(_RENEW)
         self._release_if_empty = self.redis.register_script(_RELEASE_IF_EMPTY)
         self._release = self.redis.register_script(_RELEASE)
@@ -173,15 +172,14 @@ class RedisStore:
     async def enqueue(self, key: str, event_id: str, payload: bytes, dedup_ttl: float) -> bool:
         seen = conversation_key(key, f"seen:{event_id}")
         inbox = conversation_key(key, "turns")
-        # Claim + append, then the ticket, only when the inbox was empty: while it holds
-        # events, a ticket of theirs is pending or a holder is draining it, and neither
-        # leaves before seeing this one (release is conditional on an empty inbox). A backlog
-        # costs one ticket per conversation, not one per event. A re-delivery posts a ticket
-        # too (its first one may never have been posted); a ticket for an empty inbox is
-        # harmless.
-        fresh, pending = await self._enqueue(keys=[seen, inbox], args=[_ms(dedup_ttl), payload])
-        if not fresh or pending == 1:
-            await self.redis.xadd(_stream("turns"), {"k": key})
+        # One round trip: claim + append, then the ticket. A re-delivery posts a ticket too
+        # (its first one may never have been posted); a ticket for an empty inbox is harmless.
+        async with self.redis.pipeline(transaction=False) as pipe:
+            # EVAL, not the registered script: a script in a pipeline costs a SCRIPT EXISTS
+            # round trip on every execute; Redis caches the compiled body by its hash anyway.
+            pipe.eval(_ENQUEUE, 2, seen, inbox, _ms(dedup_ttl), payload)
+            pipe.xadd(_stream("turns"), {"k": key})
+            (fresh, _pending), _ = await pipe.execute()
         return bool(fresh)
 
     # ------------------------------------------------------------ lane tickets
