@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import errno
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -23,17 +24,55 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings = load_cli_settings(args.config)
     configure_logging(settings.log.level, settings.log.format)
-    app = create_app(settings)
     host = args.host or settings.server.host
     port = args.port if args.port is not None else settings.server.port
+    if args.processes > 1:
+        return _run_processes(args, settings, host, port)
+    app = create_app(settings)
     try:
-        web.run_app(app, host=host, port=port, print=None, shutdown_timeout=5.0)
+        web.run_app(
+            app,
+            host=host,
+            port=port,
+            print=None,
+            shutdown_timeout=5.0,
+            reuse_port=args.reuse_port,
+            loop=event_loop(),
+        )
     except OSError as exc:
         if exc.errno != errno.EADDRINUSE:
             raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from exc
         reason = "the port is taken (another frontdesk run?); pick one with --port or server.port"
         raise OSError(exc.errno, f"cannot listen on {host}:{port}: {reason}") from exc
     return 0
+
+
+def event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop when it is installed (a third less CPU per turn, docs/architecture.md), unless
+    ``FRONTDESK_EVENT_LOOP=asyncio`` asks for the standard loop."""
+    if os.environ.get("FRONTDESK_EVENT_LOOP", "uvloop") != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
+def _run_processes(args: argparse.Namespace, settings: Settings, host: str, port: int) -> int:
+    from frontdesk.commands.processes import child_command, supervise
+
+    if settings.store.url.startswith("memory:"):
+        print("frontdesk run: --processes needs a shared store (store.url: redis://...): "
+              "each process would have its own memory store", file=sys.stderr)  # fmt: skip
+        return 1
+    if port == 0:
+        print("frontdesk run: --processes needs a fixed port (they all listen on it)",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    grace = settings.workers.shutdown_grace + 10.0
+    return supervise(child_command(args.config, host, port), args.processes, grace)
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
@@ -122,6 +161,14 @@ def build_parser() -> argparse.ArgumentParser:
     run = command("run", "serve webhooks and run workers in one process")
     run.add_argument("--host", help="override server.host")
     run.add_argument("--port", type=int, help="override server.port")
+    run.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="gateway processes sharing the port (SO_REUSEPORT) and the Redis store; "
+        "one per core uses a whole host (default 1)",
+    )
+    run.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     run.set_defaults(func=cmd_run)
 
     chat_cmd = command("chat", "talk to the bot in the terminal through the real pipeline")

@@ -112,7 +112,7 @@ class Gateway:
                 handler=self.worker.handle if lane == "turns" else self.outbox.handle,
                 metrics=self.metrics,
                 consumer=self.consumer,
-                concurrency=w.concurrency,
+                concurrency=min(w.concurrency, w.turn_slots) if lane == "turns" else w.concurrency,
                 lease=w.lease,
                 reclaim_idle=w.reclaim_idle,
                 max_attempts=w.max_attempts,

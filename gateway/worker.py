@@ -125,7 +125,7 @@ class TurnWorker:
         """One turn; returns the conversation's next event, or None when the commit found
         the inbox empty and released the conversation."""
         event = decode_event(item)
-        stored = await self.store.load_session(key)
+        stored = await self.store.load_session(key, token)
         now = time.time()
         session = decode_session(stored.data) if stored else Session(key=key, created_at=now)
         outcome = "ok"
