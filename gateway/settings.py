@@ -47,6 +47,10 @@ class StoreSettings(Section):
 
 class WorkerSettings(Section):
     concurrency: int = Field(default=64, ge=1, description="conversations handled at once")
+    # Admission control: turns are CPU work on the event loop that also answers webhooks; a
+    # process takes only this many conversations' turns at once (capped by concurrency), the
+    # rest wait in Redis, so accepting a webhook does not queue behind dozens of turns.
+    turn_slots: int = Field(default=16, ge=1, description="turns computed at once per process")
     lease: float = Field(default=15.0, gt=0, description="seconds a conversation lock lives")
     reclaim_idle: float = Field(
         default=30.0, gt=0, description="seconds before work of a dead process is reclaimed"

@@ -11,7 +11,8 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 from channels.base import Capabilities, plain
 from common.logging import get_logger
@@ -45,6 +46,27 @@ if TYPE_CHECKING:
     from gateway.handoff.desk import DeskTurn, HandoffDesk
 
 Records = list[dict[str, Any]]
+UNDERSTOOD = "understood"  # a bot turn's NLU/dialog debug, carried to the observer only
+
+
+@dataclass(frozen=True, slots=True)
+class CommittedTurn:
+    """What a committed turn did, for an observer (the admin console's per-day figures)."""
+
+    key: str
+    event: InboundEvent
+    before: Session | None  # None: the conversation's first turn
+    after: Session
+    outbound: tuple[OutboundMessage, ...]
+    records: tuple[dict[str, Any], ...]  # the handoff's statistics records
+    understood: Mapping[str, Any] | None  # the dialog's debug (intent, confidence, knowledge)
+    at: float
+
+
+class TurnObserver(Protocol):
+    async def observe(self, turn: CommittedTurn) -> None:
+        """Called after each committed turn; it must not raise."""
+
 
 FALLBACK_TEXT = "Sorry, something went wrong on our side. Please try again in a moment."
 NO_AGENTS_TEXT = (
@@ -85,7 +107,9 @@ class TurnWorker:
         review: ReviewRecorder | None = None,
         limits: SenderLimits | None = None,
         capabilities: Mapping[str, Capabilities] | None = None,
+        observer: TurnObserver | None = None,
     ) -> None:
+        self.observer = observer
         self.capabilities = dict(capabilities or {})  # by conversation channel
         self.limits = limits
         self.desk = desk
@@ -101,7 +125,7 @@ class TurnWorker:
         """One turn; returns the conversation's next event, or None when the commit found
         the inbox empty and released the conversation."""
         event = decode_event(item)
-        stored = await self.store.load_session(key)
+        stored = await self.store.load_session(key, token)
         now = time.time()
         session = decode_session(stored.data) if stored else Session(key=key, created_at=now)
         outcome = "ok"
@@ -136,6 +160,15 @@ class TurnWorker:
         advance = await self.store.commit_turn(key, token, item, commit)
         if not advance.ok:
             raise LockLost(key)
+        understood = next((r["debug"] for r in records if r["type"] == UNDERSTOOD), None)
+        records = [r for r in records if r["type"] != UNDERSTOOD]
+        if self.observer is not None:
+            turn = CommittedTurn(key, event, before if stored else None, session,
+                                 tuple(outbound), tuple(records), understood, now)  # fmt: skip
+            try:
+                await self.observer.observe(turn)
+            except Exception:  # the figures must never fail a committed turn
+                get_logger(conversation_id=key).exception("turn_observer_failed")
         if self.desk is not None:
             await self.desk.after_commit(key, before if stored else None, session, records)
         if verdict != "ok":
@@ -238,6 +271,7 @@ class TurnWorker:
             handed = outcome.handoff is not None
             await self.review.record(session.key, event.text or "", outcome.debug, handed)
         session = session.replace(dialog=outcome.state, slots=outcome.slots)
+        understood: Records = [{"type": UNDERSTOOD, "debug": outcome.debug}]
         if outcome.handoff is not None and self.desk is None:
             # No agents' desk (no handoff channel, or Slack off): rather than leave the customer
             # waiting for nobody, the bot stays and says so.
@@ -245,7 +279,7 @@ class TurnWorker:
                 "handoff_unavailable", trigger=outcome.handoff.trigger
             )
             said = [*outcome.replies, Reply(text=NO_AGENTS_TEXT)]
-            return session, replies_for(event, said), []
+            return session, replies_for(event, said), understood
         if outcome.handoff is not None:
             handoff = outcome.handoff
             session = session.replace(
@@ -262,8 +296,8 @@ class TurnWorker:
         replies = replies_for(event, outcome.replies)
         if outcome.handoff is not None and self.desk is not None:
             turn = await self.desk.start(session.key, session, event, replies)
-            return turn.session, replies + turn.outbound, turn.records
-        return session, replies, []
+            return turn.session, replies + turn.outbound, understood + turn.records
+        return session, replies, understood
 
     def _slow_down(self, session: Session, event: InboundEvent) -> list[OutboundMessage]:
         """The one reply a sender over the rate limit gets (not where they opted out)."""

@@ -115,8 +115,14 @@ return {1, redis.call('LINDEX', KEYS[2], 0)}
 _CLAIM = """
 if redis.call('LLEN', KEYS[2]) == 0 then return 0 end
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
-return redis.call('LINDEX', KEYS[2], 0)
+local head = redis.call('LINDEX', KEYS[2], 0)
+if KEYS[3] then return {head, redis.call('HMGET', KEYS[3], 'v', 'data')} end
+return head
 """
+# Sessions read by a claim or written by a commit, kept for the same lock holder's next
+# load_session (one round trip less per turn); bounded in case a holder never asks.
+_PREFETCH_LIMIT = 1024
+_MISSING = object()
 _FENCE_SEND = """
 if redis.call('EXISTS', KEYS[2]) == 1 then return 2 end
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
@@ -152,6 +158,7 @@ class RedisStore:
         self._pop_head = self.redis.register_script(_POP_HEAD)
         self._fence_send = self.redis.register_script(_FENCE_SEND)
         self._groups_ready: set[Lane] = set()
+        self._sessions: dict[tuple[str, str], StoredSession | None] = {}
 
     @_translated
     async def ping(self) -> None:
@@ -221,12 +228,14 @@ class RedisStore:
         return self._tickets(entries, True)
 
     @_translated
-    async def ack(self, lane: Lane, ticket_id: str) -> None:
+    async def ack(self, lane: Lane, *ticket_ids: str) -> None:
         # One round trip, no MULTI: a ticket acknowledged but not deleted would only be a
         # stale entry in the depth gauge, never a lost or repeated turn.
+        if not ticket_ids:
+            return
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.xack(_stream(lane), GROUP, ticket_id)
-            pipe.xdel(_stream(lane), ticket_id)
+            pipe.xack(_stream(lane), GROUP, *ticket_ids)
+            pipe.xdel(_stream(lane), *ticket_ids)
             await pipe.execute()
 
     # ------------------------------------------------------ conversation locks
@@ -238,10 +247,22 @@ class RedisStore:
     @_translated
     async def claim(self, lane: Lane, key: str, token: str, ttl: float) -> Claim:
         keys = [conversation_key(key, f"{lane}:lock"), conversation_key(key, lane)]
+        if lane == "turns":  # the turn will need the session: read it in the same step
+            keys.append(conversation_key(key, "session"))
         reply = await self._claim(keys=keys, args=[token, _ms(ttl)])
+        if isinstance(reply, list):
+            head, (version, data) = reply
+            stored = None if version is None else StoredSession(int(version), _b(data))
+            self._prefetched(key, token, stored)
+            return _b(head)
         if isinstance(reply, bytes | str):
             return _b(reply)
         return "empty" if reply == 0 else "held"
+
+    def _prefetched(self, key: str, token: str, stored: StoredSession | None) -> None:
+        if len(self._sessions) >= _PREFETCH_LIMIT:
+            self._sessions.clear()
+        self._sessions[key, token] = stored
 
     @_translated
     async def renew(self, lane: Lane, key: str, token: str, ttl: float) -> bool:
@@ -265,7 +286,14 @@ class RedisStore:
 
     # -------------------------------------------------------------- sessions
     @_translated
-    async def load_session(self, key: str) -> StoredSession | None:
+    async def load_session(self, key: str, token: str | None = None) -> StoredSession | None:
+        # The lock holder ``token`` gets what its claim read or its last commit wrote: only a
+        # writer that took the lock since could have changed it, and then the commit's version
+        # check refuses the turn. Used once.
+        if token is not None:
+            prefetched = self._sessions.pop((key, token), _MISSING)
+            if prefetched is not _MISSING:
+                return prefetched  # type: ignore[return-value]
         fields = await self.redis.hgetall(conversation_key(key, "session"))
         if not fields:
             return None
@@ -302,7 +330,10 @@ class RedisStore:
             if commit.outbound:
                 pipe.xadd(_stream("sends"), {"k": key})
             reply = (await pipe.execute())[0]
-        return _advance(reply)
+        advance = _advance(reply)
+        if advance.next is not None:  # the next turn starts from the session just saved
+            self._prefetched(key, token, session)
+        return advance
 
     @_translated
     async def transcript(self, key: str) -> list[bytes]:
