@@ -12,9 +12,10 @@ from typing import Any
 from console import keys as k
 from console.recorder import Pipe, ref_of
 from gateway.handoff.state import handoff_of
-from gateway.handoff.store import LOG_DELAY, RedisHandoffStore
 from gateway.sessions import decode_entry, decode_session
+from gateway.store.handoff import LOG_DELAY
 from gateway.store.redis import conversation_key
+from gateway.store.redis_handoff import RedisHandoffStore
 
 DERIVED = ("h:", "conv:", "handed:", "v:", "active:", "ix:", "ix-names:", "ref:", "last")
 

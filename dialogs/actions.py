@@ -56,6 +56,7 @@ class SayAction:
     text: str
     buttons: tuple[Button, ...] = ()
     alternatives: tuple[str, ...] = ()  # every variant of the template, rendered
+    handoff_notice: bool = False  # the handoff template: the announcement of a handoff
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

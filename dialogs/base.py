@@ -20,6 +20,10 @@ from common.messages import Button, CustomerMessage
 class Reply:
     text: str
     buttons: tuple[Button, ...] = ()
+    # The dialog's announcement that a person takes over ("please hold on"): where the gateway
+    # has an agents' desk, the desk's one notice says it, with the wait estimate or the
+    # business hours; without one, the gateway says that nobody can join instead.
+    handoff_notice: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

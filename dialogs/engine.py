@@ -499,7 +499,7 @@ class _Turn:
 
     def _handoff(self, trigger: str, reason: str, queue: str | None, *, say: bool = True) -> None:
         if say:
-            self._say(self.bot.templates["handoff"])
+            self._say(self.bot.templates["handoff"], handoff_notice=True)
         self.actions.append(
             HandOffAction(trigger=trigger, reason=reason, queue=queue or self.bot.escalation.queue)
         )
@@ -545,7 +545,9 @@ class _Turn:
     def _render(self, template: Template) -> str:
         return template.variants[0].render(self._vars())
 
-    def _say(self, template: Template, extra: tuple[Button, ...] = ()) -> None:
+    def _say(
+        self, template: Template, extra: tuple[Button, ...] = (), *, handoff_notice: bool = False
+    ) -> None:
         variables = self._vars()
         rendered = tuple(v.render(variables) for v in template.variants)
         seed = getattr(self.event, "seed", 0) + len(self.actions)
@@ -557,6 +559,7 @@ class _Turn:
                 text=rendered[seed % len(rendered)],
                 buttons=buttons + extra,
                 alternatives=rendered,
+                handoff_notice=handoff_notice,
             )
         )
 

@@ -129,7 +129,13 @@ class DialogRunner:
             pending = None
             for action in actions:
                 if isinstance(action, SayAction):
-                    replies.append(Reply(text=action.text, buttons=action.buttons))
+                    replies.append(
+                        Reply(
+                            text=action.text,
+                            buttons=action.buttons,
+                            handoff_notice=action.handoff_notice,
+                        )
+                    )
                     alternatives.append(action.alternatives or (action.text,))
                 elif isinstance(action, Trace):
                     trace = action

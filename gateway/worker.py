@@ -18,9 +18,7 @@ from channels.base import Capabilities, plain
 from common.logging import get_logger
 from common.messages import (
     AgentEvent,
-    ConversationRef,
     CustomerMessage,
-    CustomerRef,
     DeliveryStatus,
     InboundEvent,
     OutboundMessage,
@@ -28,12 +26,14 @@ from common.messages import (
     encode_outbound,
 )
 from dialogs.base import Dialog, Reply, SystemEvent, TurnContext
+from gateway.handoff.records import record_json
 from gateway.lanes import LockLost
 from gateway.limits import SLOW_DOWN_TEXT, SenderLimits, Verdict
 from gateway.metrics import Metrics
 from gateway.options import remembered, resolve_choice
 from gateway.review.record import ReviewRecorder
 from gateway.sessions import (
+    HandoffState,
     Session,
     TranscriptEntry,
     decode_session,
@@ -44,9 +44,9 @@ from gateway.store import Store, StoredSession, TurnCommit
 
 if TYPE_CHECKING:
     from gateway.handoff.desk import DeskTurn, HandoffDesk
+    from gateway.handoff.records import StatsRecord
 
-Records = list[dict[str, Any]]
-UNDERSTOOD = "understood"  # a bot turn's NLU/dialog debug, carried to the observer only
+Records = list["StatsRecord"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +58,7 @@ class CommittedTurn:
     before: Session | None  # None: the conversation's first turn
     after: Session
     outbound: tuple[OutboundMessage, ...]
-    records: tuple[dict[str, Any], ...]  # the handoff's statistics records
+    records: tuple[dict[str, Any], ...]  # the handoff's statistics records, as JSON objects
     understood: Mapping[str, Any] | None  # the dialog's debug (intent, confidence, knowledge)
     at: float
 
@@ -131,12 +131,13 @@ class TurnWorker:
         outcome = "ok"
         before = session
         records: Records = []
+        understood: Mapping[str, Any] | None = None  # the dialog's debug, for the observer
         verdict: Verdict = "ok"
         try:
             if self.limits is not None:
                 session, verdict = self.limits.check(session, event)
             if verdict == "ok":
-                session, outbound, records = await self._turn(session, event)
+                session, outbound, records, understood = await self._turn(session, event)
             else:
                 outbound = self._slow_down(session, event) if verdict == "warn" else []
         except Exception:
@@ -146,6 +147,7 @@ class TurnWorker:
             outcome = "error"
             outbound = replies_for(event, [Reply(text=FALLBACK_TEXT)])
         expected = stored.version if stored else 0
+        previous = before if stored else None
         session = session.replace(version=expected + 1, updated_at=now)
         commit = TurnCommit(
             session=StoredSession(version=session.version, data=encode_session(session)),
@@ -156,21 +158,21 @@ class TurnWorker:
             else [encode_entry(e) for e in transcript_entries(event, outbound, now)],
             session_ttl=self.session_ttl,
             transcript_limit=self.transcript_limit,
+            timer=self.desk.timer_change(previous, session, records) if self.desk else None,
         )
         advance = await self.store.commit_turn(key, token, item, commit)
         if not advance.ok:
             raise LockLost(key)
-        understood = next((r["debug"] for r in records if r["type"] == UNDERSTOOD), None)
-        records = [r for r in records if r["type"] != UNDERSTOOD]
         if self.observer is not None:
+            logged = tuple(record_json(r) for r in records)
             turn = CommittedTurn(key, event, before if stored else None, session,
-                                 tuple(outbound), tuple(records), understood, now)  # fmt: skip
+                                 tuple(outbound), logged, understood, now)  # fmt: skip
             try:
                 await self.observer.observe(turn)
             except Exception:  # the figures must never fail a committed turn
                 get_logger(conversation_id=key).exception("turn_observer_failed")
         if self.desk is not None:
-            await self.desk.after_commit(key, before if stored else None, session, records)
+            await self.desk.after_commit(key, previous, session, records)
         if verdict != "ok":
             outcome = "rate_limited"
             self.metrics.rate_limited.labels(event.conversation.channel, verdict).inc()
@@ -182,12 +184,12 @@ class TurnWorker:
         self, session: Session, event: InboundEvent
     ) -> tuple[Session, list[OutboundMessage]]:
         """The session after ``event`` and the messages to send."""
-        session, outbound, _ = await self._turn(session, event)
+        session, outbound, _, _ = await self._turn(session, event)
         return session, outbound
 
     async def _turn(
         self, session: Session, event: InboundEvent
-    ) -> tuple[Session, list[OutboundMessage], Records]:
+    ) -> tuple[Session, list[OutboundMessage], Records, Mapping[str, Any] | None]:
         """Route by ownership: the bot answers its own conversations; while queued or with an
         agent, the customer's messages go to the agents' thread (the handoff desk), never to
         the bot. The desk reads the store (transcript, card threads); the dialog does not."""
@@ -196,6 +198,7 @@ class TurnWorker:
             session = session.seen_on(channel, event.customer.display_name)
         outbound: list[OutboundMessage] = []
         records: Records = []
+        understood: Mapping[str, Any] | None = None
         desk = self.desk
         if isinstance(event, CustomerMessage) and not event.edited:
             session = session.replace(
@@ -209,7 +212,7 @@ class TurnWorker:
                 session, outbound, records = await self._desk(rating, message.event_id)
             elif session.owner == "bot":
                 session = rating.session if rating is not None else session
-                session, outbound, records = await self._respond(session, message)
+                session, outbound, records, understood = await self._respond(session, message)
             elif desk is not None:
                 session, outbound, records = await self._desk(
                     desk.customer_message(session, message), message.event_id
@@ -223,7 +226,7 @@ class TurnWorker:
         # An opted-out customer gets nothing more on that channel, whoever speaks.
         outbound = [m for m in outbound if m.conversation.channel not in session.opted_out]
         session = self._remember_options(session, outbound)
-        return session, [self._with_window(session, m) for m in outbound], records
+        return session, [self._with_window(session, m) for m in outbound], records, understood
 
     async def _desk(
         self, turn: DeskTurn, event_id: str
@@ -233,9 +236,8 @@ class TurnWorker:
         session, outbound = turn.session, list(turn.outbound)
         if not turn.returned or not turn.session.handoff:
             return session, outbound, turn.records
-        handoff = turn.session.handoff
-        conversation = ConversationRef(**handoff["conversation"])
-        customer = CustomerRef(**handoff["customer"])
+        conversation = turn.session.handoff.conversation
+        customer = turn.session.handoff.customer
         context = TurnContext(
             channel=conversation.channel,
             customer_name=customer.display_name,
@@ -259,7 +261,7 @@ class TurnWorker:
 
     async def _respond(
         self, session: Session, event: CustomerMessage
-    ) -> tuple[Session, list[OutboundMessage], Records]:
+    ) -> tuple[Session, list[OutboundMessage], Records, Mapping[str, Any]]:
         context = TurnContext(
             channel=event.conversation.channel,
             customer_name=event.customer.display_name,
@@ -271,33 +273,38 @@ class TurnWorker:
             handed = outcome.handoff is not None
             await self.review.record(session.key, event.text or "", outcome.debug, handed)
         session = session.replace(dialog=outcome.state, slots=outcome.slots)
-        understood: Records = [{"type": UNDERSTOOD, "debug": outcome.debug}]
         if outcome.handoff is not None and self.desk is None:
             # No agents' desk (no handoff channel, or Slack off): rather than leave the customer
             # waiting for nobody, the bot stays and says so.
             get_logger(conversation_id=session.key, channel=event.conversation.channel).warning(
                 "handoff_unavailable", trigger=outcome.handoff.trigger
             )
-            said = [*outcome.replies, Reply(text=NO_AGENTS_TEXT)]
-            return session, replies_for(event, said), understood
-        if outcome.handoff is not None:
-            handoff = outcome.handoff
-            session = session.replace(
-                owner="queued",
-                handoff={
-                    "trigger": handoff.trigger,
-                    "reason": handoff.reason,
-                    "queue": handoff.queue,
-                    "summary": handoff.summary,
-                    "at": event.received_at,
-                    "debug": outcome.debug,
-                },
-            )
-        replies = replies_for(event, outcome.replies)
+            kept = [r for r in outcome.replies if not r.handoff_notice]  # "please hold on"
+            said = [*kept, Reply(text=NO_AGENTS_TEXT)]
+            return session, replies_for(event, said), [], outcome.debug
         if outcome.handoff is not None and self.desk is not None:
-            turn = await self.desk.start(session.key, session, event, replies)
-            return turn.session, replies + turn.outbound, understood + turn.records
-        return session, replies, understood
+            handoff = outcome.handoff
+            requested = HandoffState(
+                state="requested",
+                card=f"{event.event_id}#card",
+                customer=event.customer,
+                conversation=event.conversation,
+                trigger=handoff.trigger,
+                reason=handoff.reason,
+                queue=handoff.queue,
+                summary=handoff.summary,
+                at=event.received_at,
+                debug=outcome.debug,
+            )
+            session = session.replace(owner="queued", handoff=requested)
+            # The dialog's own announcement of the handoff becomes the desk's one notice,
+            # which adds the wait estimate or the business-hours text.
+            said = [r for r in outcome.replies if not r.handoff_notice]
+            notice = " ".join(r.text for r in outcome.replies if r.handoff_notice)
+            replies = replies_for(event, said)
+            turn = await self.desk.start(session.key, session, event, replies, notice=notice)
+            return turn.session, replies + turn.outbound, turn.records, outcome.debug
+        return session, replies_for(event, outcome.replies), [], outcome.debug
 
     def _slow_down(self, session: Session, event: InboundEvent) -> list[OutboundMessage]:
         """The one reply a sender over the rate limit gets (not where they opted out)."""

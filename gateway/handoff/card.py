@@ -123,10 +123,36 @@ def build_card(
     return Card(
         title=f"Handoff: {customer_name(session, state)} on {labels.get(channel, channel)}",
         fields=tuple(fields),
-        text=f"Summary: {state.summary}" if state.summary else "",
+        text=summary_text(state, fields),
         context=context,
         buttons=buttons,
     )
+
+
+def summary_text(state: HandoffState, fields: Iterable[CardField]) -> str:
+    """The card's "Summary": what happened (the customer's question and where the dialog was),
+    then what the dialog's own summary adds to the card's fields. Its parts that the fields
+    already show ("slots: a=1" beside "Known", "last intent: x" beside "Intent") are left out,
+    so the card never says a thing twice."""
+    shown = " ".join(f.value for f in fields)
+    said: list[str] = []
+    question = " ".join(str(state.debug.get("question") or "").split())
+    if question:
+        cut = question if len(question) <= 200 else question[:199] + "…"
+        said.append(f"The customer wrote “{cut}”")
+    flow = state.debug.get("flow")
+    if isinstance(flow, str) and flow:
+        said.append(f"in the {flow} flow")
+    happened = " ".join(said)
+    extra = [part for part in state.summary.split("; ") if part.strip() and not _shown(part, shown)]
+    text = "; ".join(p for p in (happened, *extra) if p)
+    return f"Summary: {text}" if text else ""
+
+
+def _shown(part: str, shown: str) -> bool:
+    """Whether every item of a summary part ("slots: a=1, b=2") appears on the card."""
+    _, _, items = part.rpartition(": ")
+    return all(item.strip() in shown for item in items.split(", "))
 
 
 def transcript_text(entries: Iterable[TranscriptEntry], name: str, zone: ZoneInfo) -> str:

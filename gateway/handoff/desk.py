@@ -19,7 +19,6 @@ import dataclasses
 import math
 import statistics
 from collections.abc import Mapping
-from typing import Any
 
 from channels.base import Capabilities
 from common.messages import AgentEvent, Button, CustomerMessage, DeliveryStatus, OutboundMessage
@@ -28,6 +27,7 @@ from gateway.handoff.bookkeeping import Bookkeeping
 from gateway.handoff.hours import BusinessHours
 from gateway.handoff.media import MediaSigner
 from gateway.handoff.posts import DeskTurn, Keys, Posts
+from gateway.handoff.records import Claimed, Closed, FirstReply, HandedOff, Rated, StatsRecord
 from gateway.handoff.state import HandoffState, Outcome, handoff_of, with_handoff
 from gateway.handoff.stats import Stats
 from gateway.handoff.store import HandoffStore
@@ -35,7 +35,7 @@ from gateway.handoff.suggest import suggested_answer, suggestions_post, teach
 from gateway.handoff.timers import Timers
 from gateway.sessions import Session, decode_entry
 from gateway.settings import HandoffSettings
-from gateway.store import Store
+from gateway.store import Store, TimerChange
 
 CSAT_PREFIX = "csat:"
 
@@ -71,32 +71,36 @@ class HandoffDesk:
     # ------------------------------------------------------------------ start
 
     async def start(
-        self, key: str, session: Session, event: CustomerMessage, replies: list[OutboundMessage]
+        self,
+        key: str,
+        session: Session,
+        event: CustomerMessage,
+        replies: list[OutboundMessage],
+        *,
+        notice: str = "",
     ) -> DeskTurn:
-        """The dialog handed off (``session.handoff`` holds what it said)."""
-        opened = dict(session.handoff or {})
+        """The dialog handed off: ``session.handoff`` is the requested handoff; ``notice`` is
+        the dialog's own announcement of it, which opens the customer's one notice."""
+        requested = session.handoff
+        if requested is None:
+            raise ValueError("start() needs the session's requested handoff")
         now = event.received_at
         keys = Keys(event.event_id)
-        state = HandoffState(
-            card=f"{event.event_id}#card",
+        state = requested.replace(
+            state="queued",
             customer=event.customer,
             conversation=event.conversation,
-            trigger=str(opened.get("trigger") or "unknown"),
-            reason=str(opened.get("reason") or ""),
-            queue=opened.get("queue"),
-            summary=str(opened.get("summary") or ""),
             at=now,
-            debug=dict(opened.get("debug") or {}),
             after_hours=not self.hours.is_open(now),
             last_customer_at=now,
             announced_at=now,
         )
         session = with_handoff(session.replace(owner="queued", agent=None), state)
-        notice = await self._queued_notice(state, now)
+        notice = await self._queued_notice(state, now, notice)
         history = [decode_entry(e) for e in await self.store.transcript(key)]
         lines = cards.transcript_text(history, cards.customer_name(session, state), self.hours.zone)
         current = [f"{cards.customer_name(session, state)}: {event.text}".strip()]
-        current += [f"Bot: {r.text}" for r in replies if r.text]
+        current += [f"Bot: {r.text}" for r in replies if r.text] + [f"Bot: {notice}"]
         outbound = [
             self.posts.to_customer(keys(), state, notice),
             self.posts.card(state.card, session, state, now),
@@ -104,26 +108,27 @@ class HandoffDesk:
         ]
         if (suggested := suggestions_post(self.posts, keys(), state)) is not None:
             outbound.append(suggested)  # under the transcript
-        record = {
-            "type": "handoff",
-            "at": now,
-            "trigger": state.trigger,
-            "queue": state.queue_name,
-            "after_hours": state.after_hours,
-        }
+        record = HandedOff(
+            at=now, trigger=state.trigger, queue=state.queue_name, after_hours=state.after_hours
+        )
         return DeskTurn(session, outbound, [record])
 
-    async def _queued_notice(self, state: HandoffState, now: float) -> str:
-        if state.after_hours:
+    async def _queued_notice(self, state: HandoffState, now: float, opening: str = "") -> str:
+        """The customer's one notice: the dialog's announcement (or ours), then when a person
+        will answer: the business hours when closed, else the queue's wait estimate."""
+        if state.after_hours:  # the dialog's "someone will be with you shortly" would be wrong
             back = self.hours.next_open(now)
             when = f"back {self.hours.describe(back)}" if back else "not available right now"
             return (
                 "I'm handing you over to our team. We're closed at the moment and "
                 f"{when}; a person will answer you then. You can keep writing here."
             )
-        wait = expected_wait(await self.hstore.pickups(state.queue_name))
+        pickups = await self.hstore.pickups(state.queue_name)
+        if opening:  # it already says someone will come: only a real estimate adds to it
+            wait = f" {expected_wait(pickups)}" if pickups else ""
+            return f"{opening}{wait} You can keep writing here in the meantime."
         return (
-            f"I'm handing you over to a person from our team. {wait} "
+            f"I'm handing you over to a person from our team. {expected_wait(pickups)} "
             "You can keep writing here in the meantime."
         )
 
@@ -168,8 +173,7 @@ class HandoffDesk:
             self.posts.to_customer(keys(), state, self.settings.csat.thanks),
             self.posts.slack(keys(), state, "thread", f"The customer rated the help {score}/5."),
         ]
-        record = {"type": "csat", "at": event.received_at, "score": int(score)}
-        record["agent"] = state.closed_by
+        record = Rated(at=event.received_at, score=int(score), agent=state.closed_by)
         return DeskTurn(with_handoff(session, state), outbound, [record], returned=True)
 
     # ------------------------------------------------------------------ agents
@@ -230,13 +234,7 @@ class HandoffDesk:
             self.posts.slack(keys(), state, "thread", f"{name} claimed this conversation."),
             self.posts.to_customer(keys(), state, f"You're now talking with {public}."),
         ]
-        record = {
-            "type": "claim",
-            "at": now,
-            "seconds": now - state.at,
-            "queue": state.queue_name,
-            "agent": name,
-        }
+        record = Claimed(at=now, seconds=now - state.at, queue=state.queue_name, agent=name)
         return DeskTurn(session, outbound, [record])
 
     def _reply(
@@ -271,9 +269,9 @@ class HandoffDesk:
             max_attempts=self.settings.relay_attempts,
         )
         outbound = [relay]
-        records: list[dict[str, Any]] = []
+        records: list[StatsRecord] = []
         if state.first_reply_at is None:
-            records.append({"type": "first_reply", "at": now, "seconds": now - state.at})
+            records.append(FirstReply(at=now, seconds=now - state.at))
         channel = state.conversation.channel
         last = session.last_inbound.get(channel)
         window = self.capabilities[channel].service_window if channel in self.capabilities else None
@@ -325,14 +323,13 @@ class HandoffDesk:
             outbound.append(
                 self.posts.to_customer(keys(), state, self.settings.csat.question, buttons=buttons)
             )
-        record = {
-            "type": "closed",
-            "at": now,
-            "outcome": outcome,
-            "seconds": now - state.at,
-            "queue": state.queue_name,
-            "agent": state.agent_name,
-        }
+        record = Closed(
+            at=now,
+            outcome=outcome,
+            seconds=now - state.at,
+            queue=state.queue_name,
+            agent=state.agent_name,
+        )
         return DeskTurn(
             session,
             outbound,
@@ -375,11 +372,17 @@ class HandoffDesk:
 
     # ------------------------------------------------------------ after commit
 
+    def timer_change(
+        self, before: Session | None, after: Session, records: list[StatsRecord]
+    ) -> TimerChange | None:
+        """The turn's change to the conversation's timer, committed with the turn."""
+        return self.bookkeeping.timer_change(before, after, records)
+
     async def after_commit(
-        self, key: str, before: Session | None, after: Session, records: list[dict[str, Any]]
+        self, key: str, before: Session | None, after: Session, records: list[StatsRecord]
     ) -> None:
-        """Statistics, the pickup samples and the timer schedule, once the turn is committed
-        (a turn re-run after a crash did not commit, so nothing is counted twice)."""
+        """Statistics and the pickup samples, once the turn is committed (a turn re-run after
+        a crash did not commit, so nothing is counted twice)."""
         await self.bookkeeping.after_commit(key, before, after, records)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from common.messages import AgentEvent, ConversationRef, OutboundMessage, Purpose
 from gateway.handoff import card as cards
 from gateway.handoff.hours import BusinessHours
+from gateway.handoff.records import StatsRecord
 from gateway.handoff.state import HandoffState
 from gateway.sessions import Session
 from gateway.settings import HandoffSettings
@@ -30,7 +31,7 @@ FAILED = "x"
 class DeskTurn:
     session: Session
     outbound: list[OutboundMessage] = field(default_factory=list)
-    records: list[dict[str, Any]] = field(default_factory=list)
+    records: list[StatsRecord] = field(default_factory=list)
     returned: bool = False  # the bot takes over: the worker runs ``handoff_returned``
     handled: bool = True  # False: the customer's message still goes to the bot
 

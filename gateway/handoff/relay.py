@@ -16,7 +16,6 @@ import dataclasses
 import json
 
 from pydantic import TypeAdapter
-from redis.exceptions import RedisError
 
 from channels.base import SendError
 from common.logging import get_logger
@@ -31,7 +30,7 @@ from gateway.handoff.desk import HandoffDesk
 from gateway.handoff.state import HandoffState, handoff_of
 from gateway.handoff.store import HandoffStore
 from gateway.sessions import decode_session
-from gateway.store import Store, StoreUnavailable
+from gateway.store import Store
 
 THREAD_CUSTOMER = "slack_thread"  # the customer channel of an agent event not yet resolved
 _customer: TypeAdapter[CustomerRef] = TypeAdapter(CustomerRef)
@@ -49,10 +48,8 @@ class HandoffRelay:
         if not isinstance(event, AgentEvent) or event.customer.channel != THREAD_CUSTOMER:
             return event
         thread = event.conversation.thread_id
-        try:
-            found = await self.hstore.thread(thread) if thread else None
-        except (RedisError, OSError) as exc:  # the webhook answers 503: Slack retries
-            raise StoreUnavailable(str(exc)) from exc
+        # StoreUnavailable from the store: the webhook answers 503 and Slack retries.
+        found = await self.hstore.thread(thread) if thread else None
         if found is None:
             get_logger(channel="slack").info("agent_event_outside_handoff", thread=thread)
             return None

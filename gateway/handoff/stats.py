@@ -9,6 +9,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.handoff.records import (
+    Claimed,
+    Closed,
+    FirstReply,
+    HandedOff,
+    Rated,
+    StatsRecord,
+    record_of,
+)
 from gateway.handoff.store import HandoffStore
 from gateway.metrics import Metrics
 
@@ -19,20 +28,19 @@ class Stats:
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
 
-    def observe(self, record: dict[str, Any]) -> None:
+    def observe(self, record: StatsRecord) -> None:
         m = self.metrics
-        kind = record["type"]
-        if kind == "handoff":
-            m.handoffs.labels(record["trigger"]).inc()
-        elif kind == "claim":
-            m.handoff_claim_seconds.observe(record["seconds"])
-        elif kind == "first_reply":
-            m.handoff_first_reply_seconds.observe(record["seconds"])
-        elif kind == "closed":
-            m.handoffs_closed.labels(record["outcome"]).inc()
-            m.handoff_duration_seconds.observe(record["seconds"])
-        elif kind == "csat":
-            m.csat.labels(str(record["score"])).inc()
+        if isinstance(record, HandedOff):
+            m.handoffs.labels(record.trigger).inc()
+        elif isinstance(record, Claimed):
+            m.handoff_claim_seconds.observe(record.seconds)
+        elif isinstance(record, FirstReply):
+            m.handoff_first_reply_seconds.observe(record.seconds)
+        elif isinstance(record, Closed):
+            m.handoffs_closed.labels(record.outcome).inc()
+            m.handoff_duration_seconds.observe(record.seconds)
+        else:
+            m.csat.labels(str(record.score)).inc()
 
     async def refresh(self, hstore: HandoffStore) -> None:
         self.metrics.handoffs_open.set(await hstore.open_count())
@@ -92,20 +100,22 @@ def _figures(values: list[float]) -> dict[str, float] | None:
 
 async def summarise(hstore: HandoffStore, since: float, until: float) -> Summary:
     summary = Summary(since=since, until=until)
-    for r in await hstore.records(since, until):
-        kind = r["type"]
-        if kind == "handoff":
-            summary.handoffs[r["trigger"]] += 1
-            summary.after_hours += bool(r.get("after_hours"))
-        elif kind == "claim":
-            summary.claim.append(float(r["seconds"]))
-        elif kind == "first_reply":
-            summary.first_reply.append(float(r["seconds"]))
-        elif kind == "closed":
-            summary.outcomes[r["outcome"]] += 1
-            summary.duration.append(float(r["seconds"]))
-        elif kind == "csat":
-            summary.csat[int(r["score"])] += 1
+    for logged in await hstore.records(since, until):
+        r = record_of(logged)
+        if r is None:
+            continue
+        if isinstance(r, HandedOff):
+            summary.handoffs[r.trigger] += 1
+            summary.after_hours += r.after_hours
+        elif isinstance(r, Claimed):
+            summary.claim.append(r.seconds)
+        elif isinstance(r, FirstReply):
+            summary.first_reply.append(r.seconds)
+        elif isinstance(r, Closed):
+            summary.outcomes[r.outcome] += 1
+            summary.duration.append(r.seconds)
+        elif isinstance(r, Rated):
+            summary.csat[r.score] += 1
     summary.conversations, summary.handed_off = await hstore.containment(since, until)
     return summary
 

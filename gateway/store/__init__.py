@@ -10,8 +10,10 @@ from gateway.store.base import (
     Store,
     StoredSession,
     Ticket,
+    TimerChange,
     TurnCommit,
 )
+from gateway.store.handoff import HandoffStore
 
 
 def open_store(url: str, *, max_connections: int = 512) -> Store:
@@ -32,11 +34,13 @@ __all__ = [
     "Advance",
     "Claim",
     "DeadLetter",
+    "HandoffStore",
     "Lane",
     "Store",
     "StoreUnavailable",
     "StoredSession",
     "Ticket",
+    "TimerChange",
     "TurnCommit",
     "open_store",
 ]

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from common.errors import StoreUnavailable as StoreUnavailable
+from gateway.store.handoff import HandoffStore
 
 Lane = Literal["turns", "sends"]
 LANES: tuple[Lane, ...] = ("turns", "sends")
@@ -52,6 +53,16 @@ class Advance:
 
 
 @dataclass(frozen=True, slots=True)
+class TimerChange:
+    """A turn's change to the conversation's handoff timer: wake it up at ``due`` (the
+    scheduler queues a timer event for ``customer``, JSON of a ``CustomerRef``), or, with
+    ``due`` None, never again."""
+
+    due: float | None
+    customer: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class TurnCommit:
     session: StoredSession
     expected_version: int
@@ -59,6 +70,7 @@ class TurnCommit:
     transcript: list[bytes]
     session_ttl: float
     transcript_limit: int
+    timer: TimerChange | None = None  # None: the timer stays as it is
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,9 +140,9 @@ class Store(Protocol):
         """Atomically: check the lock is ours, the inbox head is ``item`` and the stored
         session is still at ``commit.expected_version``; pop the head, save the session, append
         the transcript entries (keeping the newest ``transcript_limit``) and the outbound
-        messages, and release the lock if the inbox is now empty. When outbound messages were
-        appended, a ``sends`` ticket is posted too. Not ok (and nothing changed) if a check
-        fails."""
+        messages, apply ``commit.timer`` to the handoff schedule, and release the lock if the
+        inbox is now empty. When outbound messages were appended, a ``sends`` ticket is posted
+        too. Not ok (and nothing changed) if a check fails."""
 
     async def transcript(self, key: str) -> list[bytes]:
         """The conversation's transcript entries, oldest first."""
@@ -163,6 +175,13 @@ class Store(Protocol):
 
     async def requeue_dead_letter(self, letter_id: str) -> DeadLetter | None:
         """Put a dead letter back at the end of its conversation's list (inbox or outbox)."""
+
+    # --------------------------------------------------------------- handoff
+    def handoff_store(self, retention: float | None = None) -> HandoffStore:
+        """The handoff's store on the same backend (its timer schedule is the one
+        ``commit_turn`` writes); what it keeps about a customer expires within
+        ``retention`` seconds when given."""
+        ...
 
     # ----------------------------------------------------------- observation
     async def depth(self, lane: Lane) -> int:

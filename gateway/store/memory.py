@@ -20,6 +20,8 @@ from gateway.store.base import (
     Ticket,
     TurnCommit,
 )
+from gateway.store.handoff import HandoffStore
+from gateway.store.memory_handoff import MemoryHandoffStore
 
 
 class MemoryStore:
@@ -34,6 +36,7 @@ class MemoryStore:
         self._ids = itertools.count(1)
         self._dlq: dict[str, DeadLetter] = {}
         self._failures: dict[tuple[Lane, str, bytes], tuple[int, float]] = {}
+        self._handoff = MemoryHandoffStore()  # its timers are written by commit_turn
 
     async def ping(self) -> None:
         return None
@@ -163,6 +166,8 @@ class MemoryStore:
         if not self._pop_if("turns", key, token, item):
             return Advance(ok=False)
         self._sessions[key] = (commit.session, time.monotonic() + commit.session_ttl)
+        if commit.timer is not None:  # with the session, in the same step
+            self._handoff.set_timer(key, commit.timer.due, commit.timer.customer)
         if commit.outbound:
             self._lists["sends", key].extend(commit.outbound)
             await self.post_ticket("sends", key)
@@ -217,6 +222,10 @@ class MemoryStore:
             self._lists[letter.lane, letter.key].append(letter.payload)
             await self.post_ticket(letter.lane, letter.key)
         return letter
+
+    # --------------------------------------------------------------- handoff
+    def handoff_store(self, retention: float | None = None) -> HandoffStore:
+        return self._handoff  # nothing outlives the process, let alone the retention
 
     # ----------------------------------------------------------- observation
     async def depth(self, lane: Lane) -> int:

@@ -32,9 +32,12 @@ from gateway.store.base import (
     Ticket,
     TurnCommit,
 )
+from gateway.store.handoff import HandoffStore
 
 GROUP = "frontdesk"
 DLQ = "fd:dlq"
+TIMERS = "fd:handoff:timers"  # zset: conversation key -> when its handoff timer is due
+TIMER_CUSTOMERS = "fd:handoff:timer-customers"  # hash: conversation key -> customer JSON
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -99,10 +102,17 @@ if (redis.call('HGET', KEYS[3], 'v') or '0') ~= ARGV[3] then return -2 end
 redis.call('LPOP', KEYS[2])
 redis.call('HSET', KEYS[3], 'v', ARGV[4], 'data', ARGV[5])
 redis.call('PEXPIRE', KEYS[3], ARGV[6])
+if ARGV[9] == 'set' then
+  redis.call('ZADD', KEYS[6], ARGV[10], ARGV[12])
+  redis.call('HSET', KEYS[7], ARGV[12], ARGV[11])
+elseif ARGV[9] == 'del' then
+  redis.call('ZREM', KEYS[6], ARGV[12])
+  redis.call('HDEL', KEYS[7], ARGV[12])
+end
 local n_out = tonumber(ARGV[8])
-for i = 9, 8 + n_out do redis.call('RPUSH', KEYS[4], ARGV[i]) end
-if #ARGV > 8 + n_out then
-  for i = 9 + n_out, #ARGV do redis.call('RPUSH', KEYS[5], ARGV[i]) end
+for i = 13, 12 + n_out do redis.call('RPUSH', KEYS[4], ARGV[i]) end
+if #ARGV > 12 + n_out then
+  for i = 13 + n_out, #ARGV do redis.call('RPUSH', KEYS[5], ARGV[i]) end
   redis.call('LTRIM', KEYS[5], -tonumber(ARGV[7]), -1)
   redis.call('PEXPIRE', KEYS[5], ARGV[6])
 end
@@ -309,6 +319,10 @@ class RedisStore:
             conversation_key(key, "transcript"),
         ]
         session = commit.session
+        timer = commit.timer
+        op = "" if timer is None else "del" if timer.due is None else "set"
+        if timer is not None:  # the handoff schedule's global keys: see docs/architecture.md
+            keys += [TIMERS, TIMER_CUSTOMERS]
         args: list[Any] = [
             token,
             item,
@@ -318,6 +332,10 @@ class RedisStore:
             _ms(commit.session_ttl),
             commit.transcript_limit,
             len(commit.outbound),
+            op,
+            repr(timer.due) if timer is not None and timer.due is not None else "0",
+            timer.customer if timer is not None else "",
+            key,
             *commit.outbound,
             *commit.transcript,
         ]
@@ -399,6 +417,12 @@ class RedisStore:
         await self.redis.hdel(DLQ, letter_id)
         await self.post_ticket(letter.lane, letter.key)
         return letter
+
+    # --------------------------------------------------------------- handoff
+    def handoff_store(self, retention: float | None = None) -> HandoffStore:
+        from gateway.store.redis_handoff import RedisHandoffStore
+
+        return RedisHandoffStore(self.redis, retention=retention)
 
     # ----------------------------------------------------------- observation
     @_translated

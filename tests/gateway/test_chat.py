@@ -155,3 +155,21 @@ def test_typed_option_numbers_and_ratings_select_them_in_chat() -> None:
     assert not any("pick one of the options" in line for line in bot)
     assert "Thank you for your feedback!" in bot
     assert "[thread] The customer rated the help 5/5." in agents
+
+
+def test_a_handoff_tells_the_customer_once_and_the_card_says_each_thing_once() -> None:
+    """The example bot's "I'm passing you to a colleague… Please hold on" was followed by the
+    desk's "I'm handing you over to a person from our team…"; and the card's Summary repeated
+    its Known slots."""
+    result = example_chat(["I want to talk to a human"])
+    assert result.returncode == 0, result.stderr
+    out = result.stdout.replace(PROMPT_MARK, "\n").splitlines()
+    bot = [line.removeprefix("bot> ") for line in out if line.startswith("bot> ")]
+    agents = [line.removeprefix("agents> ") for line in out if line.startswith("agents> ")]
+    assert bot == [
+        "I'm passing you to a colleague who can help. Please hold on, someone will be with you "
+        "shortly. You can keep writing here in the meantime."
+    ]
+    assert "  Known: tier=standard" in agents
+    [summary] = [line for line in agents if line.startswith("  Summary:")]
+    assert summary == "  Summary: The customer wrote “I want to talk to a human”"
