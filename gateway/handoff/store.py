@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import zlib
 from collections import defaultdict
 from typing import Any, Protocol
 
@@ -77,6 +78,19 @@ def handoff_store(store: Store, retention: float | None = None) -> HandoffStore:
     if redis is not None:
         return RedisHandoffStore(redis, retention=retention)
     return MemoryHandoffStore()
+
+
+# The daily conversation counters (one PFADD per turn) are spread over this many hash slots,
+# so that on Redis Cluster no one node takes every turn's counter update.
+STATS_SHARDS = 16
+
+
+def stats_shard(key: str) -> int:
+    return zlib.crc32(key.encode()) % STATS_SHARDS
+
+
+def stats_key(kind: str, shard: int, day: str) -> str:
+    return f"fd:{{stats:{shard}}}:{kind}:{day}"
 
 
 def _tag(key: str) -> str:
@@ -180,20 +194,24 @@ class RedisHandoffStore:
         return [r for r in records if since <= float(r["at"]) <= until]
 
     async def seen(self, key: str, at: float, handed_off: bool) -> None:
-        day = day_of(at)
+        day, shard = day_of(at), stats_shard(key)
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.pfadd(f"fd:stats:conversations:{day}", key)
-            pipe.expire(f"fd:stats:conversations:{day}", 400 * 24 * 3600)
-            if handed_off:
-                pipe.pfadd(f"fd:stats:handed_off:{day}", key)
-                pipe.expire(f"fd:stats:handed_off:{day}", 400 * 24 * 3600)
+            for kind in ("conversations", "handed_off") if handed_off else ("conversations",):
+                name = stats_key(kind, shard, day)
+                pipe.pfadd(name, key)
+                pipe.expire(name, 400 * 24 * 3600)
             await pipe.execute()
 
     async def containment(self, since: float, until: float) -> tuple[int, int]:
+        # A conversation always counts in the same shard, so the shards' counts add up; the
+        # days of one shard share its hash slot, so one PFCOUNT unions them.
         days = days_between(since, until)
-        total = await self.redis.pfcount(*(f"fd:stats:conversations:{d}" for d in days))
-        handed = await self.redis.pfcount(*(f"fd:stats:handed_off:{d}" for d in days))
-        return int(total), int(handed)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for kind in ("conversations", "handed_off"):
+                for shard in range(STATS_SHARDS):
+                    pipe.pfcount(*(stats_key(kind, shard, d) for d in days))
+            counts = [int(n) for n in await pipe.execute()]
+        return sum(counts[:STATS_SHARDS]), sum(counts[STATS_SHARDS:])
 
 
 def _s(value: bytes | str) -> str:

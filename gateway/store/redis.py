@@ -15,11 +15,12 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
-import redis.asyncio as aioredis
+from redis.exceptions import ClusterDownError, RedisClusterException, ResponseError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import ReadOnlyError as RedisReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from common import redisconn
 from common.errors import StoreUnavailable
 from gateway.store.base import (
     Advance,
@@ -47,7 +48,17 @@ def _translated(
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return await fn(*args, **kwargs)
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+        except (
+            RedisConnectionError,
+            RedisTimeoutError,
+            OSError,
+            # A failover in progress: the cluster has a slot without a primary, a primary
+            # just became a replica, or the slot is moving. Retried by the platform (503).
+            ClusterDownError,
+            TryAgainError,
+            RedisReadOnlyError,
+            RedisClusterException,  # no node reachable (or the credentials refused)
+        ) as exc:
             raise StoreUnavailable(str(exc)) from exc
 
     return wrapper
@@ -139,12 +150,9 @@ return {1, redis.call('LINDEX', KEYS[2], 0)}
 class RedisStore:
     def __init__(self, url: str, *, max_connections: int = 512) -> None:
         self.url = url
-        # A blocking pool: under load a request waits for a free connection instead of
-        # failing with "Too many connections" (which would turn into a 503).
-        pool = aioredis.BlockingConnectionPool.from_url(
-            url, max_connections=max_connections, timeout=5, socket_connect_timeout=2.0
-        )
-        self.redis: aioredis.Redis = aioredis.Redis(connection_pool=pool)
+        # One server, Redis Cluster or Sentinel (common/redisconn.py); one server's pool
+        # blocks under load (a request waits for a connection instead of failing with a 503).
+        self.redis: Any = redisconn.connect(url, max_connections=max_connections)
         self._renew = self.redis.register_script(_RENEW)
         self._release_if_empty = self.redis.register_script(_RELEASE_IF_EMPTY)
         self._release = self.redis.register_script(_RELEASE)
@@ -158,7 +166,7 @@ class RedisStore:
         await self.redis.ping()
 
     async def close(self) -> None:
-        await self.redis.aclose(close_connection_pool=True)
+        await redisconn.close(self.redis)
 
     # ----------------------------------------------------------------- ingest
     @_translated
