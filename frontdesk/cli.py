@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import json
 import sys
 import time
@@ -13,6 +14,7 @@ from aiohttp import web
 
 from common.logging import configure_logging
 from common.settings import ConfigError
+from frontdesk.commands import shared_store_missing
 from frontdesk.config import DEFAULT_CONFIG, Settings, load_cli_settings
 
 
@@ -24,7 +26,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     app = create_app(settings)
     host = args.host or settings.server.host
     port = args.port if args.port is not None else settings.server.port
-    web.run_app(app, host=host, port=port, print=None, shutdown_timeout=5.0)
+    try:
+        web.run_app(app, host=host, port=port, print=None, shutdown_timeout=5.0)
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+        reason = "the port is taken (another frontdesk run?); pick one with --port or server.port"
+        raise OSError(exc.errno, f"cannot listen on {host}:{port}: {reason}") from exc
     return 0
 
 
@@ -95,15 +103,6 @@ async def _dlq(settings: Settings, action: str, letter_id: str | None) -> int:
         await store.close()
 
 
-def shared_store_missing(settings: Settings, what: str) -> bool:
-    """True (and says why) when ``store.url`` is in-process, so ``what`` cannot be reached
-    from another command."""
-    if not settings.store.url.startswith("memory://"):
-        return False
-    print(f"store.url is memory://: {what} live only inside the running process", file=sys.stderr)
-    return True
-
-
 def cmd_dlq(args: argparse.Namespace) -> int:
     settings = load_cli_settings(args.config)
     if shared_store_missing(settings, "dead letters"):
@@ -172,6 +171,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
+        return 1
+    except OSError as exc:  # a busy port, a missing file: one line, not a traceback
+        print(f"frontdesk {args.command}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     return code
 

@@ -173,7 +173,7 @@ async def _apply(inbox: ReviewInbox, settings: Settings, dry_run: bool) -> int:
 
 def cmd_review(args: argparse.Namespace) -> int:
     from common.logging import configure_logging
-    from frontdesk.cli import shared_store_missing
+    from frontdesk.commands import shared_store_missing
     from frontdesk.config import load_cli_settings
     from gateway.store import open_store
 

@@ -24,7 +24,6 @@ from gateway.privacy.core import (
     _json,
     _s,
     glob_escape,
-    register,
     scan,
 )
 from gateway.store.redis import DLQ, conversation_key
@@ -161,8 +160,3 @@ class WebLogSource:
             pattern = glob_escape(f"web:{{{conversation}}}:") + "*"
             removed += await _delete(ctx.redis, await scan(ctx.redis, pattern))
         return removed
-
-
-# The handoff source first: it finds the thread maps through the card keys.
-for _source in (HandoffSource(), ConversationSource(), DeadLetterSource(), WebLogSource()):
-    register(_source)
