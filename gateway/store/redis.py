@@ -59,6 +59,8 @@ def _translated(
             RedisReadOnlyError,
             RedisClusterException,  # no node reachable (or the credentials refused)
         ) as exc:
+            if args and isinstance(args[0], RedisStore):
+                args[0].outages += 1  # read by the ticket repair (gateway/store/repair.py)
             raise StoreUnavailable(str(exc)) from exc
 
     return wrapper
@@ -70,6 +72,12 @@ def _tag(key: str) -> str:
 
 def conversation_key(key: str, suffix: str) -> str:
     return f"fd:{{{_tag(key)}}}:{suffix}"
+
+
+def session_key_of(name: str) -> str:
+    """The session key of a conversation's Redis key (the inverse of conversation_key)."""
+    tag = name[len("fd:{") : name.index("}:")]
+    return tag.replace("%7B", "{").replace("%7D", "}").replace("%25", "%")
 
 
 def _failures_key(lane: Lane, key: str, item: bytes) -> str:
@@ -160,6 +168,7 @@ class RedisStore:
         self._pop_head = self.redis.register_script(_POP_HEAD)
         self._fence_send = self.redis.register_script(_FENCE_SEND)
         self._groups_ready: set[Lane] = set()
+        self.outages = 0  # calls that failed with StoreUnavailable
 
     @_translated
     async def ping(self) -> None:
@@ -376,6 +385,20 @@ class RedisStore:
         await self.redis.hdel(DLQ, letter_id)
         await self.post_ticket(letter.lane, letter.key)
         return letter
+
+    @_translated
+    async def repost_tickets(self) -> int:
+        """Post a ticket for every conversation whose inbox or outbox holds items (a SCAN of
+        every primary); how many. After a failover, a ticket the old primary acknowledged but
+        never replicated is gone while the items it announced are not."""
+        posted = 0
+        for lane in ("turns", "sends"):
+            async for name in self.redis.scan_iter(
+                match=f"fd:{{*}}:{lane}", count=1000, _type="list"
+            ):
+                await self.post_ticket(lane, session_key_of(_s(name)))
+                posted += 1
+        return posted
 
     # ----------------------------------------------------------- observation
     @_translated
