@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,8 @@ import pytest
 from tests.conftest import API_SECRET
 from tests.support.fake_callback import FakeCallback
 from tests.support.processes import gateway_config, running_gateway
-from tests.support.redis_topologies import Cluster
+from tests.support.redis_server import RedisServer
+from tests.support.redis_topologies import Cluster, SentinelGroup
 from tests.support.traffic import Figures, Traffic, figures
 
 pytestmark = pytest.mark.slow
@@ -105,3 +107,111 @@ async def test_a_cluster_primary_killed_under_load(
     # The asynchronous replication window: what a killed primary had acknowledged but not
     # yet passed on (docs/operations.md). Anything beyond a handful is a bug.
     assert result.lost <= 3 and result.doubled <= 3
+
+
+@pytest.fixture
+def fault_sentinel(tmp_path: Path) -> Iterator[SentinelGroup]:
+    """A Sentinel group of its own: the test kills its primary."""
+    group = SentinelGroup(tmp_path / "sentinel")
+    try:
+        group.start()
+        yield group
+    finally:
+        group.stop()
+
+
+async def test_a_sentinel_primary_killed_under_load(
+    tmp_path: Path, fault_sentinel: SentinelGroup, callback: tuple[FakeCallback, str]
+) -> None:
+    fake, url = callback
+    old = fault_sentinel.current_primary()
+    with two_hosts(tmp_path, fault_sentinel.url, url) as ports:
+        traffic = Traffic(ports, API_SECRET, rate=40, conversations=20)
+        sending = asyncio.create_task(traffic.run())
+        await asyncio.sleep(3)
+        fault_at = time.monotonic()
+        old.kill()  # kill -9
+        traffic.quiet(0.5)
+        await asyncio.to_thread(fault_sentinel.wait_promoted, old)
+        fault_end = time.monotonic()
+        await asyncio.sleep(2)
+        traffic.stop()
+        await sending
+        await settle(fake, traffic)
+    result = figures(
+        traffic, fake.delivered, fault_at=fault_at, fault_end=fault_end, arrivals=arrivals(fake)
+    )
+    report(f"sentinel primary kill -9 (failover {fault_end - fault_at:.1f} s)", result)
+    assert result.accepted > 100
+    assert result.out_of_order == 0
+    assert result.lost <= 3 and result.doubled <= 3  # the replication window, as above
+
+
+async def test_redis_paused_longer_than_the_lease(
+    tmp_path: Path, callback: tuple[FakeCallback, str]
+) -> None:
+    """SIGSTOP for 6 s (the lease is 2 s, a Redis call gives up after 5 s), then SIGCONT:
+    the processes' leases have lapsed meanwhile; nothing is lost or sent twice."""
+    fake, url = callback
+    server = RedisServer(tmp_path / "redis")
+    server.directory.mkdir()
+    server.start()
+    try:
+        with two_hosts(tmp_path, server.url, url) as ports:
+            traffic = Traffic(ports, API_SECRET, rate=40, conversations=20)
+            sending = asyncio.create_task(traffic.run())
+            await asyncio.sleep(3)
+            assert server.process is not None
+            fault_at = time.monotonic()
+            server.process.send_signal(signal.SIGSTOP)
+            await asyncio.sleep(6)
+            server.process.send_signal(signal.SIGCONT)
+            fault_end = time.monotonic()
+            await asyncio.sleep(3)
+            traffic.stop()
+            await sending
+            await settle(fake, traffic)
+    finally:
+        if server.process is not None:
+            server.process.send_signal(signal.SIGCONT)
+        server.stop()
+    result = figures(
+        traffic, fake.delivered, fault_at=fault_at, fault_end=fault_end, arrivals=arrivals(fake)
+    )
+    report("redis SIGSTOP 6 s (lease 2 s)", result)
+    assert result.accepted > 150
+    assert (result.lost, result.doubled, result.out_of_order) == (0, 0, 0)
+
+
+async def test_a_slow_platform_does_not_stall_other_conversations(
+    tmp_path: Path, redis_url: str, callback: tuple[FakeCallback, str]
+) -> None:
+    """The platform takes 10 s to answer one conversation's message; the other
+    conversations' replies keep flowing meanwhile, and the slow one is delivered once."""
+    fake, url = callback
+    with two_hosts(tmp_path, redis_url, url) as ports:
+        traffic = Traffic(ports, API_SECRET, rate=20, conversations=10)
+        slow = f"{traffic.run_id}-c0"
+        fake.delays[slow] = 10.0
+        sending = asyncio.create_task(traffic.run(duration=5))
+        await sending
+        await settle(fake, traffic)
+    result = figures(traffic, fake.delivered)
+    slow_done = min(r.at for r in fake.requests if r.json["conversation_id"] == slow)
+    first_slow = slow_done - 10.0  # a request is recorded when it is answered
+    others_meanwhile = [
+        r
+        for r in fake.requests
+        if r.json["conversation_id"] != slow and first_slow < r.at < slow_done
+    ]
+    report(
+        f"slow platform (10 s for one conversation; {len(others_meanwhile)} other replies "
+        "delivered while it waited)",
+        result,
+    )
+    assert (result.lost, result.doubled, result.out_of_order) == (0, 0, 0)
+    # Every other conversation's messages, sent during those 10 s, were answered in them.
+    sent_meanwhile = [
+        s for s in traffic.sent if s.conversation != slow and s.accepted_at is not None
+    ]
+    assert len(others_meanwhile) >= len(sent_meanwhile) // 2

@@ -269,6 +269,19 @@ class SentinelGroup:
             _, port = c.sentinel_get_master_addr_by_name(self.service)
         return next(n for n in self.data_nodes if n.port == int(port))
 
+    def wait_promoted(self, old: Node, timeout: float = 30.0) -> Node:
+        """Wait until the Sentinels name another primary than ``old`` and it takes writes."""
+
+        def promoted() -> bool:
+            new = self.current_primary()
+            if new is old:
+                return False
+            with new.client() as c:
+                return bool(c.set("fd:probe", "1", px=1000))
+
+        _wait(promoted, "a replica to be promoted", timeout)
+        return self.current_primary()
+
     def flush(self) -> None:
         with self.current_primary().client() as c:
             c.flushall()
