@@ -14,16 +14,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import aiohttp
 import pytest
+from aiohttp import web
 
 from tests.conftest import API_SECRET
+from tests.support import netns
 from tests.support.fake_callback import FakeCallback
-from tests.support.processes import gateway_config, running_gateway
-from tests.support.redis_server import RedisServer
+from tests.support.processes import gateway_config, running_gateway, spawn
+from tests.support.redis_server import RedisServer, free_port
 from tests.support.redis_topologies import Cluster, SentinelGroup
 from tests.support.traffic import Figures, Traffic, figures
 
@@ -215,3 +220,103 @@ async def test_a_slow_platform_does_not_stall_other_conversations(
         s for s in traffic.sent if s.conversation != slow and s.accepted_at is not None
     ]
     assert len(others_meanwhile) >= len(sent_meanwhile) // 2
+
+
+NETNS_CONFIG = """
+server: {{host: 0.0.0.0, port: {port}}}
+store: {{url: "{store_url}"}}
+workers: {{lease: 2, reclaim_idle: 2, shutdown_grace: 5}}
+outbox: {{base_delay: 0.05, max_delay: 0.5, max_attempts: 50, timeout: 3}}
+log: {{level: warning}}
+channels:
+  api: {{secret: "${{TEST_API_SECRET}}", callback_url: "{callback_url}"}}
+"""
+
+
+async def _ready(address: str, port: int, process: subprocess.Popen[bytes]) -> None:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1)) as http:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert process.poll() is None, "the gateway exited"
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with http.get(f"http://{address}:{port}/readyz") as resp:
+                    if resp.status == 200:
+                        return
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"gateway at {address}:{port} never ready")
+
+
+async def test_a_host_cut_off_from_redis_is_taken_over_and_nothing_doubles(
+    tmp_path: Path,
+) -> None:
+    """Two gateway "hosts" in their own network namespaces, each linked to Redis and the
+    platform by a veth pair. Host A's link goes down for 8 s: its leases lapse, host B takes
+    over A's conversations; when the link comes back, A finds its locks gone and sends
+    nothing twice."""
+    reason = netns.unavailable()
+    if reason is not None:
+        pytest.skip(f"network namespaces unavailable here: {reason}")
+    hosts = [netns.Host.create(), netns.Host.create()]
+    server = RedisServer(tmp_path / "redis", bind="0.0.0.0")
+    server.directory.mkdir()
+    fake = FakeCallback(secret=API_SECRET)
+    app = web.Application()
+    app.router.add_post("/callback", fake.handle)
+    runner = web.AppRunner(app)
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        server.start()
+        await runner.setup()
+        await web.TCPSite(runner, "0.0.0.0", 0).start()
+        fake_port = runner.addresses[0][1]
+        ports = []
+        for i, host in enumerate(hosts):
+            port = free_port()
+            config = tmp_path / f"host-{i}.yml"
+            config.write_text(
+                NETNS_CONFIG.format(
+                    port=port,
+                    store_url=f"redis://{host.gateway_side}:{server.port}/0",
+                    callback_url=f"http://{host.gateway_side}:{fake_port}/callback",
+                )
+            )
+            args = [sys.executable, "-m", "frontdesk", "run", "--config", str(config)]
+            processes.append(spawn(host.command(args), API_SECRET, tmp_path / f"host-{i}.log"))
+            await _ready(host.address, port, processes[-1])
+            ports.append(port)
+        traffic = Traffic(ports, API_SECRET, [h.address for h in hosts], rate=40)
+        sending = asyncio.create_task(traffic.run())
+        await asyncio.sleep(3)
+        fault_at = time.monotonic()
+        hosts[0].cut()
+        await asyncio.sleep(8)
+        hosts[0].restore()
+        fault_end = time.monotonic()
+        await asyncio.sleep(3)
+        traffic.stop()
+        await sending
+        await settle(fake, traffic)
+        result = figures(
+            traffic, fake.delivered, fault_at=fault_at, fault_end=fault_end,
+            arrivals=arrivals(fake),
+        )  # fmt: skip
+        by_host = [
+            sum(1 for r in fake.requests if r.headers.get("Host", "").startswith(h.gateway_side))
+            for h in hosts
+        ]
+        report(f"host A cut off 8 s (replies sent by A / B: {by_host[0]} / {by_host[1]})", result)
+        assert result.accepted > 200
+        assert (result.lost, result.doubled, result.out_of_order) == (0, 0, 0)
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+        await runner.cleanup()
+        server.stop()
+        for host in hosts:
+            host.remove()

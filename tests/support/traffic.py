@@ -37,6 +37,7 @@ class Sent:
 class Traffic:
     ports: list[int]
     secret: str
+    addresses: list[str] = field(default_factory=list)  # per port; 127.0.0.1 by default
     rate: float = 50.0  # messages a second, over all conversations
     conversations: int = 20
     sent: list[Sent] = field(default_factory=list)
@@ -103,10 +104,12 @@ class Traffic:
         delay = 0.1
         while True:
             self._turn += 1
-            port = self.ports[self._turn % len(self.ports)]
+            target = self._turn % len(self.ports)
+            port = self.ports[target]
+            address = self.addresses[target] if self.addresses else "127.0.0.1"
             try:
                 async with http.post(
-                    f"http://127.0.0.1:{port}/webhooks/api", data=body, headers=headers
+                    f"http://{address}:{port}/webhooks/api", data=body, headers=headers
                 ) as resp:
                     if resp.status == 200:
                         item.accepted_at = time.monotonic()
