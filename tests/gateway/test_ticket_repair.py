@@ -57,7 +57,7 @@ async def test_an_inbox_whose_ticket_was_lost_is_answered(
     gateway = build_gateway(settings, dialog=EchoDialog(), channels=enabled_channels(settings))
     await gateway.start()
     try:
-        [reply] = await fake.wait_for(1, timeout=20)
+        [reply] = await fake.wait_for(1, timeout=30)  # the sweep 10 s after start
         assert reply["in_reply_to"] == "lost-1"
         # An outage, then another lost ticket: swept again once the store answers.
         assert isinstance(gateway.store, RedisStore) and gateway.repair is not None
