@@ -6,6 +6,7 @@ is released atomically only when the list is empty, and only then is the ticket 
 Conversations are handled concurrently (up to ``concurrency``). Tickets that a dead process left
 unacknowledged are reclaimed after ``reclaim_idle`` seconds. ``stop()`` stops taking tickets and
 lets each held conversation finish its current item, then hands the rest back to the queue.
+``busy`` and ``drain_ended`` let an observer (``Gateway.wait_idle``) see when work stops.
 
 An item whose handler fails (anything but a store outage or a lost lock) is tried again, up to
 ``max_attempts`` times counted in the store (so across processes); then it is moved to the
@@ -67,7 +68,15 @@ class LaneRunner:
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
+        # Set each time a conversation's drain ends (its ticket acknowledged or left pending):
+        # an observer clears it, checks whether the pipeline is idle, and waits on it again.
+        self.drain_ended = asyncio.Event()
         self._log = get_logger(lane=lane, consumer=consumer)
+
+    @property
+    def busy(self) -> bool:
+        """True while this runner is draining a conversation (a turn or send in flight)."""
+        return bool(self._tasks)
 
     # ------------------------------------------------------------------ loop
     async def run(self) -> None:
@@ -135,6 +144,7 @@ class LaneRunner:
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
         self._slots.release()
+        self.drain_ended.set()
 
     async def stop(self, grace: float) -> None:
         """Stop taking tickets; let held conversations finish their current item."""

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import time
 import uuid
 
 from channels.base import Channel
@@ -165,6 +166,36 @@ class Gateway:
         for channel in self.channels.values():
             unique.setdefault(id(channel), channel)
         return list(unique.values())
+
+    async def idle(self) -> bool:
+        """True when the pipeline has nothing left to do: no conversation being drained here,
+        and no work ticket waiting or in progress in any lane, so in no process sharing the
+        store either (a turn's commit posts its sends ticket before its own is acknowledged,
+        so work in flight always holds a ticket). A timer that comes due later (a handoff
+        re-announce, a retention sweep) is not work yet."""
+        if any(runner.busy for runner in self.runners):
+            return False
+        for lane in LANES:
+            if await self.store.depth(lane):
+                return False
+        return not any(runner.busy for runner in self.runners)
+
+    async def wait_idle(self, timeout: float) -> bool:
+        """Wait until ``idle()``; False if it is not within ``timeout`` seconds. Woken by each
+        drain that ends here; work that another process holds is looked at every 50 ms."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for runner in self.runners:
+                runner.drain_ended.clear()
+            if await self.idle():
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            ended = [asyncio.create_task(r.drain_ended.wait()) for r in self.runners]
+            await asyncio.wait(ended, timeout=min(remaining, 0.05), return_when="FIRST_COMPLETED")
+            for task in ended:
+                task.cancel()
 
     async def refresh_gauges(self) -> None:
         for lane in LANES:

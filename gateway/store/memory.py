@@ -69,7 +69,10 @@ class MemoryStore:
     ) -> list[Ticket]:
         queue = self._tickets[lane]
         try:
-            first = await asyncio.wait_for(queue.get(), timeout=block)
+            # In this task, not wait_for's own (Python 3.11): a ticket taken off the queue is
+            # in progress in the same step, so depth() never misses it in between.
+            async with asyncio.timeout(block):
+                first = await queue.get()
         except TimeoutError:
             return []
         tickets = [first]

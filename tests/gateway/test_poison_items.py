@@ -14,7 +14,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from frontdesk.config import Settings
 from gateway.http import GATEWAY
 from tests.conftest import API_SECRET, api_body, signed_headers
 from tests.support.fake_callback import FakeCallback
+from tests.support.waiting import until
 
 USER = "u-poison"
 KEY = f"api:{USER}"
@@ -101,10 +101,7 @@ async def test_dlq_lists_inbound_letters_and_retry_puts_them_back(
     await aiohttp_client(app)
     store = app[GATEWAY].store
     assert await store.enqueue(KEY, "api:poison-1", poisoned_location_event(), 3600)
-    deadline = time.monotonic() + 15
-    while not await store.dead_letters():
-        assert time.monotonic() < deadline, "the poison never reached the dead-letter queue"
-        await asyncio.sleep(0.05)
+    await until(store.dead_letters, 15, "the poison in the dead-letter queue")
 
     config = tmp_path / "dlq.yml"
     config.write_text(f'store: {{url: "{redis_url}"}}\n')
@@ -121,10 +118,11 @@ async def test_dlq_lists_inbound_letters_and_retry_puts_them_back(
     # again rather than blocking the conversation.
     retried = await asyncio.to_thread(_frontdesk, "dlq", "retry", shown["id"], config=config)
     assert retried.returncode == 0, retried.stderr
-    deadline = time.monotonic() + 15
-    while [d.id for d in await store.dead_letters()] in ([], [shown["id"]]):
-        assert time.monotonic() < deadline, "the retried poison was not dead-lettered again"
-        await asyncio.sleep(0.05)
+
+    async def lettered_again() -> bool:
+        return [d.id for d in await store.dead_letters()] not in ([], [shown["id"]])
+
+    await until(lettered_again, 15, "the retried poison dead-lettered again")
     [again] = await store.dead_letters()
     assert again.lane == "turns" and again.id != shown["id"]
     assert fake.requests == []  # the bot never answered the undecodable event

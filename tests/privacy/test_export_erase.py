@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -25,6 +24,7 @@ from gateway.handoff.store import RedisHandoffStore
 from gateway.privacy import erase_customer, erasures, export_customer, resolve
 from gateway.store.base import DeadLetter
 from gateway.store.redis import DLQ, RedisStore, _letter_json, conversation_key
+from tests.support.waiting import until
 
 PHONE = "+14155238886"
 OTHER = "api:other-customer"
@@ -49,13 +49,6 @@ def message(channel: str, user: str, text: str, name: str) -> CustomerMessage:
         customer=CustomerRef(channel=channel, user_id=user, display_name=name),
         text=text,
     )
-
-
-async def until(check: Any, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
 
 
 async def converse(redis_url: str) -> dict[str, RecordingChannel]:
