@@ -8,9 +8,10 @@ Everything is started here on 127.0.0.1: Redis (one server, or a 3 + 3 Redis Clu
   python benchmarks/soak.py [--minutes 30] [--rate 300] [--conversations 200]
                             [--kill-every 180] [--store single|cluster]
 
-Redis memory reaches its steady state once dedup ids expire as fast as they arrive and the
-transcripts are full; ``--dedup-ttl`` (default 120 s) and ``--transcript-limit`` (20) make
-that happen within minutes instead of days. Pick ``--rate`` at half of what two processes
+Redis memory reaches its steady state once dedup ids and sent markers expire as fast as they
+arrive and the transcripts are full; ``--retention`` (store.transcript_retention, default
+120 s, which caps those TTLs) and ``--transcript-limit`` (20) make that happen within minutes
+instead of days. Pick ``--rate`` at half of what two processes
 answer on your machine (``--rate 2000 --kill-every 9999 --minutes 1`` shows it). A killed
 process's conversations wait for their lease and reclaim (2 s here) and are answered by the
 other; the platform's retries (a 503 or a refused connection is sent again, same event id) go
@@ -46,7 +47,10 @@ from tests.support.redis_topologies import Cluster
 
 CONFIG = """
 server: {{host: 127.0.0.1, port: {port}}}
-store: {{url: "{store_url}", dedup_ttl: {dedup_ttl}, transcript_limit: {transcript_limit}}}
+store:
+  url: "{store_url}"
+  transcript_retention: "{retention}s"
+  transcript_limit: {transcript_limit}
 workers: {{lease: 2, reclaim_idle: 2, shutdown_grace: 5}}
 outbox: {{base_delay: 0.05, max_delay: 0.5, max_attempts: 50}}
 limits: {{enabled: false}}
@@ -180,7 +184,7 @@ class Gateways:
                     store_url=store_url,
                     callback_url=callback,
                     secret=secret,
-                    dedup_ttl=args.dedup_ttl,
+                    retention=args.retention,
                     transcript_limit=args.transcript_limit,
                 )
             )
@@ -326,7 +330,12 @@ def main() -> int:
     # Short retention so that a run of minutes reaches the steady state a deployment reaches
     # in days (dedup ids expire as fast as they come, transcripts are full): memory then stays
     # flat unless something leaks.
-    parser.add_argument("--dedup-ttl", type=float, default=120.0, help="store.dedup_ttl (s)")
+    parser.add_argument(
+        "--retention",
+        type=float,
+        default=120.0,
+        help="store.transcript_retention (s): caps dedup ids, sent markers and sessions",
+    )
     parser.add_argument("--transcript-limit", type=int, default=20)
     return asyncio.run(soak(parser.parse_args()))
 

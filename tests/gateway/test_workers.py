@@ -52,7 +52,7 @@ async def test_two_processes_keep_each_conversation_in_order(
             await asyncio.gather(*(converse(c) for c in range(conversations)))
         total = conversations * per_conversation
         replies = await fake.wait_for(total, timeout=60)
-        store = open_store(redis_url)  # the two processes' queues, seen from outside
+        store = open_store(any_redis_url)  # the two processes' queues, seen from outside
         try:
             await drained(store)
         finally:
