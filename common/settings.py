@@ -151,7 +151,12 @@ def _describe(error: Any) -> str:
     if kind == "model_type" or kind == "dict_type":
         return "expected a mapping of settings"
     value = error.get("input")
+    if isinstance(value, str):  # a URL's user:password (a Redis URL) is not echoed
+        value = _URL_CREDENTIALS.sub(r"\1***@", value)
     return f"{error['msg'].rstrip('.').lower()} (got {value!r})"
+
+
+_URL_CREDENTIALS = re.compile(r"(://)[^/@\s]*@")
 
 
 M = TypeVar("M", bound=Section)

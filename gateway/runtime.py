@@ -28,6 +28,8 @@ from gateway.review import review_inbox
 from gateway.review.record import MARGIN_INTENT, ReviewRecorder
 from gateway.settings import GatewaySettings
 from gateway.store import LANES, Store, open_store
+from gateway.store.redis import RedisStore
+from gateway.store.repair import TicketRepair
 from gateway.worker import DEFAULT_HELP_TEXT, TurnWorker
 
 
@@ -122,6 +124,12 @@ class Gateway:
         ]
         self._tasks: list[asyncio.Task[None]] = []
         self.sweeper = retention_sweeper(self.store, settings.store.transcript_retention)
+        # After a Redis failover, tickets lost with the old primary are posted again.
+        self.repair = (
+            TicketRepair(self.store, delay=w.reclaim_idle)
+            if isinstance(self.store, RedisStore)
+            else None
+        )
 
     async def start(self, *, workers: bool = True) -> None:
         for channel in self.adapters():
@@ -132,6 +140,8 @@ class Gateway:
                 self._tasks.append(asyncio.create_task(self.handoff.ticker.run()))
             if self.sweeper is not None:
                 self._tasks.append(asyncio.create_task(self.sweeper.run()))
+            if self.repair is not None:
+                self._tasks.append(asyncio.create_task(self.repair.run()))
 
     async def stop(self) -> None:
         """Stop taking work, finish what is held, then close channels and the store."""
@@ -140,6 +150,8 @@ class Gateway:
             self.handoff.ticker.stop()
         if self.sweeper is not None:
             self.sweeper.stop()
+        if self.repair is not None:
+            self.repair.stop()
         await asyncio.gather(*(r.stop(grace) for r in self.runners))
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from common.redisconn import parse_redis_url
 from common.settings import Section, parse_duration
 
 
@@ -25,6 +26,14 @@ class StoreSettings(Section):
     # How long anything about a customer is kept (docs/privacy.md): session, transcript,
     # dedup ids, handoff records, dead letters and the web chat log never outlive it.
     transcript_retention: float = Field(default=90 * 24 * 3600, gt=0, description="seconds")
+
+    @field_validator("url")
+    @classmethod
+    def _known_url(cls, value: str) -> str:
+        """memory://, or a Redis URL (one server, cluster, Sentinel: common/redisconn.py)."""
+        if not value.startswith("memory://"):
+            parse_redis_url(value)  # a ValueError naming what is wrong (password masked)
+        return value
 
     @field_validator("transcript_retention", mode="before")
     @classmethod

@@ -8,7 +8,7 @@
 - ``dead_letters``: entries of the dead-letter hashes whose conversation is the customer's;
 - ``web_log``: the website chat's conversation log (``web:{<conversation>}:…``).
 
-The handoff statistics (``fd:handoff:events``, ``fd:stats:*``, ``fd:handoff:pickups:*``) hold
+The handoff statistics (``fd:handoff:events``, ``fd:{stats:N}:*``, ``fd:handoff:pickups:*``) hold
 no customer identifier and are not a customer's data.
 """
 

@@ -15,11 +15,12 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
-import redis.asyncio as aioredis
+from redis.exceptions import ClusterDownError, RedisClusterException, ResponseError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import ReadOnlyError as RedisReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from common import redisconn
 from common.errors import StoreUnavailable
 from gateway.store.base import (
     Advance,
@@ -50,7 +51,19 @@ def _translated(
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return await fn(*args, **kwargs)
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+        except (
+            RedisConnectionError,
+            RedisTimeoutError,
+            OSError,
+            # A failover in progress: the cluster has a slot without a primary, a primary
+            # just became a replica, or the slot is moving. Retried by the platform (503).
+            ClusterDownError,
+            TryAgainError,
+            RedisReadOnlyError,
+            RedisClusterException,  # no node reachable (or the credentials refused)
+        ) as exc:
+            if args and isinstance(args[0], RedisStore):
+                args[0].outages += 1  # read by the ticket repair (gateway/store/repair.py)
             raise StoreUnavailable(str(exc)) from exc
 
     return wrapper
@@ -62,6 +75,12 @@ def _tag(key: str) -> str:
 
 def conversation_key(key: str, suffix: str) -> str:
     return f"fd:{{{_tag(key)}}}:{suffix}"
+
+
+def session_key_of(name: str) -> str:
+    """The session key of a conversation's Redis key (the inverse of conversation_key)."""
+    tag = name[len("fd:{") : name.index("}:")]
+    return tag.replace("%7B", "{").replace("%7D", "}").replace("%25", "%")
 
 
 def _failures_key(lane: Lane, key: str, item: bytes) -> str:
@@ -155,12 +174,9 @@ return {1, redis.call('LINDEX', KEYS[2], 0)}
 class RedisStore:
     def __init__(self, url: str, *, max_connections: int = 512) -> None:
         self.url = url
-        # A blocking pool: under load a request waits for a free connection instead of
-        # failing with "Too many connections" (which would turn into a 503).
-        pool = aioredis.BlockingConnectionPool.from_url(
-            url, max_connections=max_connections, timeout=5, socket_connect_timeout=2.0
-        )
-        self.redis: aioredis.Redis = aioredis.Redis(connection_pool=pool)
+        # One server, Redis Cluster or Sentinel (common/redisconn.py); one server's pool
+        # blocks under load (a request waits for a connection instead of failing with a 503).
+        self.redis: Any = redisconn.connect(url, max_connections=max_connections)
         self._renew = self.redis.register_script(_RENEW)
         self._release_if_empty = self.redis.register_script(_RELEASE_IF_EMPTY)
         self._release = self.redis.register_script(_RELEASE)
@@ -169,13 +185,14 @@ class RedisStore:
         self._fence_send = self.redis.register_script(_FENCE_SEND)
         self._groups_ready: set[Lane] = set()
         self._sessions: dict[tuple[str, str], StoredSession | None] = {}
+        self.outages = 0  # calls that failed with StoreUnavailable
 
     @_translated
     async def ping(self) -> None:
         await self.redis.ping()
 
     async def close(self) -> None:
-        await self.redis.aclose(close_connection_pool=True)
+        await redisconn.close(self.redis)
 
     # ----------------------------------------------------------------- ingest
     @_translated
@@ -417,6 +434,20 @@ class RedisStore:
         await self.redis.hdel(DLQ, letter_id)
         await self.post_ticket(letter.lane, letter.key)
         return letter
+
+    @_translated
+    async def repost_tickets(self) -> int:
+        """Post a ticket for every conversation whose inbox or outbox holds items (a SCAN of
+        every primary); how many. After a failover, a ticket the old primary acknowledged but
+        never replicated is gone while the items it announced are not."""
+        posted = 0
+        for lane in ("turns", "sends"):
+            async for name in self.redis.scan_iter(
+                match=f"fd:{{*}}:{lane}", count=1000, _type="list"
+            ):
+                await self.post_ticket(lane, session_key_of(_s(name)))
+                posted += 1
+        return posted
 
     # --------------------------------------------------------------- handoff
     def handoff_store(self, retention: float | None = None) -> HandoffStore:

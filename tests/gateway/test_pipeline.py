@@ -32,11 +32,11 @@ def settings_for(store_url: str, callback_url: str, **outbox: Any) -> Settings:
     )
 
 
-@pytest.fixture(params=["redis", "memory"])
+@pytest.fixture(params=["redis", "cluster", "memory"])
 def store_url(request: pytest.FixtureRequest) -> str:
     if request.param == "memory":
         return "memory://"
-    url: str = request.getfixturevalue("redis_url")
+    url: str = request.getfixturevalue("cluster_url" if request.param == "cluster" else "redis_url")
     return url
 
 

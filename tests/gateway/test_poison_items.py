@@ -60,15 +60,18 @@ def settings_for(store_url: str, callback_url: str) -> Settings:
     )
 
 
-@pytest.mark.parametrize("store_kind", ["memory", "redis"])
+@pytest.mark.parametrize("store_kind", ["memory", "redis", "cluster"])
 async def test_a_poisoned_item_is_dead_lettered_and_the_conversation_goes_on(
     aiohttp_client: Any,
-    redis_url: str,
+    request: pytest.FixtureRequest,
     callback: tuple[FakeCallback, str],
     store_kind: str,
 ) -> None:
     fake, url = callback
-    app = create_app(settings_for(redis_url if store_kind == "redis" else "memory://", url))
+    urls = {"memory": "memory://"}
+    if store_kind != "memory":
+        urls[store_kind] = request.getfixturevalue(f"{store_kind}_url")
+    app = create_app(settings_for(urls[store_kind], url))
     client = await aiohttp_client(app)
     store = app[GATEWAY].store
 

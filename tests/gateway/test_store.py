@@ -33,9 +33,11 @@ def turn(
     )
 
 
-@pytest.fixture(params=["redis", "memory"])
+@pytest.fixture(params=["redis", "cluster", "sentinel", "memory"])
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
-    url = "memory://" if request.param == "memory" else request.getfixturevalue("redis_url")
+    urls = {"redis": "redis_url", "cluster": "cluster_url", "sentinel": "sentinel_url"}
+    name = urls.get(request.param)
+    url = "memory://" if name is None else request.getfixturevalue(name)
     s = open_store(url)
     yield s
     await s.close()

@@ -1,4 +1,5 @@
-"""Several gateway processes sharing one Redis: order, no loss, no doubles, crash recovery."""
+"""Several gateway processes sharing one Redis: order, no loss, no doubles, crash recovery; the
+first two on one server, on Redis Cluster and on a Sentinel-managed primary (``any_redis_url``)."""
 
 from __future__ import annotations
 
@@ -25,11 +26,11 @@ from tests.support.waiting import drained, until
 
 
 async def test_two_processes_keep_each_conversation_in_order(
-    tmp_path: Path, redis_url: str, callback: tuple[FakeCallback, str]
+    tmp_path: Path, any_redis_url: str, callback: tuple[FakeCallback, str]
 ) -> None:
     fake, url = callback
-    config_a, port_a = gateway_config(tmp_path, store_url=redis_url, callback_url=url)
-    config_b, port_b = gateway_config(tmp_path, store_url=redis_url, callback_url=url)
+    config_a, port_a = gateway_config(tmp_path, store_url=any_redis_url, callback_url=url)
+    config_b, port_b = gateway_config(tmp_path, store_url=any_redis_url, callback_url=url)
     conversations, per_conversation = 20, 10
     with (
         running_gateway(config_a, port_a, API_SECRET),
@@ -51,7 +52,7 @@ async def test_two_processes_keep_each_conversation_in_order(
             await asyncio.gather(*(converse(c) for c in range(conversations)))
         total = conversations * per_conversation
         replies = await fake.wait_for(total, timeout=60)
-        store = open_store(redis_url)  # the two processes' queues, seen from outside
+        store = open_store(any_redis_url)  # the two processes' queues, seen from outside
         try:
             await drained(store)
         finally:
@@ -76,13 +77,13 @@ def _settings(redis_url: str, callback_url: str) -> Settings:
 
 
 async def test_work_of_a_killed_worker_is_reclaimed_and_answered_once(
-    tmp_path: Path, redis_url: str, callback: tuple[FakeCallback, str]
+    tmp_path: Path, any_redis_url: str, callback: tuple[FakeCallback, str]
 ) -> None:
     fake, url = callback
     config, _ = gateway_config(
-        tmp_path, store_url=redis_url, callback_url=url, lease=1, reclaim_idle=1
+        tmp_path, store_url=any_redis_url, callback_url=url, lease=1, reclaim_idle=1
     )
-    store = open_store(redis_url)
+    store = open_store(any_redis_url)
     event = CustomerMessage(
         event_id="crash-1",
         conversation=ConversationRef(channel="api", chat_id="c-crash"),
@@ -108,7 +109,7 @@ async def test_work_of_a_killed_worker_is_reclaimed_and_answered_once(
     assert marker.read_text() == "crash-1"
     assert await store.depth("turns") == 1  # claimed, never acknowledged
 
-    settings = _settings(redis_url, url)
+    settings = _settings(any_redis_url, url)
     survivor = build_gateway(settings, dialog=EchoDialog(), channels=enabled_channels(settings))
     await survivor.start()
     try:
