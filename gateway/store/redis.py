@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ClusterDownError, RedisClusterException, ResponseError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError as RedisReadOnlyError
@@ -177,6 +178,7 @@ class RedisStore:
         # One server, Redis Cluster or Sentinel (common/redisconn.py); one server's pool
         # blocks under load (a request waits for a connection instead of failing with a 503).
         self.redis: Any = redisconn.connect(url, max_connections=max_connections)
+        self.cluster = isinstance(self.redis, RedisCluster)
         self._renew = self.redis.register_script(_RENEW)
         self._release_if_empty = self.redis.register_script(_RELEASE_IF_EMPTY)
         self._release = self.redis.register_script(_RELEASE)
@@ -338,7 +340,11 @@ class RedisStore:
         session = commit.session
         timer = commit.timer
         op = "" if timer is None else "del" if timer.due is None else "set"
-        if timer is not None:  # the handoff schedule's global keys: see docs/architecture.md
+        # The handoff schedule's keys are global: inside the commit on one server (atomic),
+        # right after it on Redis Cluster, where a script may not touch another slot (the
+        # window this leaves is in docs/operations.md).
+        after = op if self.cluster else ""
+        if timer is not None and not self.cluster:
             keys += [TIMERS, TIMER_CUSTOMERS]
         args: list[Any] = [
             token,
@@ -349,7 +355,7 @@ class RedisStore:
             _ms(commit.session_ttl),
             commit.transcript_limit,
             len(commit.outbound),
-            op,
+            "" if self.cluster else op,
             repr(timer.due) if timer is not None and timer.due is not None else "0",
             timer.customer if timer is not None else "",
             key,
@@ -366,6 +372,15 @@ class RedisStore:
                 pipe.xadd(_stream("sends"), {"k": key})
             reply = (await pipe.execute())[0]
         advance = _advance(reply)
+        if after and advance.ok and timer is not None:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                if timer.due is None:
+                    pipe.zrem(TIMERS, key)
+                    pipe.hdel(TIMER_CUSTOMERS, key)
+                else:
+                    pipe.zadd(TIMERS, {key: timer.due})
+                    pipe.hset(TIMER_CUSTOMERS, key, timer.customer)
+                await pipe.execute()
         if advance.next is not None:  # the next turn starts from the session just saved
             self._prefetched(key, token, session)
         return advance
