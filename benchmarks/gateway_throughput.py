@@ -1,370 +1,299 @@
-"""Throughput and latency of the generic API channel end to end, next to a bare aiohttp baseline.
+"""Whole turns through the generic API channel, next to a bare aiohttp handler, in one run.
 
-By default everything is started here on 127.0.0.1: a throwaway redis-server, a callback server
-recording each reply, one ``frontdesk run`` and a bare aiohttp handler (HMAC check + 200), both
-in subprocesses. With --url/--secret a running gateway is measured instead; its
-channels.api.callback_url must point at http://127.0.0.1:<--callback-port>/.
+Everything is started here on 127.0.0.1: a bare aiohttp handler (HMAC check + 200, the
+reference), a callback server recording each reply, and for each process count a throwaway
+redis-server and ``frontdesk run --processes N`` running the example bot (built-in NLU, the
+example dialogs). The same client drives each with the same workload; every figure is printed
+with the reference measured in the same run (the machine is shared: compare ratios).
 
   python benchmarks/gateway_throughput.py [--messages N] [--conversations M] [--concurrency C]
-                                          [--rate R] [--processes P]
+                                          [--rate R] [--processes 1,2] [--bot example|echo]
 
-Without --rate the load is as fast as the gateway acknowledges, which queues work faster than
-one process can answer it: the end-to-end figures then measure the backlog. With --rate below
-the reply rate they measure a turn's real latency.
+A whole turn is a signed webhook in, Redis, NLU, dialog, and its first reply signed and POSTed
+to the callback. Without --rate the load is as fast as the gateway acknowledges, which queues
+work faster than it is answered: whole turns/s is then the drain rate of the backlog, and the
+acknowledgement latency shows whether accepting a webhook waits behind turns.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import secrets
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import aiohttp
-from aiohttp import web
-
-from channels.api import SIGNATURE_HEADER, sign, signature_matches
-
-HOST = "127.0.0.1"
-Body = tuple[str, bytes, str]  # event id, raw body, signature
-Procs = list[subprocess.Popen[bytes]]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-def pct(values: list[float], q: float) -> str:
-    if not values:
-        return "     n/a"
-    ordered = sorted(values)
-    return f"{ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))] * 1000:8.1f} ms"
-
-
-def serve_bare(port: int, secret: str) -> None:
-    """The baseline (run as ``--serve-bare PORT --secret S``): read, verify the HMAC, 200."""
-
-    async def handle(request: web.Request) -> web.Response:
-        body = await request.read()
-        if not signature_matches(secret, body, request.headers.get(SIGNATURE_HEADER)):
-            return web.Response(status=403)
-        return web.Response(body=b'{"ok":true}', content_type="application/json")
-
-    async def ready(request: web.Request) -> web.Response:
-        return web.json_response({"status": "ready"})
-
-    app = web.Application()
-    app.router.add_post("/webhooks/api", handle)
-    app.router.add_get("/readyz", ready)
-    web.run_app(app, host=HOST, port=port, print=None, access_log=None)
+import redis
+from loadgen import (
+    EXAMPLE_TEXTS,
+    HOST,
+    ROOT,
+    Procs,
+    Replies,
+    Result,
+    Turns,
+    api_load,
+    cpu_seconds,
+    drive,
+    free_port,
+    ms,
+    pct,
+    process_tree,
+    serve_bare,
+    spawn,
+    stop,
+    wait_ready,
+    wait_replies,
+    whole_turns,
+)
 
 
-@dataclass
-class Load:
-    conversations: list[list[Body]]  # per conversation, in sending order
-    texts: dict[str, str] = field(default_factory=dict)  # event id -> expected reply text
+@dataclass(frozen=True)
+class Run:
+    label: str
+    processes: int
+    acks: Result
+    turns: Turns
+    redis_bytes: int  # used_memory after the run minus before (the warm-up's kept)
+    cpu: float  # CPU seconds the gateway processes used for the run
+    redis_cpu: float
+    kernel: float  # of the gateway's, in system calls
+    redis_keys: int  # keys added by the run
 
 
-def make_load(secret: str, n: int, m: int) -> Load:
-    run, load = secrets.token_hex(4), Load([[] for _ in range(m)])
-    for i in range(n):
-        c, seq = i % m, i // m
-        event_id = f"bench-{run}-{c}-{seq}"
-        data = {"id": event_id, "conversation_id": f"bench-{run}-c{c}"}
-        raw = json.dumps({**data, "user_id": f"bench-{run}-u{c}", "text": f"m{seq}"}).encode()
-        load.conversations[c].append((event_id, raw, sign(secret, raw)))
-        load.texts[event_id] = f"echo: m{seq}"
-    return load
-
-
-@dataclass
-class Replies:
-    """The callback server's records: arrival times per in_reply_to, arrival order per chat."""
-
-    secret: str
-    texts: dict[str, str] = field(default_factory=dict)
-    arrived: defaultdict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
-    order: defaultdict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
-    bad: Counter[str] = field(default_factory=Counter)
-    event: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def handle(self, request: web.Request) -> web.Response:
-        now = time.perf_counter()
-        body = await request.read()
-        if not signature_matches(self.secret, body, request.headers.get(SIGNATURE_HEADER)):
-            self.bad["bad signature"] += 1
-            return web.Response(status=403)
-        data = json.loads(body)
-        ref = str(data.get("in_reply_to"))
-        self.arrived[ref].append(now)
-        self.order[str(data.get("conversation_id"))].append(ref)
-        if ref in self.texts and data.get("text") != self.texts[ref]:
-            self.bad["wrong text"] += 1
-        self.event.set()
-        return web.json_response({"ok": True})
-
-    def reset(self, texts: dict[str, str]) -> None:
-        self.texts, self.bad = texts, Counter()
-        self.arrived.clear()
-        self.order.clear()
-
-
-@dataclass
-class Result:
-    sent_at: dict[str, float] = field(default_factory=dict)
-    ack: dict[str, float] = field(default_factory=dict)  # event id -> request-to-200 seconds
-    errors: Counter[str] = field(default_factory=Counter)
-    elapsed: float = 0.0
-
-
-async def drive(
-    urls: list[str], load: Load, concurrency: int, per_request: float, rate: float = 0.0
-) -> Result:
-    """Each conversation sends in order, awaiting each 200; at most ``concurrency`` in flight;
-    with ``rate`` > 0, requests start no faster than ``rate`` per second overall. Messages go
-    to ``urls`` in turn (several gateway processes behind a round-robin balancer)."""
-    result, sem = Result(), asyncio.Semaphore(concurrency)
-    slots = iter(range(sum(len(c) for c in load.conversations)))
-    start = time.perf_counter()
-
-    turn = iter(range(sum(len(c) for c in load.conversations)))
-
-    async def conversation(http: aiohttp.ClientSession, bodies: list[Body]) -> None:
-        for event_id, raw, signature in bodies:
-            url = urls[next(turn) % len(urls)]
-            headers = {"Content-Type": "application/json", SIGNATURE_HEADER: signature}
-            if rate > 0:
-                due = start + next(slots) / rate
-                await asyncio.sleep(max(0.0, due - time.perf_counter()))
-            async with sem:
-                result.sent_at[event_id] = t0 = time.perf_counter()
-                try:
-                    async with http.post(url, data=raw, headers=headers) as resp:
-                        await resp.read()
-                except (aiohttp.ClientError, TimeoutError) as exc:
-                    result.errors[type(exc).__name__] += 1
-                    continue
-                if resp.status == 200:
-                    result.ack[event_id] = time.perf_counter() - t0
-                else:
-                    result.errors[f"HTTP {resp.status}"] += 1
-
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    timeout = aiohttp.ClientTimeout(total=per_request)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
-        start = time.perf_counter()
-        await asyncio.gather(*(conversation(http, c) for c in load.conversations if c))
-        result.elapsed = time.perf_counter() - start
-    return result
-
-
-async def wait_replies(replies: Replies, want: set[str], within: float, stall: float) -> None:
-    """Until every wanted reply is in, ``within`` seconds pass, or ``stall`` without progress."""
-    deadline = time.monotonic() + within
-    last_count, last_progress = -1, time.monotonic()
-    while time.monotonic() < deadline:
-        count = len(want.intersection(replies.arrived))
-        if count == len(want):
-            await asyncio.sleep(0.5)  # a short grace to catch duplicates
-            return
-        if count != last_count:
-            last_count, last_progress = count, time.monotonic()
-        elif time.monotonic() - last_progress > stall:
-            return
-        replies.event.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(replies.event.wait(), 1.0)
-
-
-async def wait_ready(url: str, proc: subprocess.Popen[bytes] | None, within: float) -> None:
-    deadline = time.monotonic() + within
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
-        while time.monotonic() < deadline:
-            if proc is not None and proc.poll() is not None:
-                raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
-            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                async with http.get(url) as resp:
-                    if resp.status == 200:
-                        return
-            await asyncio.sleep(0.1)
-    raise RuntimeError(f"{url} not ready after {within:.0f} s")
-
-
-def report_load(name: str, n: int, r: Result) -> float:
-    rate = len(r.ack) / r.elapsed if r.elapsed else 0.0
-    lat = list(r.ack.values())
-    print(name)
-    print(f"  acknowledged  {len(r.ack)}/{n} in {r.elapsed:.2f} s  ->  {rate:,.0f} msg/s")
-    print(f"  ack latency   p50 {pct(lat, 0.5)}   p99 {pct(lat, 0.99)}")
-    print(f"  ack errors    {', '.join(f'{k}: {v}' for k, v in r.errors.items()) or 'none'}")
-    return rate
-
-
-def report_replies(load: Load, r: Result, replies: Replies) -> bool:
-    want = set(r.ack)
-    got = want.intersection(replies.arrived)
-    dup = sum(len(replies.arrived[e]) > 1 for e in got)
-    unexpected = len(set(replies.arrived) - want)
-    e2e = [replies.arrived[e][0] - r.sent_at[e] for e in got]
-    span = max((replies.arrived[e][0] for e in got), default=0.0) - min(r.sent_at.values())
-    disorder = 0
-    for bodies in load.conversations:
-        if bodies:
-            chat = json.loads(bodies[0][1])["conversation_id"]
-            seen = list(dict.fromkeys(e for e in replies.order.get(chat, []) if e in got))
-            disorder += seen != [e for e, _, _ in bodies if e in got]
-    rate = len(got) / span if got and span > 0 else 0.0
-    print(f"  end-to-end    p50 {pct(e2e, 0.5)}   p99 {pct(e2e, 0.99)}")
-    print(f"  replies       {len(got)}/{len(want)} by {span:.2f} s  ->  {rate:,.0f} replies/s")
-    counts = {"received": len(got), "lost": len(want) - len(got), "duplicated": dup}
-    counts |= {"unexpected": unexpected, "out-of-order conversations": disorder, **replies.bad}
-    print("  " + "  ".join(f"{k} {v}" for k, v in counts.items()))
-    return len(got) == len(want) and not dup and not disorder and not replies.bad
-
-
-def spawn(cmd: list[str], log: Path, procs: Procs, env: dict[str, str] | None = None) -> None:
-    with log.open("wb") as out:  # own session: a Ctrl-C reaches only us, we stop them in order
-        procs.append(subprocess.Popen(cmd, stdout=out, stderr=out, start_new_session=True, env=env))
-
-
-def stop(procs: Procs) -> None:
-    """Newest first (the gateway before its redis): TERM, then KILL after 15 s."""
-    for proc in reversed(procs):
-        if proc.poll() is None:
-            proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-
-
-async def start_gateways(
-    tmp: Path, secret: str, callback: str, procs: Procs, count: int
-) -> list[str]:
-    """One redis-server and ``count`` ``frontdesk run`` processes sharing it."""
-    redis_port = free_port()
-    redis = shutil.which("redis-server") or "/usr/bin/redis-server"
-    cmd = [redis, "--bind", HOST, "--port", str(redis_port), "--save", "", "--appendonly", "no"]
-    spawn([*cmd, "--dir", str(tmp)], tmp / "redis.log", procs)
-    urls = []
-    for n in range(count):
-        port = free_port()
-        config = {
-            "server": {"host": HOST, "port": port, "public_url": f"http://{HOST}:{port}"},
-            "store": {"url": f"redis://{HOST}:{redis_port}/0"},
-            "log": {"level": "warning"},
-            "limits": {"enabled": False},  # a load generator is a flood by design
-            "channels": {"api": {"secret": "${BENCH_API_SECRET}", "callback_url": callback}},
+def gateway_config(
+    port: int, redis_url: str, callback: str, tmp: Path, bot: str, turn_slots: int = 0
+) -> dict[str, object]:
+    config: dict[str, object] = {
+        "server": {"host": HOST, "port": port, "public_url": f"http://{HOST}:{port}"},
+        "store": {"url": redis_url},
+        "log": {"level": "warning"},
+        "limits": {"enabled": False},  # a load generator is a flood by design
+        # (BENCH_TURN_SLOTS in --before-env sets the --before run's own)
+        "workers": {"turn_slots": f"${{BENCH_TURN_SLOTS:-{turn_slots}}}"} if turn_slots else {},
+        "channels": {"api": {"secret": "${BENCH_API_SECRET}", "callback_url": callback}},
+    }
+    if bot == "example":
+        config["dialogs"] = {
+            "enabled": True,
+            "path": str(ROOT / "dialogs" / "example"),
+            "hot_reload": False,
+            "demo_order_service": "",
         }
-        path = tmp / f"frontdesk-{n}.yml"
-        path.write_text(json.dumps(config))  # JSON is YAML
-        cmd = [sys.executable, "-m", "frontdesk", "run", "--config", str(path)]
-        spawn(cmd, tmp / f"gateway-{n}.log", procs, env={**os.environ, "BENCH_API_SECRET": secret})
-        await wait_ready(f"http://{HOST}:{port}/readyz", procs[-1], 30)
-        urls.append(f"http://{HOST}:{port}")
-    return urls
+        config["nlu"] = {
+            "data": [str(ROOT / "dialogs" / "nlu" / "*.yml")],
+            "model_dir": str(tmp / "models"),
+        }
+    return config
+
+
+def before_env(tree: Path, tmp: Path, extra: dict[str, str]) -> dict[str, str]:
+    """The environment that runs the gateway from another checkout ``tree`` (--before), as it
+    was: without hiredis unless that tree asks for it."""
+    path = [str(tree)]
+    if "hiredis" not in (tree / "pyproject.toml").read_text():
+        blocker = tmp / "no-hiredis"
+        blocker.mkdir(exist_ok=True)
+        (blocker / "hiredis.py").write_text("raise ImportError('not in this tree')\n")
+        path.insert(0, str(blocker))
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(path), **extra}
+
+
+async def run_gateway(
+    args: argparse.Namespace,
+    tmp: Path,
+    secret: str,
+    replies: Replies,
+    cb_port: int,
+    count: int,
+    before: Path | None = None,
+) -> Run:
+    """A fresh redis-server and ``count`` gateway processes (from the ``before`` tree: on
+    their own ports); the workload; the replies."""
+    procs: Procs = []
+    texts = EXAMPLE_TEXTS if args.bot == "example" else None
+    try:
+        redis_port = free_port()
+        server = shutil.which("redis-server") or "/usr/bin/redis-server"
+        cmd = [
+            server,
+            "--bind",
+            HOST,
+            "--port",
+            str(redis_port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]
+        spawn([*cmd, "--dir", str(tmp)], tmp / f"redis-{count}.log", procs)
+        client = redis.Redis(host=HOST, port=redis_port)
+        for _ in range(100):
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                await asyncio.sleep(0.05)
+        env = {
+            **(
+                before_env(before, tmp, dict(v.split("=", 1) for v in args.before_env))
+                if before
+                else os.environ
+            ),
+            "BENCH_API_SECRET": secret,
+        }
+        spread = "ports" if before else args.spread
+        callback = f"http://{HOST}:{cb_port}/"
+        redis_url = f"redis://{HOST}:{redis_port}/0"
+        urls = []
+        ports = [free_port() for _ in range(count)] if spread == "ports" else [free_port()]
+        for n, port in enumerate(ports):
+            path = tmp / f"frontdesk-{count}-{n}.yml"
+            path.write_text(
+                json.dumps(
+                    gateway_config(port, redis_url, callback, tmp, args.bot, args.turn_slots)
+                )
+            )
+            run = [sys.executable, "-m", "frontdesk", "run", "--config", str(path)]
+            if spread == "reuseport":
+                run += ["--processes", str(count)]
+            spawn(run, tmp / f"gateway-{count}-{n}.log", procs, env=env)
+            await wait_ready(f"http://{HOST}:{port}/readyz", procs[-1], 120)
+            urls.append(f"http://{HOST}:{port}/webhooks/api")
+        m = args.conversations
+        warm = api_load(secret, min(m, 50) * 2, min(m, 50), texts)  # connections, NLU, caches
+        replies.reset(warm.texts)
+        warmed = await drive(urls, warm, args.concurrency, args.timeout)
+        await wait_replies(replies, set(warmed.ack), 60, 45)
+        used_before = int(client.info("memory")["used_memory"])
+        gateways = [pid for p in procs[1:] for pid in process_tree(p.pid)]
+        cpu_before = cpu_seconds(gateways), cpu_seconds([procs[0].pid])
+        sys_before = cpu_seconds(gateways, system=True)
+        keys_before = int(client.dbsize())
+        load = api_load(secret, args.messages, m, texts)
+        replies.reset(load.texts)
+        acks = await drive(urls, load, args.concurrency, args.timeout, args.rate)
+        await wait_replies(replies, set(acks.ack), args.reply_timeout, args.reply_stall)
+        turns = whole_turns(load, acks, replies)
+        cpu = cpu_seconds(gateways) - cpu_before[0], cpu_seconds([procs[0].pid]) - cpu_before[1]
+        kernel = cpu_seconds(gateways, system=True) - sys_before
+        used = int(client.info("memory")["used_memory"])
+        keys = int(client.dbsize()) - keys_before
+        client.close()
+        label = f"before ({before})" if before else "frontdesk"
+        return Run(label, count, acks, turns, used - used_before, *cpu, kernel, keys)
+    finally:
+        stop(procs)
 
 
 async def main_async(args: argparse.Namespace, tmp: Path, procs: Procs) -> int:
-    secret = args.secret or secrets.token_hex(16)
-    n, m, c, per_request = args.messages, args.conversations, args.concurrency, args.timeout
+    secret = secrets.token_hex(16)
+    n, m, c = args.messages, args.conversations, args.concurrency
+    texts = EXAMPLE_TEXTS if args.bot == "example" else None
     replies = Replies(secret)
-    cb_app = web.Application()
-    cb_app.router.add_post("/{tail:.*}", replies.handle)
-    cb_runner = web.AppRunner(cb_app, access_log=None)
-    await cb_runner.setup()
-    cb_port = args.callback_port or free_port()
-    await web.TCPSite(cb_runner, HOST, cb_port).start()
+    cb_runner, cb_port = await replies.serve()
     try:
-        if args.url:
-            gateways = [args.url.rstrip("/")]
-            await wait_ready(gateways[0] + "/readyz", None, 30)
-        else:
-            callback = f"http://{HOST}:{cb_port}/"
-            gateways = await start_gateways(tmp, secret, callback, procs, args.processes)
-        gateway = ", ".join(gateways)
-        hooks = [g + "/webhooks/api" for g in gateways]
         bare_port = free_port()
-        spawn(
-            [sys.executable, __file__, "--serve-bare", str(bare_port), "--secret", secret],
-            tmp / "bare.log",
-            procs,
-        )
-        bare_proc = procs[-1]
-        bare = f"http://{HOST}:{bare_port}"
-        await wait_ready(bare + "/readyz", bare_proc, 30)
-        offered = f", offered {args.rate:,.0f} msg/s" if args.rate > 0 else ""
-        print(f"load: {n} messages, {m} conversations, concurrency {c}{offered}")
-        print(f"gateway {gateway}, callback http://{HOST}:{cb_port}/, bare {bare}")
-
-        warm = make_load(secret, min(m, 50), min(m, 50))  # connections, redis groups, caches
-        replies.reset(warm.texts)
-        await drive([bare + "/webhooks/api"], warm, c, per_request)
-        warmed = await drive(hooks, warm, c, per_request)
-        await wait_replies(replies, set(warmed.ack), 60, 45)
-
-        load = make_load(secret, n, m)
-        bare_result = await drive([bare + "/webhooks/api"], load, c, per_request, args.rate)
-        stop([bare_proc])
-        procs.remove(bare_proc)
-        replies.reset(load.texts)
-        gw_result = await drive(hooks, load, c, per_request, args.rate)
-        await wait_replies(replies, set(gw_result.ack), args.reply_timeout, args.reply_stall)
-
-        print()
-        gw_rate = report_load("gateway (200 = durably queued)", n, gw_result)
-        ok = report_replies(load, gw_result, replies)
-        bare_rate = report_load("\nbare aiohttp (HMAC check + 200)", n, bare_result)
-        ratio = f"{gw_rate / bare_rate:.3f}" if bare_rate else "n/a"
-        print(f"\nthroughput gateway/bare: {ratio}  ({gw_rate:,.0f} / {bare_rate:,.0f} msg/s)")
-        ok = ok and len(gw_result.ack) == n and len(bare_result.ack) == n
-        print("result: OK" if ok else "result: PROBLEMS (see above)")
-        return 0 if ok else 1
+        spawn([sys.executable, __file__, "--serve-bare", str(bare_port), "--secret", secret],
+              tmp / "bare.log", procs)  # fmt: skip
+        await wait_ready(f"http://{HOST}:{bare_port}/readyz", procs[-1], 30)
+        bare_url = [f"http://{HOST}:{bare_port}/webhooks/api"]
+        offered = f", offered {args.rate:,.0f} msg/s" if args.rate > 0 else ", unpaced"
+        print(f"load: {n} messages, {m} conversations, {c} concurrent senders{offered}; "
+              f"bot: {args.bot}; {os.cpu_count()} cores")  # fmt: skip
+        await drive(bare_url, api_load(secret, 200, 50, texts), c, args.timeout)  # warm
+        bare = await drive(bare_url, api_load(secret, n, m, texts), c, args.timeout, args.rate)
+        stop(procs)
+        runs = []
+        if args.before:
+            runs.append(await run_gateway(args, tmp, secret, replies, cb_port, 1, args.before))
+        for count in args.processes:
+            runs.append(await run_gateway(args, tmp, secret, replies, cb_port, count))
+        # the reference again, after the gateways: the machine's load may have changed
+        spawn([sys.executable, __file__, "--serve-bare", str(bare_port), "--secret", secret],
+              tmp / "bare2.log", procs)  # fmt: skip
+        await wait_ready(f"http://{HOST}:{bare_port}/readyz", procs[-1], 30)
+        bare2 = await drive(bare_url, api_load(secret, n, m, texts), c, args.timeout, args.rate)
+        stop(procs)
+        return report(args, bare, bare2, runs)
     finally:
         await cb_runner.cleanup()
 
 
+def report(args: argparse.Namespace, bare: Result, bare2: Result, runs: list[Run]) -> int:
+    ref = (bare.rate + bare2.rate) / 2
+    lat = list(bare.ack.values())
+    print(f"\nbare aiohttp (HMAC check + 200): {bare.rate:,.0f} req/s before, "
+          f"{bare2.rate:,.0f} after -> reference {ref:,.0f} req/s; "
+          f"ack p50 {ms(pct(lat, 0.5))} p99 {ms(pct(lat, 0.99))}")  # fmt: skip
+    ok = len(bare.ack) == args.messages
+    one = next((r for r in runs if r.processes == 1 and r.label == "frontdesk"), None)
+    base = next((r for r in runs if r.label != "frontdesk"), None)
+    for r in runs:
+        lat = list(r.acks.ack.values())
+        t = r.turns
+        print(f"\n{r.label}, {r.processes} process{'es' if r.processes > 1 else ''}")
+        print(f"  whole turns/s        {t.rate:8,.0f}   ratio to bare {t.rate / ref:.3f}")
+        print(f"  acknowledged/s       {r.acks.rate:8,.0f}   ratio to bare {r.acks.rate / ref:.3f}")
+        print(f"  ack latency          p50 {ms(pct(lat, 0.5))}   p99 {ms(pct(lat, 0.99))}")
+        print(f"  turn latency         p50 {ms(t.p50)}   p99 {ms(t.p99)}  (request to reply)")
+        per_turn = 1000 / max(1, t.received)
+        print(f"  CPU per turn         gateway {r.cpu * per_turn:5.2f} ms   "
+              f"(of which system {r.kernel * per_turn:4.2f} ms)   "
+              f"redis {r.redis_cpu * per_turn:5.2f} ms")  # fmt: skip
+        errors = ", ".join(f"{k}: {v}" for k, v in r.acks.errors.items()) or "none"
+        print(f"  ack errors           {errors}")
+        print(f"  replies              {t.summary}")
+        conv = args.conversations
+        print(f"  redis after the run  {r.redis_bytes / conv:,.0f} bytes and "
+              f"{r.redis_keys / conv:.1f} keys per conversation "
+              f"({args.messages // conv} messages each: "
+              f"{r.redis_bytes / args.messages:,.0f} bytes per message)")  # fmt: skip
+        if base is not None and r is not base and base.turns.rate:
+            print(f"  vs before            x{t.rate / base.turns.rate:.2f} whole turns/s, "
+                  f"x{base.cpu / max(r.cpu, 1e-9):.2f} less gateway CPU per turn")  # fmt: skip
+        if one is not None and r.label == one.label and r is not one and one.turns.rate:
+            print(f"  vs 1 process         x{t.rate / one.turns.rate:.2f} whole turns/s")
+        ok = ok and t.ok and len(r.acks.ack) == args.messages
+    print("\nresult: OK" if ok else "\nresult: PROBLEMS (see above)")
+    return 0 if ok else 1
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--messages", type=int, default=20000)
+    p.add_argument("--messages", type=int, default=4000)
     p.add_argument("--conversations", type=int, default=200)
     p.add_argument("--concurrency", type=int, default=64)
+    p.add_argument("--rate", type=float, default=0.0, help="offered msg/s (default: unpaced)")
+    p.add_argument("--processes", default="1,2", help="process counts to measure (default 1,2)")
+    p.add_argument("--spread", choices=["reuseport", "ports"], default="reuseport",
+                   help="reuseport: frontdesk run --processes N on one port (default); "
+                        "ports: N frontdesk run on their own ports, round-robin")  # fmt: skip
     p.add_argument(
-        "--rate", type=float, default=0.0, help="offered messages/s (default: as fast as acked)"
+        "--turn-slots", type=int, default=0, help="workers.turn_slots (default: as configured)"
     )
-    p.add_argument(
-        "--processes", type=int, default=1, help="gateway processes sharing one Redis (default 1)"
-    )
-    p.add_argument("--url", help="base URL of a running gateway (default: start one here)")
-    p.add_argument("--secret", help="channels.api.secret of the running gateway")
-    p.add_argument("--callback-port", type=int, help="port of that gateway's callback_url")
+    p.add_argument("--before", type=Path, help="also run 1 process from this checkout, first")
+    p.add_argument("--before-env", action="append", default=[], metavar="NAME=VALUE",
+                   help="environment of the --before run")  # fmt: skip
+    p.add_argument("--bot", choices=["example", "echo"], default="example")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
     p.add_argument("--reply-timeout", type=float, default=600.0, help="seconds for all replies")
     p.add_argument("--reply-stall", type=float, default=75.0, help="> workers.reclaim_idle")
     p.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    p.add_argument("--secret", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.serve_bare is not None:
         serve_bare(args.serve_bare, args.secret)
         return 0
-    if args.url and not (args.secret and args.callback_port):
-        p.error("--url needs --secret and --callback-port")
-    if min(args.messages, args.conversations, args.concurrency) < 1:
-        p.error("--messages, --conversations and --concurrency must be positive")
+    args.processes = [int(x) for x in str(args.processes).split(",") if x.strip()]
+    if min(args.messages, args.conversations, args.concurrency, *args.processes) < 1:
+        p.error("--messages, --conversations, --concurrency and --processes must be positive")
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     procs: Procs = []

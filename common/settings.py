@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import yaml
@@ -59,65 +59,88 @@ class ConfigError(Exception):
 
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
-Path_ = tuple[str | int, ...]
+_SCALARS = yaml.SafeLoader("")  # only its scalar constructors are used
+YamlPath = tuple[str | int, ...]
+Path_ = YamlPath
 
 
-class _Loader:
-    """Turns a composed YAML node tree into plain data, keeping each value's line."""
+@dataclass(slots=True)
+class Document:
+    """One YAML file as plain data, with the line of every value and mapping key."""
 
-    def __init__(self, file: str, env: dict[str, str]) -> None:
-        self.file = file
-        self.env = env
-        self.lines: dict[Path_, int] = {}
-        self.problems: list[ConfigProblem] = []
+    file: str
+    data: Any
+    lines: dict[YamlPath, int] = field(default_factory=dict)
 
-    def build(self, node: yaml.Node, path: Path_) -> Any:
-        self.lines.setdefault(path, node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode):
-            out: dict[str, Any] = {}
-            for key_node, value_node in node.value:
-                key = str(key_node.value)
-                if key in out:
-                    self._problem(key_node, f"{_dotted((*path, key))}: duplicate key")
-                self.lines[(*path, key)] = key_node.start_mark.line + 1
-                out[key] = self.build(value_node, (*path, key))
-            return out
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        assert isinstance(node, yaml.ScalarNode)
-        if node.tag == "tag:yaml.org,2002:str" and "${" in node.value:
-            return self._substitute(node, path)
-        return _SCALARS.construct_object(node, deep=True)
+    def line(self, path: YamlPath) -> int:
+        while path and path not in self.lines:
+            path = path[:-1]
+        return self.lines.get(path, 1)
 
-    def _substitute(self, node: yaml.ScalarNode, path: Path_) -> str:
+
+def read_document(
+    text: str, file: str, env: dict[str, str] | None = None, *, name_paths: bool = False
+) -> tuple[Document, list[ConfigProblem]]:
+    """Parse one YAML text, keeping each value's line (composed node marks); ``${VAR}`` and
+    ``${VAR:-default}`` in strings come from ``env`` (the environment by default). YAML syntax
+    errors, duplicate keys and unset variables are problems; with ``name_paths`` each problem
+    also names the dotted key it is about (``server.port: duplicate key``)."""
+    env = dict(os.environ) if env is None else env
+    problems: list[ConfigProblem] = []
+    doc = Document(file, None)
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        reason = getattr(exc, "problem", None) or str(exc)
+        return doc, [ConfigProblem(file, line, f"invalid YAML: {reason}")]
+
+    def problem(node: yaml.Node, path: YamlPath, message: str) -> None:
+        where = f"{_dotted(path)}: " if name_paths else ""
+        problems.append(ConfigProblem(file, node.start_mark.line + 1, where + message))
+
+    def substitute(node: yaml.ScalarNode, path: YamlPath) -> str:
         def replace(match: re.Match[str]) -> str:
             name, default = match.group(1), match.group(2)
-            if name in self.env:
-                return self.env[name]
+            if name in env:
+                return env[name]
             if default is not None:
                 return default
-            self._problem(
+            problem(
                 node,
-                f"{_dotted(path)}: environment variable {name} is not set "
+                path,
+                f"environment variable {name} is not set "
                 f"(write ${{{name}:-default}} to give a default)",
             )
             return ""
 
         return _ENV_REF.sub(replace, str(node.value))
 
-    def _problem(self, node: yaml.Node, message: str) -> None:
-        self.problems.append(ConfigProblem(self.file, node.start_mark.line + 1, message))
+    def build(node: yaml.Node, path: YamlPath) -> Any:
+        doc.lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            out: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                key = str(key_node.value)
+                if key in out:
+                    duplicate = "duplicate key" if name_paths else f"duplicate key {key}"
+                    problem(key_node, (*path, key), duplicate)
+                doc.lines[(*path, key)] = key_node.start_mark.line + 1
+                out[key] = build(value_node, (*path, key))
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [build(item, (*path, i)) for i, item in enumerate(node.value)]
+        assert isinstance(node, yaml.ScalarNode)
+        if node.tag == "tag:yaml.org,2002:str" and "${" in node.value:
+            return substitute(node, path)
+        return _SCALARS.construct_object(node, deep=True)
 
-    def line_of(self, path: Path_) -> int:
-        while path and path not in self.lines:
-            path = path[:-1]
-        return self.lines.get(path, 1)
+    doc.data = {} if root is None else build(root, ())
+    return doc, problems
 
 
-_SCALARS = yaml.SafeLoader("")  # only its scalar constructors are used
-
-
-def _dotted(path: Path_) -> str:
+def _dotted(path: YamlPath) -> str:
     return ".".join(str(p) for p in path) or "(top level)"
 
 
@@ -128,7 +151,12 @@ def _describe(error: Any) -> str:
     if kind == "model_type" or kind == "dict_type":
         return "expected a mapping of settings"
     value = error.get("input")
+    if isinstance(value, str):  # a URL's user:password (a Redis URL) is not echoed
+        value = _URL_CREDENTIALS.sub(r"\1***@", value)
     return f"{error['msg'].rstrip('.').lower()} (got {value!r})"
+
+
+_URL_CREDENTIALS = re.compile(r"(://)[^/@\s]*@")
 
 
 M = TypeVar("M", bound=Section)
@@ -138,18 +166,12 @@ def parse_model(text: str, file: str, model: type[M], env: dict[str, str] | None
     """Parse and validate settings text into ``model``; raise ConfigError listing every
     problem (YAML, unknown keys, bad values, missing environment variables, and each
     section's :meth:`Section.requirements`), sorted by line."""
-    loader = _Loader(file, dict(os.environ) if env is None else env)
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([ConfigProblem(file, line, f"invalid YAML: {problem}")]) from exc
-    data = {} if root is None else loader.build(root, ())
+    doc, problems = read_document(text, file, env, name_paths=True)
+    if problems and doc.data is None:
+        raise ConfigError(problems)  # not YAML
+    data = doc.data
     if not isinstance(data, dict):
         raise ConfigError([ConfigProblem(file, 1, "expected a mapping of settings at top level")])
-    problems = list(loader.problems)
     settings: M | None = None
     try:
         settings = model.model_validate(data)
@@ -157,12 +179,12 @@ def parse_model(text: str, file: str, model: type[M], env: dict[str, str] | None
         for error in exc.errors():
             loc: Path_ = tuple(error["loc"])
             problems.append(
-                ConfigProblem(file, loader.line_of(loc), f"{_dotted(loc)}: {_describe(error)}")
+                ConfigProblem(file, doc.line(loc), f"{_dotted(loc)}: {_describe(error)}")
             )
     # Cross-field requirements, checked on each section's own data so that they are reported
     # even when other settings are bad.
     for path, message in _requirements(model, data, ()):
-        problems.append(ConfigProblem(file, loader.line_of(path), f"{_dotted(path)}: {message}"))
+        problems.append(ConfigProblem(file, doc.line(path), f"{_dotted(path)}: {message}"))
     if problems:
         raise ConfigError(sorted(problems, key=lambda p: p.line))
     assert settings is not None
@@ -174,8 +196,8 @@ def _requirements(model: type[Section], raw: Any, path: Path_) -> list[tuple[Pat
     if not isinstance(raw, dict):
         return []
     found: list[tuple[Path_, str]] = []
-    for name, field in model.model_fields.items():
-        kind = field.annotation
+    for name, info in model.model_fields.items():
+        kind = info.annotation
         if isinstance(kind, type) and issubclass(kind, Section):
             found += _requirements(kind, raw.get(name, {}), (*path, name))
     if path:

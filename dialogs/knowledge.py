@@ -10,8 +10,8 @@ from typing import Any
 
 from common.settings import ConfigProblem
 from dialogs.expressions import ExpressionError, compile_text
-from dialogs.model import RESERVED_NAMES, ButtonSpec, Template
-from nlu.knowledge.base import KnowledgeBase, open_knowledge
+from dialogs.model import RESERVED_NAMES, Answers, ButtonSpec, Template
+from nlu.knowledge.base import open_knowledge
 from nlu.knowledge.entries import Entry
 from nlu.knowledge.generator import GeneratorSettings
 from nlu.knowledge.retrieval import Encoder
@@ -34,17 +34,6 @@ class KnowledgeSpec:
         if not ks.enabled:
             return None
         return cls(ks.folder(settings.dialogs.path), ks, use_encoder)
-
-
-@dataclass(frozen=True, slots=True)
-class Answers:
-    kb: KnowledgeBase
-    templates: dict[str, Template]
-    before_fallback: bool = True
-    generator: GeneratorSettings | None = None  # knowledge.generator: openai
-
-    def entry(self, ident: str) -> Entry | None:
-        return self.kb.entries.get(ident)
 
 
 def load_answers(

@@ -1,9 +1,8 @@
 """Read a directory of dialog YAML into a frozen, validated ``Bot`` (or every problem found).
 
 Every ``*.yml`` / ``*.yaml`` file directly in the directory is read (subdirectories such as
-``tests/`` are not); ``${VAR}`` / ``${VAR:-default}`` in strings come from the environment, as
-in ``config.yml``. Each value keeps its line (composed YAML node marks, as ``common.settings``
-does), so ``dialogs.schema`` can report ``file:line: message``.
+``tests/`` are not) as a :class:`~common.settings.Document`, then compiled: the sections by
+``dialogs.schema``, the flows by ``dialogs.steps``, the knowledge base by ``dialogs.knowledge``.
 """
 
 from __future__ import annotations
@@ -12,97 +11,16 @@ import dataclasses
 import glob
 import hashlib
 import os
-import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import yaml
-
-from common.settings import ConfigProblem
-from dialogs.model import Bot
-
-if TYPE_CHECKING:
-    from dialogs.knowledge import KnowledgeSpec
-
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
-_SCALARS = yaml.SafeLoader("")  # only its scalar constructors are used
-YamlPath = tuple[str | int, ...]
-
-
-@dataclass(slots=True)
-class Document:
-    """One YAML file as plain data, with the line of every value and mapping key."""
-
-    file: str
-    data: Any
-    lines: dict[YamlPath, int] = field(default_factory=dict)
-
-    def line(self, path: YamlPath) -> int:
-        while path and path not in self.lines:
-            path = path[:-1]
-        return self.lines.get(path, 1)
-
-
-def read_document(
-    text: str, file: str, env: dict[str, str] | None = None
-) -> tuple[Document, list[ConfigProblem]]:
-    """Parse one YAML text; YAML syntax errors and unset variables are problems."""
-    env = dict(os.environ) if env is None else env
-    problems: list[ConfigProblem] = []
-    doc = Document(file, None)
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        problem = getattr(exc, "problem", None) or str(exc)
-        return doc, [ConfigProblem(file, line, f"invalid YAML: {problem}")]
-
-    def build(node: yaml.Node, path: YamlPath) -> Any:
-        doc.lines.setdefault(path, node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode):
-            out: dict[str, Any] = {}
-            for key_node, value_node in node.value:
-                key = str(key_node.value)
-                if key in out:
-                    problems.append(
-                        ConfigProblem(file, key_node.start_mark.line + 1, f"duplicate key {key}")
-                    )
-                doc.lines[(*path, key)] = key_node.start_mark.line + 1
-                out[key] = build(value_node, (*path, key))
-            return out
-        if isinstance(node, yaml.SequenceNode):
-            return [build(item, (*path, i)) for i, item in enumerate(node.value)]
-        assert isinstance(node, yaml.ScalarNode)
-        if node.tag == "tag:yaml.org,2002:str" and "${" in node.value:
-            return _substitute(node, env, file, problems)
-        return _SCALARS.construct_object(node, deep=True)
-
-    doc.data = {} if root is None else build(root, ())
-    return doc, problems
-
-
-def _substitute(
-    node: yaml.ScalarNode, env: dict[str, str], file: str, problems: list[ConfigProblem]
-) -> str:
-    def replace(match: re.Match[str]) -> str:
-        name, default = match.group(1), match.group(2)
-        if name in env:
-            return env[name]
-        if default is not None:
-            return default
-        problems.append(
-            ConfigProblem(
-                file,
-                node.start_mark.line + 1,
-                f"environment variable {name} is not set (write ${{{name}:-default}})",
-            )
-        )
-        return ""
-
-    return _ENV_REF.sub(replace, str(node.value))
+from common.settings import ConfigProblem, Document, read_document
+from dialogs.knowledge import KnowledgeSpec, load_answers
+from dialogs.model import Bot, Escalation, Flow
+from dialogs.schema import Compiler, Vocabulary, as_list, nlu_vocabulary
+from dialogs.steps import FlowCompiler, check_flows
 
 
 def dialog_files(path: str | Path) -> list[Path]:
@@ -136,8 +54,6 @@ def load_bot(
     """Read and validate the dialog directory ``path``; check intents and entities against the
     Rasa-format NLU files ``nlu_data`` when given, and load the knowledge base when given.
     ``bot`` is None when there are problems."""
-    from dialogs.schema import compile_bot, nlu_vocabulary
-
     root = Path(path)
     if not root.exists():
         return LoadResult(None, [ConfigProblem(str(root), 1, "no such dialog directory")])
@@ -164,8 +80,6 @@ def load_bot(
     bot, found = compile_bot(documents, vocabulary, version=digest.hexdigest()[:12])
     problems.extend(found)
     if knowledge is not None:
-        from dialogs.knowledge import load_answers
-
         answers, found = load_answers(knowledge, bot.slots if bot is not None else None)
         problems.extend(found)
         if bot is not None and answers is not None:
@@ -173,3 +87,55 @@ def load_bot(
             bot = dataclasses.replace(bot, knowledge=answers, version=version)
     problems.sort(key=lambda p: (p.file, p.line))
     return LoadResult(None if problems else bot, problems)
+
+
+def compile_bot(
+    documents: list[Document], vocabulary: Vocabulary | None, version: str = ""
+) -> tuple[Bot | None, list[ConfigProblem]]:
+    c = Compiler(documents, vocabulary)
+    c.collect()
+    c.compile_slots()
+    c.compile_templates()
+    c.compile_actions()
+    c.flow_names = set(c.items["flows"])
+    settings: dict[str, Any] = {}
+    if "bot" in c.items["bot"]:
+        doc, path = c.items["bot"]["bot"]
+        allowed = ("fallback_limit", "cancel_words", "max_interruptions", "suggest_min_confidence")
+        settings = c.mapping(doc, path, allowed, "bot") or {}
+        for key in ("fallback_limit", "max_interruptions"):
+            value = settings.get(key, 1)
+            if not isinstance(value, int) or value < 1:
+                c.problem(doc, (*path, key), f"{key}: expected a whole number ≥ 1")
+                settings.pop(key, None)
+    escalation = Escalation()
+    if "escalation" in c.items["escalation"]:
+        doc, path = c.items["escalation"]["escalation"]
+        escalation = c.escalation(doc, path, "escalation") or escalation
+    flows: dict[str, Flow] = {}
+    compiler = FlowCompiler(c)
+    for name, (doc, path) in c.items["flows"].items():
+        flow = compiler.flow(name, doc, path)
+        if flow is not None:
+            flows[name] = flow
+    check_flows(c, compiler, flows)
+    if c.problems:
+        return None, c.problems
+    cancel = settings.get("cancel_words", ["cancel", "stop", "never mind", "forget it"])
+    bot = Bot(
+        flows=flows,
+        templates=c.templates,
+        slots=c.slots,
+        actions=c.actions,
+        escalation=escalation,
+        fallback_limit=int(settings.get("fallback_limit", 2)),
+        cancel_words=frozenset(" ".join(str(w).lower().split()) for w in as_list(cancel)),
+        max_interruptions=int(settings.get("max_interruptions", 2)),
+        suggest_min_confidence=float(settings.get("suggest_min_confidence", 0.1)),
+        intent_flows=compiler.intent_flows,
+        button_flows=compiler.button_flows,
+        pattern_flows=tuple(compiler.pattern_flows),
+        event_flows=compiler.event_flows,
+        version=version,
+    )
+    return bot, []

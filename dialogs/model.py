@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dialogs.expressions import CompiledCondition, Text
-
-if TYPE_CHECKING:
-    from dialogs.knowledge import Answers
+from nlu.knowledge.base import KnowledgeBase
+from nlu.knowledge.entries import Entry
+from nlu.knowledge.generator import GeneratorSettings
 
 # Variables every template and condition can read besides the slots.
 RESERVED_NAMES = frozenset(
@@ -45,7 +45,7 @@ class Choice:
 
 
 @dataclass(frozen=True, slots=True)
-class Action:
+class HttpAction:
     """An HTTP call to the business's backend."""
 
     name: str
@@ -105,7 +105,7 @@ class Jump:
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    action: Action
+    action: HttpAction
     error_pc: int | None  # first step of on_error; None: go on with the next step
     label: str
 
@@ -166,7 +166,7 @@ class Bot:
     flows: dict[str, Flow]
     templates: dict[str, Template]
     slots: dict[str, Any]  # name -> initial value
-    actions: dict[str, Action]
+    actions: dict[str, HttpAction]
     escalation: Escalation
     fallback_limit: int = 2
     cancel_words: frozenset[str] = frozenset({"cancel", "stop"})
@@ -261,3 +261,16 @@ def _feedback(value: Any) -> tuple[str, str] | None:
     if isinstance(value, list) and len(value) == 2:
         return str(value[0]), str(value[1])
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class Answers:
+    """The knowledge base compiled for the engine (dialogs/knowledge.py builds it)."""
+
+    kb: KnowledgeBase
+    templates: dict[str, Template]
+    before_fallback: bool = True
+    generator: GeneratorSettings | None = None  # knowledge.generator: openai
+
+    def entry(self, ident: str) -> Entry | None:
+        return self.kb.entries.get(ident)

@@ -16,16 +16,13 @@ from typing import Any
 
 import yaml
 
-from common.settings import ConfigProblem
+from common.settings import ConfigProblem, Document, YamlPath
 from dialogs.expressions import ExpressionError, compile_condition, compile_text
-from dialogs.loader import Document, YamlPath
 from dialogs.model import (
     RESERVED_NAMES,
-    Action,
-    Bot,
     ButtonSpec,
     Escalation,
-    Flow,
+    HttpAction,
     Template,
 )
 
@@ -99,7 +96,7 @@ class Compiler:
         self.items: dict[str, dict[str, tuple[Document, YamlPath]]] = {s: {} for s in SECTIONS}
         self.slots: dict[str, Any] = {}
         self.templates: dict[str, Template] = {}
-        self.actions: dict[str, Action] = {}
+        self.actions: dict[str, HttpAction] = {}
         self.flow_names: set[str] = set()
 
     # ---------------------------------------------------------------- helpers
@@ -299,7 +296,9 @@ class Compiler:
                 if self.slot(doc, (*path, "save", slot), slot):
                     save.append((slot, tuple(str(field_path).split("."))))
             if url is not None:
-                self.actions[name] = Action(name, url, method, float(timeout), body, tuple(save))
+                self.actions[name] = HttpAction(
+                    name, url, method, float(timeout), body, tuple(save)
+                )
 
     def body(self, doc: Document, path: YamlPath, value: Any) -> Any:
         if isinstance(value, str):
@@ -317,14 +316,14 @@ class Compiler:
             return None
         keywords = None
         if words := spec.get("keywords"):
-            keywords = keyword_pattern([str(w) for w in _as_list(words)])
+            keywords = keyword_pattern([str(w) for w in as_list(words)])
         sentiment = spec.get("sentiment_below")
         if sentiment is not None and (
             not isinstance(sentiment, int | float) or not -1 <= sentiment <= 1
         ):
             self.problem(doc, (*path, "sentiment_below"), "sentiment_below: expected -1 … 1")
             sentiment = None
-        intents = [str(i) for i in _as_list(spec.get("intents"))]
+        intents = [str(i) for i in as_list(spec.get("intents"))]
         for i, name in enumerate(intents):
             self.intent(doc, (*path, "intents", i), name)
         when = []
@@ -352,61 +351,7 @@ def keyword_pattern(words: list[str]) -> re.Pattern[str]:
     return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
 
 
-def _as_list(value: Any) -> list[Any]:
+def as_list(value: Any) -> list[Any]:
     if value is None:
         return []
     return value if isinstance(value, list) else [value]
-
-
-def compile_bot(
-    documents: list[Document], vocabulary: Vocabulary | None, version: str = ""
-) -> tuple[Bot | None, list[ConfigProblem]]:
-    from dialogs.steps import FlowCompiler, check_flows
-
-    c = Compiler(documents, vocabulary)
-    c.collect()
-    c.compile_slots()
-    c.compile_templates()
-    c.compile_actions()
-    c.flow_names = set(c.items["flows"])
-    settings: dict[str, Any] = {}
-    if "bot" in c.items["bot"]:
-        doc, path = c.items["bot"]["bot"]
-        allowed = ("fallback_limit", "cancel_words", "max_interruptions", "suggest_min_confidence")
-        settings = c.mapping(doc, path, allowed, "bot") or {}
-        for key in ("fallback_limit", "max_interruptions"):
-            value = settings.get(key, 1)
-            if not isinstance(value, int) or value < 1:
-                c.problem(doc, (*path, key), f"{key}: expected a whole number ≥ 1")
-                settings.pop(key, None)
-    escalation = Escalation()
-    if "escalation" in c.items["escalation"]:
-        doc, path = c.items["escalation"]["escalation"]
-        escalation = c.escalation(doc, path, "escalation") or escalation
-    flows: dict[str, Flow] = {}
-    compiler = FlowCompiler(c)
-    for name, (doc, path) in c.items["flows"].items():
-        flow = compiler.flow(name, doc, path)
-        if flow is not None:
-            flows[name] = flow
-    check_flows(c, compiler, flows)
-    if c.problems:
-        return None, c.problems
-    cancel = settings.get("cancel_words", ["cancel", "stop", "never mind", "forget it"])
-    bot = Bot(
-        flows=flows,
-        templates=c.templates,
-        slots=c.slots,
-        actions=c.actions,
-        escalation=escalation,
-        fallback_limit=int(settings.get("fallback_limit", 2)),
-        cancel_words=frozenset(" ".join(str(w).lower().split()) for w in _as_list(cancel)),
-        max_interruptions=int(settings.get("max_interruptions", 2)),
-        suggest_min_confidence=float(settings.get("suggest_min_confidence", 0.1)),
-        intent_flows=compiler.intent_flows,
-        button_flows=compiler.button_flows,
-        pattern_flows=tuple(compiler.pattern_flows),
-        event_flows=compiler.event_flows,
-        version=version,
-    )
-    return bot, []

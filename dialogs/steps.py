@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from dialogs.loader import Document, YamlPath
+from common.settings import Document, YamlPath
 from dialogs.model import (
     Ask,
     Branch,
@@ -30,10 +30,7 @@ from dialogs.model import (
     StartFlow,
     Template,
 )
-from dialogs.schema import EVENTS, keyword_pattern
-
-if TYPE_CHECKING:
-    from dialogs.schema import Compiler
+from dialogs.schema import EVENTS, Compiler, keyword_pattern
 
 STEP_KEYS: dict[str, tuple[str, ...]] = {
     "say": (),

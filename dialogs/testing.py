@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from common.messages import ConversationRef, CustomerMessage, CustomerRef
+from common.settings import Document, read_document
 from dialogs.base import Handoff, Reply, SystemEvent, TurnContext
-from dialogs.loader import Document, read_document
 from dialogs.runner import DialogRunner
 
 STEP_KINDS = ("user", "press", "bot", "buttons", "handoff", "event", "slots")

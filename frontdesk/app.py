@@ -11,6 +11,7 @@ from contextlib import AsyncExitStack
 
 from aiohttp import web
 
+import console
 from channels import registry
 from channels.base import Channel, Host
 from dialogs.base import Dialog
@@ -107,4 +108,19 @@ def create_app(
 
     app.cleanup_ctx.append(lifecycle)
     http.mount(app, gateway)
+    console.mount(app, gateway, console_wiring(settings))
     return app
+
+
+def console_wiring(settings: Settings) -> console.Wiring:
+    """What the admin console reads of the configuration, and the review inbox's apply."""
+    from frontdesk.commands.review import apply_for_console
+
+    return console.Wiring(
+        settings=settings.console,
+        public_url=settings.server.public_url,
+        retention=settings.store.transcript_retention,
+        business_hours=settings.handoff.business_hours,
+        note_prefix=settings.handoff.note_prefix,
+        apply_labels=apply_for_console(settings),
+    )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -13,6 +15,7 @@ from aiohttp import web
 
 from common.logging import configure_logging
 from common.settings import ConfigError
+from frontdesk.commands import shared_store_missing
 from frontdesk.config import DEFAULT_CONFIG, Settings, load_cli_settings
 
 
@@ -21,11 +24,55 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings = load_cli_settings(args.config)
     configure_logging(settings.log.level, settings.log.format)
-    app = create_app(settings)
     host = args.host or settings.server.host
     port = args.port if args.port is not None else settings.server.port
-    web.run_app(app, host=host, port=port, print=None, shutdown_timeout=5.0)
+    if args.processes > 1:
+        return _run_processes(args, settings, host, port)
+    app = create_app(settings)
+    try:
+        web.run_app(
+            app,
+            host=host,
+            port=port,
+            print=None,
+            shutdown_timeout=5.0,
+            reuse_port=args.reuse_port,
+            loop=event_loop(),
+        )
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+        reason = "the port is taken (another frontdesk run?); pick one with --port or server.port"
+        raise OSError(exc.errno, f"cannot listen on {host}:{port}: {reason}") from exc
     return 0
+
+
+def event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop when it is installed (a third less CPU per turn, docs/architecture.md), unless
+    ``FRONTDESK_EVENT_LOOP=asyncio`` asks for the standard loop."""
+    if os.environ.get("FRONTDESK_EVENT_LOOP", "uvloop") != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
+def _run_processes(args: argparse.Namespace, settings: Settings, host: str, port: int) -> int:
+    from frontdesk.commands.processes import child_command, supervise
+
+    if settings.store.url.startswith("memory:"):
+        print("frontdesk run: --processes needs a shared store (store.url: redis://...): "
+              "each process would have its own memory store", file=sys.stderr)  # fmt: skip
+        return 1
+    if port == 0:
+        print("frontdesk run: --processes needs a fixed port (they all listen on it)",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    grace = settings.workers.shutdown_grace + 10.0
+    return supervise(child_command(args.config, host, port), args.processes, grace)
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
@@ -95,15 +142,6 @@ async def _dlq(settings: Settings, action: str, letter_id: str | None) -> int:
         await store.close()
 
 
-def shared_store_missing(settings: Settings, what: str) -> bool:
-    """True (and says why) when ``store.url`` is in-process, so ``what`` cannot be reached
-    from another command."""
-    if not settings.store.url.startswith("memory://"):
-        return False
-    print(f"store.url is memory://: {what} live only inside the running process", file=sys.stderr)
-    return True
-
-
 def cmd_dlq(args: argparse.Namespace) -> int:
     settings = load_cli_settings(args.config)
     if shared_store_missing(settings, "dead letters"):
@@ -123,6 +161,14 @@ def build_parser() -> argparse.ArgumentParser:
     run = command("run", "serve webhooks and run workers in one process")
     run.add_argument("--host", help="override server.host")
     run.add_argument("--port", type=int, help="override server.port")
+    run.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="gateway processes sharing the port (SO_REUSEPORT) and the Redis store; "
+        "one per core uses a whole host (default 1)",
+    )
+    run.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     run.set_defaults(func=cmd_run)
 
     chat_cmd = command("chat", "talk to the bot in the terminal through the real pipeline")
@@ -162,6 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_privacy_commands(sub)
     add_kb_commands(sub)
     add_review_commands(sub)
+    from console.cli import add_commands as add_console_commands
+
+    add_console_commands(sub, load_cli_settings)
     return parser
 
 
@@ -172,6 +221,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
+        return 1
+    except OSError as exc:  # a busy port, a missing file: one line, not a traceback
+        print(f"frontdesk {args.command}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     return code
 

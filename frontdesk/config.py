@@ -8,6 +8,7 @@ from pathlib import Path
 
 from channels.settings import ChannelSettings
 from common.settings import ConfigError, ConfigProblem, parse_model
+from console.settings import ConsoleSettings
 from dialogs.settings import DialogSettings
 from gateway.settings import GatewaySettings
 from nlu.settings import KnowledgeSettings, NluSettings
@@ -23,6 +24,7 @@ class Settings(GatewaySettings):
     nlu: NluSettings = NluSettings()
     dialogs: DialogSettings = DialogSettings()
     knowledge: KnowledgeSettings = KnowledgeSettings()
+    console: ConsoleSettings = ConsoleSettings()
 
 
 def parse_settings(text: str, file: str, env: dict[str, str] | None = None) -> Settings:

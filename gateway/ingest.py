@@ -14,7 +14,7 @@ from common.messages import InboundEvent, encode_event
 from gateway.metrics import Metrics
 from gateway.store import Store
 
-Outcome = Literal["accepted", "duplicate", "unrouted"]
+Admission = Literal["accepted", "duplicate", "unrouted"]
 # Finds the conversation an event belongs to when the adapter could not (an agent's reply in a
 # handoff card's thread); None drops the event.
 Resolver = Callable[[InboundEvent], Awaitable[InboundEvent | None]]
@@ -29,7 +29,7 @@ class Ingest:
         self.metrics = metrics
         self.dedup_ttl = dedup_ttl
 
-    async def accept(self, event: InboundEvent) -> Outcome:
+    async def accept(self, event: InboundEvent) -> Admission:
         if self.resolver is not None:
             resolved = await self.resolver(event)
             if resolved is None:
@@ -39,6 +39,6 @@ class Ingest:
         fresh = await self.store.enqueue(
             event.session_key, event.event_id, encode_event(event), self.dedup_ttl
         )
-        outcome: Outcome = "accepted" if fresh else "duplicate"
+        outcome: Admission = "accepted" if fresh else "duplicate"
         self.metrics.events_in.labels(event.conversation.channel, outcome).inc()
         return outcome

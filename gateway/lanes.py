@@ -3,9 +3,12 @@
 A runner takes tickets from its lane, locks the ticket's conversation, and hands the
 conversation's items to its handler one by one, oldest first, until the list is empty; the lock
 is released atomically only when the list is empty, and only then is the ticket acknowledged.
-Conversations are handled concurrently (up to ``concurrency``). Tickets that a dead process left
-unacknowledged are reclaimed after ``reclaim_idle`` seconds. ``stop()`` stops taking tickets and
-lets each held conversation finish its current item, then hands the rest back to the queue.
+Conversations are handled concurrently (up to ``concurrency``; a runner reads no more tickets
+than it has free slots, so the rest wait in the store, not in the process). Tickets are
+acknowledged in batches: one round trip for all those finished meanwhile. Tickets that a dead
+process left unacknowledged are reclaimed after ``reclaim_idle`` seconds. ``stop()`` stops taking
+tickets and lets each held conversation finish its current item, then hands the rest back.
+``busy`` and ``drain_ended`` let an observer (``Gateway.wait_idle``) see when work stops.
 
 An item whose handler fails (anything but a store outage or a lost lock) is tried again, up to
 ``max_attempts`` times counted in the store (so across processes); then it is moved to the
@@ -64,14 +67,26 @@ class LaneRunner:
         self.lease = lease
         self.reclaim_idle = reclaim_idle
         self.block = block
+        self.concurrency = concurrency
         self._slots = asyncio.Semaphore(concurrency)
+        self._acks: list[str] = []  # finished tickets, acknowledged by the next batch
+        self._ack_ready = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
+        # Set each time a conversation's drain ends (its ticket acknowledged or left pending):
+        # an observer clears it, checks whether the pipeline is idle, and waits on it again.
+        self.drain_ended = asyncio.Event()
         self._log = get_logger(lane=lane, consumer=consumer)
+
+    @property
+    def busy(self) -> bool:
+        """True while this runner is draining a conversation (a turn or send in flight)."""
+        return bool(self._tasks)
 
     # ------------------------------------------------------------------ loop
     async def run(self) -> None:
         reclaimer = asyncio.create_task(self._reclaim_loop())
+        acker = asyncio.create_task(self._ack_loop())
         try:
             while not self._stopping.is_set():
                 await self._slots.acquire()
@@ -88,12 +103,17 @@ class LaneRunner:
             reclaimer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reclaimer
+            acker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await acker
+            await self._flush_acks()
 
     async def _next_tickets(self) -> list[Ticket]:
         """Wait for tickets, or for ``stop()``: a shutdown does not wait out a blocking read.
         Tickets a cancelled read had already taken stay pending and are reclaimed."""
+        free = max(1, min(32, self.concurrency - len(self._tasks)))
         read = asyncio.create_task(
-            self.store.next_tickets(self.lane, self.consumer, count=32, block=self.block)
+            self.store.next_tickets(self.lane, self.consumer, count=free, block=self.block)
         )
         stopping = asyncio.create_task(self._stopping.wait())
         try:
@@ -102,8 +122,12 @@ class LaneRunner:
             stopping.cancel()
         if not read.done():
             read.cancel()
-            with contextlib.suppress(asyncio.CancelledError, StoreUnavailable):
+            try:
                 await read
+            except (asyncio.CancelledError, StoreUnavailable):
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise  # we are cancelled ourselves, not just the read: do not loop on
             return []
         return read.result()
 
@@ -122,6 +146,28 @@ class LaneRunner:
                 self.metrics.reclaimed.labels(self.lane).inc()
                 await self._spawn(ticket)
 
+    def _ack(self, ticket_id: str) -> None:
+        self._acks.append(ticket_id)
+        self._ack_ready.set()
+
+    async def _ack_loop(self) -> None:
+        """Acknowledge finished tickets in batches: while one batch is on its way, the next
+        gathers. A batch lost to a store outage leaves its tickets pending: reclaimed later,
+        they find their conversations empty (harmless)."""
+        while True:
+            await self._ack_ready.wait()
+            self._ack_ready.clear()
+            await self._flush_acks()
+
+    async def _flush_acks(self) -> None:
+        batch, self._acks = self._acks, []
+        if batch:
+            try:
+                await self.store.ack(self.lane, *batch)
+            except StoreUnavailable as exc:
+                self._log.warning("store_unavailable", error=str(exc), unacknowledged=len(batch))
+            self.drain_ended.set()  # the tickets are gone from the stream now
+
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
@@ -135,6 +181,7 @@ class LaneRunner:
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
         self._slots.release()
+        self.drain_ended.set()
 
     async def stop(self, grace: float) -> None:
         """Stop taking tickets; let held conversations finish their current item."""
@@ -145,6 +192,7 @@ class LaneRunner:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending)
+        await self._flush_acks()  # what the held conversations finished
 
     # ----------------------------------------------------------------- drain
     async def _drain(self, ticket: Ticket) -> None:
@@ -158,7 +206,7 @@ class LaneRunner:
                 # ticket stays pending and will be reclaimed. A reclaimed ticket is kept
                 # pending until its conversation can be locked.
                 if not ticket.reclaimed:
-                    await self.store.ack(self.lane, ticket.id)
+                    self._ack(ticket.id)
                 return
             if isinstance(claim, bytes):
                 renewer = asyncio.create_task(self._renew(key, token))
@@ -174,7 +222,7 @@ class LaneRunner:
                 # The process that died may have committed work for the next lane without
                 # posting its ticket: post one (a ticket for an empty list is harmless).
                 await self.store.post_ticket(self.follow_up, key)
-            await self.store.ack(self.lane, ticket.id)
+            self._ack(ticket.id)
         except StoreUnavailable as exc:
             # Leave the ticket pending: it is reclaimed once the store is back.
             log.warning("store_unavailable", error=str(exc))

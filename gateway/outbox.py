@@ -29,6 +29,7 @@ from tenacity import (
 from channels.base import AgentDesk, Channel, SendError
 from common.logging import get_logger
 from common.messages import CustomerReply, OutboundMessage, decode_outbound
+from common.retry import retrying
 from gateway.lanes import LockLost
 from gateway.metrics import Metrics
 from gateway.settings import OutboxSettings
@@ -120,48 +121,32 @@ class Outbox:
         """Run a hook after a send; its failure is logged and never makes us send again."""
         if self.hooks is None:
             return
-        delay = 0.1
-        deadline = time.monotonic() + min(10.0, self.settings.max_retry_after)
-        while True:
-            try:
-                if name == "sent":
-                    await self.hooks.sent(key, message, detail)
-                else:
-                    await self.hooks.failed(key, message, detail)
-                return
-            except StoreUnavailable:
-                if time.monotonic() > deadline:
-                    break
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
-            except Exception:
-                get_logger(conversation_id=key, message_key=message.key).exception(
-                    "send_hook_failed", hook=name
-                )
-                return
-        get_logger(conversation_id=key, message_key=message.key).error(
-            "send_hook_failed", hook=name, error="store unavailable"
-        )
+        hook = self.hooks.sent if name == "sent" else self.hooks.failed
+        log = get_logger(conversation_id=key, message_key=message.key)
+        give_up = min(10.0, self.settings.max_retry_after)
+        try:  # a store outage is waited out a while; anything else is logged at once
+            async for attempt in retrying(on=StoreUnavailable, first=0.1, most=2.0,
+                                          give_up_after=give_up):  # fmt: skip
+                with attempt:
+                    await hook(key, message, detail)
+        except StoreUnavailable:
+            log.error("send_hook_failed", hook=name, error="store unavailable")
+        except Exception:
+            log.exception("send_hook_failed", hook=name)
 
     async def _remember_sent(
         self, key: str, token: str, item: bytes, message_key: str
     ) -> bytes | None:
         """Record the send, waiting out a store outage: it is the only record that the
         message went out, and without it the message would be sent again."""
-        delay = 0.1
-        deadline = time.monotonic() + self.settings.max_retry_after
-        while True:
-            try:
+        give_up = self.settings.max_retry_after
+        async for attempt in retrying(on=StoreUnavailable, first=0.1, most=2.0,
+                                      give_up_after=give_up):  # fmt: skip
+            with attempt:
                 advance = await self.store.commit_sent(key, token, item, message_key, self.sent_ttl)
-            except StoreUnavailable:
-                if time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
-                continue
-            if not advance.ok:
-                raise LockLost(key)  # recorded as sent; the new owner will skip it
-            return advance.next
+        if not advance.ok:
+            raise LockLost(key)  # recorded as sent; the new owner will skip it
+        return advance.next
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import time
 import uuid
 
 from channels.base import Channel
@@ -27,6 +28,8 @@ from gateway.review import review_inbox
 from gateway.review.record import MARGIN_INTENT, ReviewRecorder
 from gateway.settings import GatewaySettings
 from gateway.store import LANES, Store, open_store
+from gateway.store.redis import RedisStore
+from gateway.store.repair import TicketRepair
 from gateway.worker import DEFAULT_HELP_TEXT, TurnWorker
 
 
@@ -111,7 +114,7 @@ class Gateway:
                 handler=self.worker.handle if lane == "turns" else self.outbox.handle,
                 metrics=self.metrics,
                 consumer=self.consumer,
-                concurrency=w.concurrency,
+                concurrency=min(w.concurrency, w.turn_slots) if lane == "turns" else w.concurrency,
                 lease=w.lease,
                 reclaim_idle=w.reclaim_idle,
                 max_attempts=w.max_attempts,
@@ -121,6 +124,12 @@ class Gateway:
         ]
         self._tasks: list[asyncio.Task[None]] = []
         self.sweeper = retention_sweeper(self.store, settings.store.transcript_retention)
+        # After a Redis failover, tickets lost with the old primary are posted again.
+        self.repair = (
+            TicketRepair(self.store, delay=w.reclaim_idle)
+            if isinstance(self.store, RedisStore)
+            else None
+        )
 
     async def start(self, *, workers: bool = True) -> None:
         for channel in self.adapters():
@@ -131,6 +140,8 @@ class Gateway:
                 self._tasks.append(asyncio.create_task(self.handoff.ticker.run()))
             if self.sweeper is not None:
                 self._tasks.append(asyncio.create_task(self.sweeper.run()))
+            if self.repair is not None:
+                self._tasks.append(asyncio.create_task(self.repair.run()))
 
     async def stop(self) -> None:
         """Stop taking work, finish what is held, then close channels and the store."""
@@ -139,6 +150,8 @@ class Gateway:
             self.handoff.ticker.stop()
         if self.sweeper is not None:
             self.sweeper.stop()
+        if self.repair is not None:
+            self.repair.stop()
         await asyncio.gather(*(r.stop(grace) for r in self.runners))
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
@@ -153,6 +166,36 @@ class Gateway:
         for channel in self.channels.values():
             unique.setdefault(id(channel), channel)
         return list(unique.values())
+
+    async def idle(self) -> bool:
+        """True when the pipeline has nothing left to do: no conversation being drained here,
+        and no work ticket waiting or in progress in any lane, so in no process sharing the
+        store either (a turn's commit posts its sends ticket before its own is acknowledged,
+        so work in flight always holds a ticket). A timer that comes due later (a handoff
+        re-announce, a retention sweep) is not work yet."""
+        if any(runner.busy for runner in self.runners):
+            return False
+        for lane in LANES:
+            if await self.store.depth(lane):
+                return False
+        return not any(runner.busy for runner in self.runners)
+
+    async def wait_idle(self, timeout: float) -> bool:
+        """Wait until ``idle()``; False if it is not within ``timeout`` seconds. Woken by each
+        drain that ends here; work that another process holds is looked at every 50 ms."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for runner in self.runners:
+                runner.drain_ended.clear()
+            if await self.idle():
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            ended = [asyncio.create_task(r.drain_ended.wait()) for r in self.runners]
+            await asyncio.wait(ended, timeout=min(remaining, 0.05), return_when="FIRST_COMPLETED")
+            for task in ended:
+                task.cancel()
 
     async def refresh_gauges(self) -> None:
         for lane in LANES:

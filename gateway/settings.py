@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from common.redisconn import parse_redis_url
 from common.settings import Section, parse_duration
 
 
@@ -25,6 +26,14 @@ class StoreSettings(Section):
     # How long anything about a customer is kept (docs/privacy.md): session, transcript,
     # dedup ids, handoff records, dead letters and the web chat log never outlive it.
     transcript_retention: float = Field(default=90 * 24 * 3600, gt=0, description="seconds")
+
+    @field_validator("url")
+    @classmethod
+    def _known_url(cls, value: str) -> str:
+        """memory://, or a Redis URL (one server, cluster, Sentinel: common/redisconn.py)."""
+        if not value.startswith("memory://"):
+            parse_redis_url(value)  # a ValueError naming what is wrong (password masked)
+        return value
 
     @field_validator("transcript_retention", mode="before")
     @classmethod
@@ -47,6 +56,10 @@ class StoreSettings(Section):
 
 class WorkerSettings(Section):
     concurrency: int = Field(default=64, ge=1, description="conversations handled at once")
+    # Admission control: turns are CPU work on the event loop that also answers webhooks; a
+    # process takes only this many conversations' turns at once (capped by concurrency), the
+    # rest wait in Redis, so accepting a webhook does not queue behind dozens of turns.
+    turn_slots: int = Field(default=16, ge=1, description="turns computed at once per process")
     lease: float = Field(default=15.0, gt=0, description="seconds a conversation lock lives")
     reclaim_idle: float = Field(
         default=30.0, gt=0, description="seconds before work of a dead process is reclaimed"

@@ -11,7 +11,8 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 from channels.base import Capabilities, plain
 from common.logging import get_logger
@@ -26,6 +27,7 @@ from common.messages import (
     encode_outbound,
 )
 from dialogs.base import Dialog, Reply, SystemEvent, TurnContext
+from gateway.handoff.records import record_json
 from gateway.lanes import LockLost
 from gateway.limits import SLOW_DOWN_TEXT, SenderLimits, Verdict
 from gateway.metrics import Metrics
@@ -46,6 +48,26 @@ if TYPE_CHECKING:
     from gateway.handoff.records import StatsRecord
 
 Records = list["StatsRecord"]
+
+
+@dataclass(frozen=True, slots=True)
+class CommittedTurn:
+    """What a committed turn did, for an observer (the admin console's per-day figures)."""
+
+    key: str
+    event: InboundEvent
+    before: Session | None  # None: the conversation's first turn
+    after: Session
+    outbound: tuple[OutboundMessage, ...]
+    records: tuple[dict[str, Any], ...]  # the handoff's statistics records, as JSON objects
+    understood: Mapping[str, Any] | None  # the dialog's debug (intent, confidence, knowledge)
+    at: float
+
+
+class TurnObserver(Protocol):
+    async def observe(self, turn: CommittedTurn) -> None:
+        """Called after each committed turn; it must not raise."""
+
 
 FALLBACK_TEXT = "Sorry, something went wrong on our side. Please try again in a moment."
 NO_AGENTS_TEXT = (
@@ -91,7 +113,9 @@ class TurnWorker:
         review: ReviewRecorder | None = None,
         limits: SenderLimits | None = None,
         capabilities: Mapping[str, Capabilities] | None = None,
+        observer: TurnObserver | None = None,
     ) -> None:
+        self.observer = observer
         self.capabilities = dict(capabilities or {})  # by conversation channel
         self.limits = limits
         self.desk = desk
@@ -107,18 +131,19 @@ class TurnWorker:
         """One turn; returns the conversation's next event, or None when the commit found
         the inbox empty and released the conversation."""
         event = decode_event(item)
-        stored = await self.store.load_session(key)
+        stored = await self.store.load_session(key, token)
         now = time.time()
         session = decode_session(stored.data) if stored else Session(key=key, created_at=now)
         outcome = "ok"
         before = session
         records: Records = []
+        understood: Mapping[str, Any] | None = None  # the dialog's debug, for the observer
         verdict: Verdict = "ok"
         try:
             if self.limits is not None:
                 session, verdict = self.limits.check(session, event)
             if verdict == "ok":
-                session, outbound, records = await self._turn(session, event)
+                session, outbound, records, understood = await self._turn(session, event)
             else:
                 outbound = self._slow_down(session, event) if verdict == "warn" else []
         except Exception:
@@ -144,6 +169,14 @@ class TurnWorker:
         advance = await self.store.commit_turn(key, token, item, commit)
         if not advance.ok:
             raise LockLost(key)
+        if self.observer is not None:
+            logged = tuple(record_json(r) for r in records)
+            turn = CommittedTurn(key, event, before if stored else None, session,
+                                 tuple(outbound), logged, understood, now)  # fmt: skip
+            try:
+                await self.observer.observe(turn)
+            except Exception:  # the figures must never fail a committed turn
+                get_logger(conversation_id=key).exception("turn_observer_failed")
         if self.desk is not None:
             await self.desk.after_commit(key, previous, session, records)
         if verdict != "ok":
@@ -157,12 +190,12 @@ class TurnWorker:
         self, session: Session, event: InboundEvent
     ) -> tuple[Session, list[OutboundMessage]]:
         """The session after ``event`` and the messages to send."""
-        session, outbound, _ = await self._turn(session, event)
+        session, outbound, _, _ = await self._turn(session, event)
         return session, outbound
 
     async def _turn(
         self, session: Session, event: InboundEvent
-    ) -> tuple[Session, list[OutboundMessage], Records]:
+    ) -> tuple[Session, list[OutboundMessage], Records, Mapping[str, Any] | None]:
         """Route by ownership: the bot answers its own conversations; while queued or with an
         agent, the customer's messages go to the agents' thread (the handoff desk), never to
         the bot. The desk reads the store (transcript, card threads); the dialog does not."""
@@ -171,6 +204,7 @@ class TurnWorker:
             session = session.seen_on(channel, event.customer.display_name)
         outbound: list[OutboundMessage] = []
         records: Records = []
+        understood: Mapping[str, Any] | None = None
         desk = self.desk
         if isinstance(event, CustomerMessage) and not event.edited:
             session = session.replace(
@@ -184,7 +218,7 @@ class TurnWorker:
                 session, outbound, records = await self._desk(rating, message.event_id)
             elif session.owner == "bot":
                 session = rating.session if rating is not None else session
-                session, outbound, records = await self._respond(session, message)
+                session, outbound, records, understood = await self._respond(session, message)
             elif desk is not None:
                 session, outbound, records = await self._desk(
                     desk.customer_message(session, message), message.event_id
@@ -198,7 +232,7 @@ class TurnWorker:
         # An opted-out customer gets nothing more on that channel, whoever speaks.
         outbound = [m for m in outbound if m.conversation.channel not in session.opted_out]
         session = self._remember_options(session, outbound)
-        return session, [self._with_window(session, m) for m in outbound], records
+        return session, [self._with_window(session, m) for m in outbound], records, understood
 
     async def _desk(
         self, turn: DeskTurn, event_id: str
@@ -233,7 +267,7 @@ class TurnWorker:
 
     async def _respond(
         self, session: Session, event: CustomerMessage
-    ) -> tuple[Session, list[OutboundMessage], Records]:
+    ) -> tuple[Session, list[OutboundMessage], Records, Mapping[str, Any]]:
         context = TurnContext(
             channel=event.conversation.channel,
             customer_name=event.customer.display_name,
@@ -253,7 +287,7 @@ class TurnWorker:
             )
             kept = [r for r in outcome.replies if not r.handoff_notice]  # "please hold on"
             said = [*kept, Reply(text=NO_AGENTS_TEXT)]
-            return session, replies_for(event, said), []
+            return session, replies_for(event, said), [], outcome.debug
         if outcome.handoff is not None and self.desk is not None:
             handoff = outcome.handoff
             requested = HandoffState(
@@ -275,8 +309,8 @@ class TurnWorker:
             notice = " ".join(r.text for r in outcome.replies if r.handoff_notice)
             replies = customer_replies(event, said)
             turn = await self.desk.start(session.key, session, event, replies, notice=notice)
-            return turn.session, [*replies, *turn.outbound], turn.records
-        return session, replies_for(event, outcome.replies), []
+            return turn.session, [*replies, *turn.outbound], turn.records, outcome.debug
+        return session, replies_for(event, outcome.replies), [], outcome.debug
 
     def _slow_down(self, session: Session, event: InboundEvent) -> list[OutboundMessage]:
         """The one reply a sender over the rate limit gets (not where they opted out)."""

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+from sklearn.metrics import precision_recall_fscore_support  # type: ignore[import-untyped]
 
 from nlu.data import OUT_OF_SCOPE, NluData
 from nlu.model import BuiltinNlu, TrainOptions, train
@@ -118,16 +119,14 @@ def score(
     pairs = list(zip(truth, pred, strict=True))
     labels = sorted(set(truth))
     per_intent: dict[str, IntentFigures] = {}
-    for label in labels:
-        tp = sum(1 for t, p in pairs if t == label and p == label)
-        predicted_n = sum(1 for _, p in pairs if p == label)
-        support = sum(1 for t, _ in pairs if t == label)
-        precision = tp / predicted_n if predicted_n else 0.0
-        recall = tp / support if support else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per_intent[label] = IntentFigures(
-            precision=precision, recall=recall, f1=f1, support=support
+    if pairs:
+        figures = precision_recall_fscore_support(
+            list(truth), pred, labels=labels, average=None, zero_division=0.0
         )
+        for label, precision, recall, f1, support in zip(labels, *figures, strict=True):
+            per_intent[label] = IntentFigures(
+                precision=float(precision), recall=float(recall), f1=float(f1), support=int(support)
+            )
     in_scope = [(t, p) for t, p in pairs if t != OUT_OF_SCOPE]
     oos = [(t, p) for t, p in pairs if t == OUT_OF_SCOPE]
     confused = Counter((t, p) for t, p in pairs if t != p)

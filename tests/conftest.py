@@ -15,6 +15,7 @@ import redis
 from channels.api import sign
 from tests.support.fake_callback import FakeCallback, start_callback
 from tests.support.redis_server import RedisServer
+from tests.support.redis_topologies import Cluster, SentinelGroup
 
 # Hypothesis is imported while tests are collected: when its pytest plugin imports it only at the
 # end of a run that has no test importing it, CPython 3.11.7 can fail to compile it ("AST
@@ -40,6 +41,48 @@ def redis_url(redis_server: RedisServer) -> str:
     client.flushall()
     client.close()
     return redis_server.url
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """Three primaries and three replicas (``redis-cli --cluster create``), for the session."""
+    cluster = Cluster(tmp_path_factory.mktemp("cluster"))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def cluster_url(redis_cluster: Cluster) -> str:
+    redis_cluster.wait_healthy()
+    redis_cluster.flush()
+    return redis_cluster.url
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SentinelGroup]:
+    """A primary, a replica and three Sentinels, for the session."""
+    group = SentinelGroup(tmp_path_factory.mktemp("sentinel"))
+    try:
+        group.start()
+        yield group
+    finally:
+        group.stop()
+
+
+@pytest.fixture
+def sentinel_url(redis_sentinel: SentinelGroup) -> str:
+    redis_sentinel.flush()
+    return redis_sentinel.url
+
+
+@pytest.fixture(params=["single", "cluster", "sentinel"])
+def any_redis_url(request: pytest.FixtureRequest) -> str:
+    """The same test on one server, on Redis Cluster and on a Sentinel-managed primary."""
+    name = {"single": "redis_url", "cluster": "cluster_url", "sentinel": "sentinel_url"}
+    return str(request.getfixturevalue(name[request.param]))
 
 
 @pytest.fixture

@@ -41,6 +41,7 @@ from channels.telegram.polling import Poller
 from channels.telegram.render import PayloadMemory, keyboard, text_parts
 from common.logging import get_logger
 from common.messages import Attachment, CustomerReply, InboundEvent
+from common.retry import retrying
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 WEBHOOK_PATH = "/webhooks/telegram"
@@ -72,6 +73,10 @@ def make_bot(token: str, api_base_url: str, timeout: float = 15.0) -> tuple[Bot,
         await asyncio.gather(api.shutdown(), updates.shutdown())
 
     return bot, close
+
+
+class IdentityUnknown(Exception):
+    """getMe has not answered yet (retried with backoff)."""
 
 
 class TelegramChannel:
@@ -165,12 +170,11 @@ class TelegramChannel:
         return True
 
     async def _get_me_until_known(self) -> None:
-        delay = 1.0
-        while True:
-            await asyncio.sleep(delay)
-            if await self._get_me():
-                return
-            delay = min(delay * 2, 60.0)
+        await asyncio.sleep(1.0)  # start() has just failed once
+        async for attempt in retrying(on=IdentityUnknown, first=2.0, most=60.0):
+            with attempt:
+                if not await self._get_me():
+                    raise IdentityUnknown
 
     async def close(self) -> None:
         if self._identify is not None:

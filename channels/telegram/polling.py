@@ -24,6 +24,7 @@ from channels.telegram.errors import retry_after_seconds
 from channels.telegram.parse import ALLOWED_UPDATES, CHANNEL, BotIdentityUnknown
 from common.logging import get_logger
 from common.messages import InboundEvent
+from common.retry import retrying
 
 MAX_BACKOFF = 60.0
 R = TypeVar("R")
@@ -92,17 +93,17 @@ class Poller:
             await self.sink(event)
 
     async def _with_backoff(self, call: Callable[[], Awaitable[R]]) -> R:
-        """``call()`` until it succeeds: Telegram's flood wait, else exponential backoff."""
-        delay = 1.0
-        while True:
-            try:
+        """``call()`` until it succeeds: Telegram's flood wait, else exponential backoff.
+        (A group message waits while getMe is retried: BotIdentityUnknown.)"""
+
+        def flood_wait(exc: BaseException) -> float | None:
+            return retry_after_seconds(exc) if isinstance(exc, RetryAfter) else None
+
+        def log(exc: BaseException, wait: float) -> None:
+            if not isinstance(exc, RetryAfter | BotIdentityUnknown):  # network, store outage…
+                self._log.warning("telegram_polling_error", error=repr(exc), retry_in=wait)
+
+        async for attempt in retrying(first=1.0, most=MAX_BACKOFF, hint=flood_wait, on_retry=log):
+            with attempt:
                 return await call()
-            except RetryAfter as exc:
-                wait = retry_after_seconds(exc)
-            except BotIdentityUnknown:
-                wait = delay  # getMe is being retried; group messages wait for it
-            except Exception as exc:  # network, store outage, an update PTB cannot read
-                self._log.warning("telegram_polling_error", error=repr(exc), retry_in=delay)
-                wait = delay
-            await asyncio.sleep(wait)
-            delay = min(delay * 2, MAX_BACKOFF)
+        raise AssertionError("unreachable: retrying never stops without raising")

@@ -21,9 +21,9 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Callable
 from typing import Any, Protocol
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from common import redisconn
 from common.errors import StoreUnavailable
 from common.logging import get_logger
 
@@ -170,11 +170,8 @@ class RedisLog:
         dedup_ttl: float | None = None,
         max_connections: int = 512,
     ) -> None:
-        # Blocking, as the store's: under load a call waits for a connection, not fails.
-        pool = aioredis.BlockingConnectionPool.from_url(
-            url, max_connections=max_connections, timeout=5, socket_connect_timeout=2.0
-        )
-        self.redis: aioredis.Redis = aioredis.Redis(connection_pool=pool)
+        # The store's URL and topology (one server, cluster, Sentinel: common/redisconn.py).
+        self.redis: Any = redisconn.connect(url, max_connections=max_connections)
         self.keep = keep
         self.ttl_ms = int(ttl * 1000)  # the conversation's log lives as long as its session
         self.dedup_ms = int((dedup_ttl or ttl) * 1000)  # a message id is remembered this long
@@ -198,12 +195,13 @@ class RedisLog:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 async with asyncio.timeout(5):
                     await self._reader
-        for closing in (self._pubsub, self.redis):
-            if closing is None:
-                continue
-            with contextlib.suppress(RedisError, OSError, TimeoutError):
+        with contextlib.suppress(RedisError, OSError, TimeoutError):
+            if self._pubsub is not None:
                 async with asyncio.timeout(5):
-                    await closing.aclose()
+                    await self._pubsub.aclose()
+        with contextlib.suppress(RedisError, OSError, TimeoutError):
+            async with asyncio.timeout(5):
+                await redisconn.close(self.redis)
 
     async def append(self, conversation: str, dedup: str, entry: Entry) -> str | None:
         keys = [f"web:{{{conversation}}}:seen:{dedup}", f"web:{{{conversation}}}:log"]

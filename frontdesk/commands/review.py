@@ -11,10 +11,12 @@ import shutil
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from common.settings import ConfigProblem
+from console.wiring import ApplyLabels, ApplyOutcome
 from frontdesk.config import Settings
 from gateway.review.apply import Plan, plan
 from gateway.review.inbox import ReviewInbox, review_inbox
@@ -140,32 +142,72 @@ async def _approve(inbox: ReviewInbox, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _apply(inbox: ReviewInbox, settings: Settings, dry_run: bool) -> int:
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What applying the labels did: the plan (diff, skipped items), the problems that refused
+    it, and whether the files were written."""
+
+    plan: Plan
+    diff: str  # taken before anything was written
+    problems: list[ConfigProblem]
+    written: bool
+
+
+async def apply_labels(inbox: ReviewInbox, settings: Settings, *, dry_run: bool) -> Applied:
+    """Plan the labelled items' edits, check them as ``frontdesk validate`` would, and unless
+    ``dry_run`` or refused write the files and mark the items applied (``frontdesk review
+    apply`` and the console's Apply button)."""
     from nlu.model import resolve_paths
 
     items = await inbox.items()
     kb = Path(settings.knowledge.folder(settings.dialogs.path))
     changes: Plan = plan(items, resolve_paths(settings.nlu.data), kb)
+    problems = check(changes, settings) if changes.texts else []
+    diff = changes.diff()
+    if dry_run or problems or (not changes.texts and not changes.done):
+        return Applied(changes, diff, problems, False)
+    for path, text in changes.texts.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    for ident in changes.done:
+        await inbox.mark_applied(ident)
+    return Applied(changes, diff, problems, True)
+
+
+def apply_for_console(settings: Settings) -> ApplyLabels:
+    """:func:`apply_labels` for the admin console's Apply button."""
+
+    async def apply(inbox: ReviewInbox, dry_run: bool) -> ApplyOutcome:
+        applied = await apply_labels(inbox, settings, dry_run=dry_run)
+        return ApplyOutcome(
+            diff=applied.diff,
+            problems=[str(p) for p in applied.problems],
+            written=applied.written,
+            done=list(applied.plan.done),
+            skipped=list(applied.plan.skipped),
+            files=sorted(str(p) for p in applied.plan.texts),
+        )
+
+    return apply
+
+
+async def _apply(inbox: ReviewInbox, settings: Settings, dry_run: bool) -> int:
+    applied = await apply_labels(inbox, settings, dry_run=dry_run)
+    changes = applied.plan
     for why in changes.skipped:
         print(f"skipped {why}", file=sys.stderr)
     if not changes.texts and not changes.done:
         print("nothing to apply", file=sys.stderr)
         return 0
-    print(changes.diff(), end="")
-    problems = check(changes, settings) if changes.texts else []
-    if problems:
-        for problem in problems:
+    print(applied.diff, end="")
+    if applied.problems:
+        for problem in applied.problems:
             print(problem, file=sys.stderr)
         print("refused: frontdesk validate would reject this; nothing was written",
               file=sys.stderr)  # fmt: skip
         return 1
     if dry_run:
         return 0
-    for path, text in changes.texts.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    for ident in changes.done:
-        await inbox.mark_applied(ident)
     print(f"applied {len(changes.done)} item(s) to {len(changes.texts)} file(s); a running "
           "gateway reloads them (hot reload)", file=sys.stderr)  # fmt: skip
     return 0
@@ -173,7 +215,7 @@ async def _apply(inbox: ReviewInbox, settings: Settings, dry_run: bool) -> int:
 
 def cmd_review(args: argparse.Namespace) -> int:
     from common.logging import configure_logging
-    from frontdesk.cli import shared_store_missing
+    from frontdesk.commands import shared_store_missing
     from frontdesk.config import load_cli_settings
     from gateway.store import open_store
 

@@ -43,7 +43,7 @@ def add_commands(subparsers: Any) -> None:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from frontdesk.cli import shared_store_missing
+    from frontdesk.commands import shared_store_missing
     from frontdesk.config import load_cli_settings
 
     settings = load_cli_settings(args.config)

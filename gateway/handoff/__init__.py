@@ -24,7 +24,7 @@ from gateway.store import Store
 
 
 @dataclass(frozen=True, slots=True)
-class Handoff:
+class HandoffParts:
     desk: HandoffDesk
     relay: HandoffRelay
     ticker: Ticker
@@ -44,7 +44,7 @@ def build_handoff(
     slack_enabled: bool,
     media: MediaSigner | None = None,
     capabilities: Mapping[str, Capabilities] | None = None,
-) -> Handoff | None:
+) -> HandoffParts | None:
     """The handoff parts, or None when no agents' channel is configured (or Slack is off)."""
     if not settings.handoff.slack_channel:
         return None
@@ -72,7 +72,9 @@ def build_handoff(
         every=settings.handoff.tick,
         dedup_ttl=settings.store.dedup_ttl,
     )
-    return Handoff(desk=desk, relay=relay, ticker=ticker, stats=stats, store=hstore, media=media)
+    return HandoffParts(
+        desk=desk, relay=relay, ticker=ticker, stats=stats, store=hstore, media=media
+    )
 
 
-__all__ = ["DeskTurn", "Handoff", "HandoffDesk", "HandoffRelay", "build_handoff"]
+__all__ = ["DeskTurn", "HandoffDesk", "HandoffParts", "HandoffRelay", "build_handoff"]

@@ -1,17 +1,9 @@
-"""Customers' data requests and retention: export, erase (``core``), the registry's built-in
-sources (``sources``, ``review``), the retention sweep (``retention``) and the
-``frontdesk customer`` commands (``cli``)."""
+"""Customers' data requests and retention: who a customer is and the source contract
+(``core``), the built-in sources (``sources``, ``review``), export and erase (``requests``),
+and the retention sweep (``retention``). The command: frontdesk/commands/customer.py."""
 
-from gateway.privacy.core import (
-    Customer,
-    CustomerDataSource,
-    Erasure,
-    erase_customer,
-    erasures,
-    export_customer,
-    register,
-    resolve,
-)
+from gateway.privacy.core import Customer, CustomerDataSource, register, resolve
+from gateway.privacy.requests import Erasure, erase_customer, erasures, export_customer
 
 __all__ = [
     "Customer",

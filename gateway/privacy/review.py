@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.privacy.core import Context, Customer, _delete, _s, register
+from gateway.privacy.core import Context, Customer, _delete, _s
 from gateway.review.inbox import RedisReviewInbox
 
 INBOX = RedisReviewInbox
@@ -45,6 +45,3 @@ class ReviewInboxSource:
             await ctx.redis.zrem(INBOX.INDEX, ident)
         await _delete(ctx.redis, [INBOX.ITEM + i for i in mine] + [INBOX.CONVS + i for i in mine])
         return len(mine)
-
-
-register(ReviewInboxSource())

@@ -8,7 +8,7 @@
 - ``dead_letters``: entries of the dead-letter hashes whose conversation is the customer's;
 - ``web_log``: the website chat's conversation log (``web:{<conversation>}:…``).
 
-The handoff statistics (``fd:handoff:events``, ``fd:stats:*``, ``fd:handoff:pickups:*``) hold
+The handoff statistics (``fd:handoff:events``, ``fd:{stats:N}:*``, ``fd:handoff:pickups:*``) hold
 no customer identifier and are not a customer's data.
 """
 
@@ -24,7 +24,6 @@ from gateway.privacy.core import (
     _json,
     _s,
     glob_escape,
-    register,
     scan,
 )
 from gateway.store.redis import DLQ, conversation_key
@@ -161,8 +160,3 @@ class WebLogSource:
             pattern = glob_escape(f"web:{{{conversation}}}:") + "*"
             removed += await _delete(ctx.redis, await scan(ctx.redis, pattern))
         return removed
-
-
-# The handoff source first: it finds the thread maps through the card keys.
-for _source in (HandoffSource(), ConversationSource(), DeadLetterSource(), WebLogSource()):
-    register(_source)

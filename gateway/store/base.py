@@ -111,7 +111,8 @@ class Store(Protocol):
     ) -> list[Ticket]:
         """Tickets that another consumer took and did not acknowledge for ``min_idle`` s."""
 
-    async def ack(self, lane: Lane, ticket_id: str) -> None: ...
+    async def ack(self, lane: Lane, *ticket_ids: str) -> None:
+        """Acknowledge (and forget) finished tickets, in one step."""
 
     # ------------------------------------------------------ conversation locks
     async def acquire(self, lane: Lane, key: str, token: str, ttl: float) -> bool: ...
@@ -131,7 +132,9 @@ class Store(Protocol):
         """The oldest item of the conversation's list for ``lane``."""
 
     # -------------------------------------------------------------- sessions
-    async def load_session(self, key: str) -> StoredSession | None: ...
+    async def load_session(self, key: str, token: str | None = None) -> StoredSession | None:
+        """The conversation's session. ``token``: the caller holds the conversation's turns
+        lock with it (a store may then answer from what its claim or commit already saw)."""
 
     async def commit_turn(self, key: str, token: str, item: bytes, commit: TurnCommit) -> Advance:
         """Atomically: check the lock is ours, the inbox head is ``item`` and the stored

@@ -72,7 +72,10 @@ class MemoryStore:
     ) -> list[Ticket]:
         queue = self._tickets[lane]
         try:
-            first = await asyncio.wait_for(queue.get(), timeout=block)
+            # In this task, not wait_for's own (Python 3.11): a ticket taken off the queue is
+            # in progress in the same step, so depth() never misses it in between.
+            async with asyncio.timeout(block):
+                first = await queue.get()
         except TimeoutError:
             return []
         tickets = [first]
@@ -86,8 +89,8 @@ class MemoryStore:
     ) -> list[Ticket]:
         return []  # one process: nobody else can have died holding work
 
-    async def ack(self, lane: Lane, ticket_id: str) -> None:
-        self._in_progress[lane].discard(ticket_id)
+    async def ack(self, lane: Lane, *ticket_ids: str) -> None:
+        self._in_progress[lane].difference_update(ticket_ids)
 
     # ------------------------------------------------------ conversation locks
     def _holder(self, lane: Lane, key: str) -> str | None:
@@ -150,7 +153,7 @@ class MemoryStore:
         return Advance(ok=True)
 
     # -------------------------------------------------------------- sessions
-    async def load_session(self, key: str) -> StoredSession | None:
+    async def load_session(self, key: str, token: str | None = None) -> StoredSession | None:
         stored = self._sessions.get(key)
         if stored is None or stored[1] < time.monotonic():
             return None

@@ -15,11 +15,13 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
-import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import ClusterDownError, RedisClusterException, ResponseError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import ReadOnlyError as RedisReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from common import redisconn
 from common.errors import StoreUnavailable
 from gateway.store.base import (
     Advance,
@@ -50,7 +52,19 @@ def _translated(
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return await fn(*args, **kwargs)
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+        except (
+            RedisConnectionError,
+            RedisTimeoutError,
+            OSError,
+            # A failover in progress: the cluster has a slot without a primary, a primary
+            # just became a replica, or the slot is moving. Retried by the platform (503).
+            ClusterDownError,
+            TryAgainError,
+            RedisReadOnlyError,
+            RedisClusterException,  # no node reachable (or the credentials refused)
+        ) as exc:
+            if args and isinstance(args[0], RedisStore):
+                args[0].outages += 1  # read by the ticket repair (gateway/store/repair.py)
             raise StoreUnavailable(str(exc)) from exc
 
     return wrapper
@@ -62,6 +76,12 @@ def _tag(key: str) -> str:
 
 def conversation_key(key: str, suffix: str) -> str:
     return f"fd:{{{_tag(key)}}}:{suffix}"
+
+
+def session_key_of(name: str) -> str:
+    """The session key of a conversation's Redis key (the inverse of conversation_key)."""
+    tag = name[len("fd:{") : name.index("}:")]
+    return tag.replace("%7B", "{").replace("%7D", "}").replace("%25", "%")
 
 
 def _failures_key(lane: Lane, key: str, item: bytes) -> str:
@@ -125,8 +145,14 @@ return {1, redis.call('LINDEX', KEYS[2], 0)}
 _CLAIM = """
 if redis.call('LLEN', KEYS[2]) == 0 then return 0 end
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
-return redis.call('LINDEX', KEYS[2], 0)
+local head = redis.call('LINDEX', KEYS[2], 0)
+if KEYS[3] then return {head, redis.call('HMGET', KEYS[3], 'v', 'data')} end
+return head
 """
+# Sessions read by a claim or written by a commit, kept for the same lock holder's next
+# load_session (one round trip less per turn); bounded in case a holder never asks.
+_PREFETCH_LIMIT = 1024
+_MISSING = object()
 _FENCE_SEND = """
 if redis.call('EXISTS', KEYS[2]) == 1 then return 2 end
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
@@ -149,12 +175,10 @@ return {1, redis.call('LINDEX', KEYS[2], 0)}
 class RedisStore:
     def __init__(self, url: str, *, max_connections: int = 512) -> None:
         self.url = url
-        # A blocking pool: under load a request waits for a free connection instead of
-        # failing with "Too many connections" (which would turn into a 503).
-        pool = aioredis.BlockingConnectionPool.from_url(
-            url, max_connections=max_connections, timeout=5, socket_connect_timeout=2.0
-        )
-        self.redis: aioredis.Redis = aioredis.Redis(connection_pool=pool)
+        # One server, Redis Cluster or Sentinel (common/redisconn.py); one server's pool
+        # blocks under load (a request waits for a connection instead of failing with a 503).
+        self.redis: Any = redisconn.connect(url, max_connections=max_connections)
+        self.cluster = isinstance(self.redis, RedisCluster)
         self._renew = self.redis.register_script(_RENEW)
         self._release_if_empty = self.redis.register_script(_RELEASE_IF_EMPTY)
         self._release = self.redis.register_script(_RELEASE)
@@ -162,13 +186,15 @@ class RedisStore:
         self._pop_head = self.redis.register_script(_POP_HEAD)
         self._fence_send = self.redis.register_script(_FENCE_SEND)
         self._groups_ready: set[Lane] = set()
+        self._sessions: dict[tuple[str, str], StoredSession | None] = {}
+        self.outages = 0  # calls that failed with StoreUnavailable
 
     @_translated
     async def ping(self) -> None:
         await self.redis.ping()
 
     async def close(self) -> None:
-        await self.redis.aclose(close_connection_pool=True)
+        await redisconn.close(self.redis)
 
     # ----------------------------------------------------------------- ingest
     @_translated
@@ -231,12 +257,14 @@ class RedisStore:
         return self._tickets(entries, True)
 
     @_translated
-    async def ack(self, lane: Lane, ticket_id: str) -> None:
+    async def ack(self, lane: Lane, *ticket_ids: str) -> None:
         # One round trip, no MULTI: a ticket acknowledged but not deleted would only be a
         # stale entry in the depth gauge, never a lost or repeated turn.
+        if not ticket_ids:
+            return
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.xack(_stream(lane), GROUP, ticket_id)
-            pipe.xdel(_stream(lane), ticket_id)
+            pipe.xack(_stream(lane), GROUP, *ticket_ids)
+            pipe.xdel(_stream(lane), *ticket_ids)
             await pipe.execute()
 
     # ------------------------------------------------------ conversation locks
@@ -248,10 +276,22 @@ class RedisStore:
     @_translated
     async def claim(self, lane: Lane, key: str, token: str, ttl: float) -> Claim:
         keys = [conversation_key(key, f"{lane}:lock"), conversation_key(key, lane)]
+        if lane == "turns":  # the turn will need the session: read it in the same step
+            keys.append(conversation_key(key, "session"))
         reply = await self._claim(keys=keys, args=[token, _ms(ttl)])
+        if isinstance(reply, list):
+            head, (version, data) = reply
+            stored = None if version is None else StoredSession(int(version), _b(data))
+            self._prefetched(key, token, stored)
+            return _b(head)
         if isinstance(reply, bytes | str):
             return _b(reply)
         return "empty" if reply == 0 else "held"
+
+    def _prefetched(self, key: str, token: str, stored: StoredSession | None) -> None:
+        if len(self._sessions) >= _PREFETCH_LIMIT:
+            self._sessions.clear()
+        self._sessions[key, token] = stored
 
     @_translated
     async def renew(self, lane: Lane, key: str, token: str, ttl: float) -> bool:
@@ -275,7 +315,14 @@ class RedisStore:
 
     # -------------------------------------------------------------- sessions
     @_translated
-    async def load_session(self, key: str) -> StoredSession | None:
+    async def load_session(self, key: str, token: str | None = None) -> StoredSession | None:
+        # The lock holder ``token`` gets what its claim read or its last commit wrote: only a
+        # writer that took the lock since could have changed it, and then the commit's version
+        # check refuses the turn. Used once.
+        if token is not None:
+            prefetched = self._sessions.pop((key, token), _MISSING)
+            if prefetched is not _MISSING:
+                return prefetched  # type: ignore[return-value]
         fields = await self.redis.hgetall(conversation_key(key, "session"))
         if not fields:
             return None
@@ -293,7 +340,11 @@ class RedisStore:
         session = commit.session
         timer = commit.timer
         op = "" if timer is None else "del" if timer.due is None else "set"
-        if timer is not None:  # the handoff schedule's global keys: see docs/architecture.md
+        # The handoff schedule's keys are global: inside the commit on one server (atomic),
+        # right after it on Redis Cluster, where a script may not touch another slot (the
+        # window this leaves is in docs/operations.md).
+        after = op if self.cluster else ""
+        if timer is not None and not self.cluster:
             keys += [TIMERS, TIMER_CUSTOMERS]
         args: list[Any] = [
             token,
@@ -304,7 +355,7 @@ class RedisStore:
             _ms(commit.session_ttl),
             commit.transcript_limit,
             len(commit.outbound),
-            op,
+            "" if self.cluster else op,
             repr(timer.due) if timer is not None and timer.due is not None else "0",
             timer.customer if timer is not None else "",
             key,
@@ -320,7 +371,19 @@ class RedisStore:
             if commit.outbound:
                 pipe.xadd(_stream("sends"), {"k": key})
             reply = (await pipe.execute())[0]
-        return _advance(reply)
+        advance = _advance(reply)
+        if after and advance.ok and timer is not None:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                if timer.due is None:
+                    pipe.zrem(TIMERS, key)
+                    pipe.hdel(TIMER_CUSTOMERS, key)
+                else:
+                    pipe.zadd(TIMERS, {key: timer.due})
+                    pipe.hset(TIMER_CUSTOMERS, key, timer.customer)
+                await pipe.execute()
+        if advance.next is not None:  # the next turn starts from the session just saved
+            self._prefetched(key, token, session)
+        return advance
 
     @_translated
     async def transcript(self, key: str) -> list[bytes]:
@@ -386,6 +449,20 @@ class RedisStore:
         await self.redis.hdel(DLQ, letter_id)
         await self.post_ticket(letter.lane, letter.key)
         return letter
+
+    @_translated
+    async def repost_tickets(self) -> int:
+        """Post a ticket for every conversation whose inbox or outbox holds items (a SCAN of
+        every primary); how many. After a failover, a ticket the old primary acknowledged but
+        never replicated is gone while the items it announced are not."""
+        posted = 0
+        for lane in ("turns", "sends"):
+            async for name in self.redis.scan_iter(
+                match=f"fd:{{*}}:{lane}", count=1000, _type="list"
+            ):
+                await self.post_ticket(lane, session_key_of(_s(name)))
+                posted += 1
+        return posted
 
     # --------------------------------------------------------------- handoff
     def handoff_store(self, retention: float | None = None) -> HandoffStore:

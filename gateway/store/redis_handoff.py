@@ -7,7 +7,9 @@ schedule and the statistics are global keys (``fd:handoff:…``). Every method r
 
 from __future__ import annotations
 
+import asyncio
 import json
+import zlib
 from typing import Any
 
 from gateway.store.handoff import (
@@ -129,21 +131,41 @@ class RedisHandoffStore:
 
     @_translated
     async def seen(self, key: str, at: float, handed_off: bool) -> None:
-        day = day_of(at)
+        day, shard = day_of(at), stats_shard(key)
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.pfadd(f"fd:stats:conversations:{day}", key)
-            pipe.expire(f"fd:stats:conversations:{day}", 400 * 24 * 3600)
-            if handed_off:
-                pipe.pfadd(f"fd:stats:handed_off:{day}", key)
-                pipe.expire(f"fd:stats:handed_off:{day}", 400 * 24 * 3600)
+            for kind in ("conversations", "handed_off") if handed_off else ("conversations",):
+                name = stats_key(kind, shard, day)
+                pipe.pfadd(name, key)
+                pipe.expire(name, 400 * 24 * 3600)
             await pipe.execute()
 
     @_translated
     async def containment(self, since: float, until: float) -> tuple[int, int]:
+        # A conversation always counts in the same shard, so the shards' counts add up; the
+        # days of one shard share its hash slot, so one PFCOUNT unions them.
+        # (Concurrent calls, not a pipeline: redis-py refuses PFCOUNT in a cluster pipeline.)
         days = days_between(since, until)
-        total = await self.redis.pfcount(*(f"fd:stats:conversations:{d}" for d in days))
-        handed = await self.redis.pfcount(*(f"fd:stats:handed_off:{d}" for d in days))
-        return int(total), int(handed)
+        counts = await asyncio.gather(
+            *(
+                self.redis.pfcount(*(stats_key(kind, shard, d) for d in days))
+                for kind in ("conversations", "handed_off")
+                for shard in range(STATS_SHARDS)
+            )
+        )
+        return sum(map(int, counts[:STATS_SHARDS])), sum(map(int, counts[STATS_SHARDS:]))
+
+
+# The daily conversation counters (one PFADD per turn) are spread over this many hash slots,
+# so that on Redis Cluster no one node takes every turn's counter update.
+STATS_SHARDS = 16
+
+
+def stats_shard(key: str) -> int:
+    return zlib.crc32(key.encode()) % STATS_SHARDS
+
+
+def stats_key(kind: str, shard: int, day: str) -> str:
+    return f"fd:{{stats:{shard}}}:{kind}:{day}"
 
 
 def _s(value: bytes | str) -> str:

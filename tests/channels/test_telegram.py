@@ -25,6 +25,7 @@ from frontdesk.config import Settings
 from gateway.http import GATEWAY
 from gateway.sessions import decode_entry
 from tests.support.fake_telegram import FakeTelegram, blocked, server_error, start_fake_telegram
+from tests.support.waiting import drained, until
 
 Client = Any  # the aiohttp_client fixture's callable
 App = TestClient[web.Request, web.Application]
@@ -134,7 +135,7 @@ async def test_dropped_and_edited_updates_are_acknowledged_but_not_answered(
     assert await post(client, fixture("04_edited_message.json")) == 200
     assert await post(client, fixture("01b_text_message_plain.json")) == 200  # a marker
     [reply] = await fake.wait_for("sendMessage")
-    await asyncio.sleep(0.3)
+    await drained(client)
     assert reply.params["text"] == "echo: What is my account balance?"
     assert len(fake.of("sendMessage")) == 1
     store = client.app[GATEWAY].store
@@ -150,7 +151,7 @@ async def test_the_same_update_twice_gets_one_reply(
     statuses = await asyncio.gather(post(client, update), post(client, update))
     assert list(statuses) == [200, 200]
     await fake.wait_for("sendMessage")
-    await asyncio.sleep(0.5)
+    await drained(client)
     assert [c.params["text"] for c in fake.of("sendMessage")] == ["echo: /start"]
 
 
@@ -165,7 +166,7 @@ async def test_unauthenticated_webhooks_are_refused_and_not_processed(
         headers={SECRET_HEADER: secret} if secret else {},
     )
     assert resp.status == status
-    await asyncio.sleep(0.3)
+    await drained(client)
     assert fake.of("sendMessage") == []
     assert await client.app[GATEWAY].store.depth("turns") == 0
     metrics = await (await client.get("/metrics")).text()
@@ -179,10 +180,7 @@ async def test_a_blocked_bot_is_not_retried(
     client = await webhook_client(aiohttp_client, settings_for(redis_url, fake))
     assert await post(client, fixture("01b_text_message_plain.json")) == 200
     store = client.app[GATEWAY].store
-    for _ in range(200):
-        if await store.dead_letters():
-            break
-        await asyncio.sleep(0.05)
+    await until(store.dead_letters, 10, "a dead letter")
     [letter] = await store.dead_letters()
     assert "blocked" in letter.error and letter.attempts == 1
     assert [c.status for c in fake.calls if c.method == "sendMessage"] == [403]
@@ -225,7 +223,7 @@ async def test_polling_feeds_the_pipeline_and_advances_the_offset(
     ]
     assert "offset" not in polls[0].params
     assert polls[1].params["offset"] == "10002"  # update 10001 confirmed after it was queued
-    await asyncio.sleep(0.3)
+    await drained(client)
     assert len(fake.of("sendMessage")) == 1
 
 

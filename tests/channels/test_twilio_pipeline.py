@@ -4,8 +4,6 @@ WhatsApp from one number as one customer."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -25,6 +23,7 @@ from tests.support.fake_twilio import (
     start_fake_twilio,
     twilio_error,
 )
+from tests.support.waiting import until
 
 Client = Any  # the aiohttp_client fixture's callable
 Http = TestClient[web.Request, web.Application]
@@ -179,11 +178,13 @@ async def test_failed_delivery_is_in_the_transcript(
     assert (
         await post(client, "04_status_delivered", status, MessageSid="SM" + "9" * 32)
     ).status == 204
+
+    async def both() -> list[TranscriptEntry]:
+        found = await transcript(app)
+        return found if len(found) >= 2 else []
+
     # Events of one customer are handled in order: once the last is in, so is the rest.
-    deadline = time.monotonic() + 20
-    while len(entries := await transcript(app)) < 2:
-        assert time.monotonic() < deadline, f"transcript: {entries}"
-        await asyncio.sleep(0.05)
+    entries = await until(both, 20, "both delivery events in the transcript")
     assert [(e.direction, e.text, e.status, e.ref) for e in entries] == [
         (
             "event",

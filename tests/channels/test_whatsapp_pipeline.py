@@ -3,8 +3,6 @@ out to the fake server; re-deliveries, button replies, failed deliveries and sha
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -28,6 +26,7 @@ from tests.support.fake_whatsapp import (
     start_graph,
     text_message,
 )
+from tests.support.waiting import drained, until
 
 Client = Any
 TOKEN = "EAAGe2etoken"
@@ -85,13 +84,12 @@ async def post(
 
 async def transcript(app: Any, key: str, count: int) -> list[TranscriptEntry]:
     store = app[GATEWAY].store
-    deadline = time.monotonic() + 10
-    while True:
-        entries = [decode_entry(e) for e in await store.transcript(key)]
-        if len(entries) >= count:
-            return entries
-        assert time.monotonic() < deadline, f"transcript: {entries}"
-        await asyncio.sleep(0.05)
+
+    async def entries() -> list[TranscriptEntry]:
+        found = [decode_entry(e) for e in await store.transcript(key)]
+        return found if len(found) >= count else []
+
+    return await until(entries, 10, f"{count} transcript entries of {key}")
 
 
 async def test_signed_text_webhook_gets_a_text_reply(
@@ -113,11 +111,11 @@ async def test_the_same_webhook_twice_gets_one_reply(
     aiohttp_client: Client, redis_url: str, graph: tuple[FakeGraph, str]
 ) -> None:
     fake, url = graph
-    client, _ = await start(aiohttp_client, redis_url, url)
+    client, app = await start(aiohttp_client, redis_url, url)
     body, headers = fixture("01_message_text.json")
     assert [await post(client, body, headers) for _ in range(2)] == [200, 200]
     await fake.wait_for(1)
-    await asyncio.sleep(0.5)
+    await drained(app)
     assert [d["text"]["body"] for d in fake.delivered] == ["echo: Body Text"]
 
 
@@ -129,7 +127,7 @@ async def test_badly_signed_webhook_is_refused_and_nothing_is_sent(
     body, headers = fixture("01_message_text.json")
     assert await post(client, body, {"Content-Type": "application/json"}) == 401
     assert await post(client, body.replace(b"Body", b"Bodd"), headers) == 403
-    await asyncio.sleep(0.3)
+    await drained(app)
     assert fake.calls == []
     assert await app[GATEWAY].store.depth("turns") == 0
 
@@ -154,7 +152,7 @@ async def test_failed_delivery_is_in_the_transcript_and_not_answered(
     assert entry.direction == "event"
     assert entry.text == "delivery failed: (130472) User's number is part of an experiment"
     assert entry.ref == "wamid.xyzxyz"
-    await asyncio.sleep(0.3)
+    await drained(app)
     assert fake.calls == []
 
 
@@ -163,11 +161,11 @@ async def test_rate_limited_send_is_retried_and_delivered_once(
 ) -> None:
     fake, url = graph
     fake.script = [(400, graph_error(131056, "Pair rate limit hit"), {})]
-    client, _ = await start(aiohttp_client, redis_url, url)
+    client, app = await start(aiohttp_client, redis_url, url)
     body = notification(messages=[text_message("wamid.slow", "slow down")])
     assert await post(client, body) == 200
     await fake.wait_for(1)
-    await asyncio.sleep(0.3)
+    await drained(app)
     assert [c.status for c in fake.calls] == [400, 200]
     assert [d["text"]["body"] for d in fake.delivered] == ["echo: slow down"]
 

@@ -72,13 +72,15 @@ def message(text: str = "", payload: str | None = None) -> CustomerMessage:
 
 @pytest.fixture
 async def order_api(unused_tcp_port: int) -> AsyncIterator[tuple[str, list[str]]]:
-    """An order service that answers slowly for SL00000 and records every path."""
+    """An order service that answers slowly for SL00000 (not before the test is over) and
+    records every path."""
     seen: list[str] = []
+    over = asyncio.Event()
 
     async def order(request: web.Request) -> web.Response:
         seen.append(request.path)
         if request.match_info["id"] == "SL00000":
-            await asyncio.sleep(10)
+            await over.wait()  # later than any timeout the dialog sets
         return web.json_response({"status": "shipped", "eta": "today", "carrier": "UPS"})
 
     app = web.Application()
@@ -87,6 +89,7 @@ async def order_api(unused_tcp_port: int) -> AsyncIterator[tuple[str, list[str]]
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", unused_tcp_port).start()
     yield f"http://127.0.0.1:{unused_tcp_port}", seen
+    over.set()  # the cleanup need not wait out a slow answer
     await runner.cleanup()
 
 

@@ -4,8 +4,10 @@ and the running version keeps answering; a conversation mid-form carries on."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from dialogs.loader import load_bot
 from dialogs.reload import DialogReloader
 from dialogs.runner import DialogRunner
 from tests.dialogs.keyword_nlu import KeywordNlu
+from tests.support.waiting import until
 
 HOURS = "Our customer service is open Monday to Friday 8:00-20:00"
 
@@ -34,12 +37,25 @@ async def reply(runner: DialogRunner, text: str, state: dict[str, object] | None
     return await runner.respond(seen, ask(text), TurnContext(channel="api"))
 
 
-async def eventually(check, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    """Poll until ``check()`` is true (the reload is expected within a second)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        assert asyncio.get_running_loop().time() < deadline, "the change was never picked up"
-        await asyncio.sleep(0.05)
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
+    """Wait until ``check()`` is true (the reload is expected within a second)."""
+    await until(check, timeout, "the change picked up")
+
+
+async def watching(reloader: DialogReloader, probe: Path, timeout: float = 10.0) -> None:
+    """Wait until the reloader's file watcher is live: write ``probe`` back unchanged until a
+    reload follows (a write the watcher missed while starting is written again half a second
+    later; an extra reload of unchanged files is harmless). That reload is not counted: the
+    tests count their own."""
+    await asyncio.sleep(0)  # let the watcher's task start
+    text = probe.read_text()  # noqa: ASYNC240 (a small file, read once)
+    deadline = time.monotonic() + timeout
+    while not reloader.reloads:
+        assert time.monotonic() < deadline, "the file watcher never saw a change"
+        probe.write_text(text)  # noqa: ASYNC240
+        with contextlib.suppress(AssertionError):
+            await until(lambda: reloader.reloads, 0.5, "a reload after the probe")
+    reloader.reloads = 0
 
 
 @pytest.fixture
@@ -55,7 +71,7 @@ async def live(tmp_path: Path) -> AsyncIterator[tuple[Path, DialogRunner, Dialog
         runner, path=directory, nlu_data=[str(nlu_dir / "*.yml")], env={}, debounce_ms=50
     )
     reloader.start()
-    await asyncio.sleep(0.3)  # let the watcher start
+    await watching(reloader, directory / "templates.yml")
     yield directory, runner, reloader
     await reloader.stop()
 

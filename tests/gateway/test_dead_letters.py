@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from frontdesk.config import Settings
 from gateway.http import GATEWAY
 from tests.conftest import API_SECRET, api_body, signed_headers
 from tests.support.fake_callback import FakeCallback
+from tests.support.waiting import drained, until
 
 
 def frontdesk(*args: str, config: Path) -> subprocess.CompletedProcess[str]:
@@ -48,10 +48,7 @@ async def test_failing_platform_dead_letters_then_dlq_retry_delivers_once(
     assert resp.status == 200
 
     store = app[GATEWAY].store
-    deadline = time.monotonic() + 15
-    while not await store.dead_letters():
-        assert time.monotonic() < deadline, "the message never reached the dead-letter queue"
-        await asyncio.sleep(0.05)
+    await until(store.dead_letters, 15, "the message in the dead-letter queue")
     assert [r.status for r in fake.requests] == [500, 500, 500, 500]  # max_attempts
 
     config = tmp_path / "dlq.yml"
@@ -77,5 +74,5 @@ async def test_failing_platform_dead_letters_then_dlq_retry_delivers_once(
     # A second retry of the same id finds nothing, and nothing is sent twice.
     again = await asyncio.to_thread(frontdesk, "dlq", "retry", letter["id"], config=config)
     assert again.returncode == 1 and "no dead letter" in again.stderr
-    await asyncio.sleep(0.3)
+    await drained(app)
     assert len(fake.delivered) == 1

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from channels.console import ConsoleChannel
 from common.messages import (
     ConversationRef,
@@ -15,6 +13,7 @@ from dialogs.echo import EchoDialog
 from frontdesk.app import build_gateway
 from frontdesk.config import Settings
 from gateway.sessions import decode_entry, decode_session
+from tests.support.waiting import drained
 
 
 class RecordingChannel(ConsoleChannel):
@@ -45,10 +44,7 @@ async def test_sms_and_whatsapp_from_one_number_share_a_session(redis_url: str) 
         await gateway.ingest.accept(
             message("whatsapp", "whatsapp:+14155238886", "by whatsapp", "Ann W")
         )
-        for _ in range(100):
-            if sms.sent and whatsapp.sent:
-                break
-            await asyncio.sleep(0.05)
+        await drained(gateway)
         # Each reply goes back on the channel it came from ...
         assert [m.text for m in sms.sent] == ["echo: by text"]
         assert [m.text for m in whatsapp.sent] == ["echo: by whatsapp"]

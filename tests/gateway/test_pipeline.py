@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from typing import Any
 
 import pytest
@@ -17,6 +16,7 @@ from gateway.http import GATEWAY
 from gateway.sessions import decode_entry
 from tests.conftest import API_SECRET, api_body, signed_headers
 from tests.support.fake_callback import FakeCallback
+from tests.support.waiting import drained, until
 
 Client = Any  # the aiohttp_client fixture's callable
 
@@ -32,11 +32,11 @@ def settings_for(store_url: str, callback_url: str, **outbox: Any) -> Settings:
     )
 
 
-@pytest.fixture(params=["redis", "memory"])
+@pytest.fixture(params=["redis", "cluster", "memory"])
 def store_url(request: pytest.FixtureRequest) -> str:
     if request.param == "memory":
         return "memory://"
-    url: str = request.getfixturevalue("redis_url")
+    url: str = request.getfixturevalue("cluster_url" if request.param == "cluster" else "redis_url")
     return url
 
 
@@ -85,7 +85,7 @@ async def test_unsigned_or_badly_signed_webhooks_are_refused(
     assert await post(client, api_body("hi"), headers) == status
     # Signed with another secret: refused too.
     assert await post(client, api_body("hi"), signed_headers(api_body("hi"), "other")) == 403
-    await asyncio.sleep(0.3)
+    await drained(app)
     assert fake.requests == []
     assert await app[GATEWAY].store.depth("turns") == 0
     metrics = await (await client.get("/metrics")).text()
@@ -122,7 +122,7 @@ async def test_same_event_twice_at_once_gives_one_turn_and_one_reply(
     statuses = await asyncio.gather(*(post(client, body) for _ in range(5)))
     assert statuses == [200] * 5  # re-deliveries are acknowledged, then dropped
     await fake.wait_for(1)
-    await asyncio.sleep(0.5)
+    await drained(app)
     assert [r["text"] for r in fake.delivered] == ["echo: only once"]
     transcript = [decode_entry(e) for e in await app[GATEWAY].store.transcript("api:dup-user")]
     assert [(e.direction, e.text) for e in transcript] == [
@@ -156,7 +156,7 @@ async def test_rate_limited_send_waits_for_retry_after_then_delivers_once(
     first, second = fake.requests
     assert (first.status, second.status) == (429, 200)
     assert second.at - first.at >= 0.95  # honoured Retry-After, not our 50 ms backoff
-    await asyncio.sleep(0.3)
+    await drained(client)
     assert len(fake.requests) == 2
 
 
@@ -180,10 +180,7 @@ async def test_client_errors_are_not_retried_and_go_to_the_dead_letter_queue(
     client = await aiohttp_client(app)
     assert await post(client, api_body("rejected by the app")) == 200
     store = app[GATEWAY].store
-    deadline = time.monotonic() + 10
-    while not await store.dead_letters():
-        assert time.monotonic() < deadline, "no dead letter"
-        await asyncio.sleep(0.05)
+    await until(store.dead_letters, 10, "a dead letter")
     assert [r.status for r in fake.requests] == [400]
     [letter] = await store.dead_letters()
     assert "400" in letter.error and letter.attempts == 1
@@ -199,7 +196,7 @@ async def test_health_readiness_and_metrics(
     assert ready.status == 200 and (await ready.json())["status"] == "ready"
     await post(client, api_body("count me"))
     await fake.wait_for(1)
-    await asyncio.sleep(0.2)
+    await drained(client)
     resp = await client.get("/metrics")
     assert resp.headers["Content-Type"].startswith("text/plain")
     text = await resp.text()

@@ -14,7 +14,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from frontdesk.config import Settings
 from gateway.http import GATEWAY
 from tests.conftest import API_SECRET, api_body, signed_headers
 from tests.support.fake_callback import FakeCallback
+from tests.support.waiting import until
 
 USER = "u-poison"
 KEY = f"api:{USER}"
@@ -60,15 +60,18 @@ def settings_for(store_url: str, callback_url: str) -> Settings:
     )
 
 
-@pytest.mark.parametrize("store_kind", ["memory", "redis"])
+@pytest.mark.parametrize("store_kind", ["memory", "redis", "cluster"])
 async def test_a_poisoned_item_is_dead_lettered_and_the_conversation_goes_on(
     aiohttp_client: Any,
-    redis_url: str,
+    request: pytest.FixtureRequest,
     callback: tuple[FakeCallback, str],
     store_kind: str,
 ) -> None:
     fake, url = callback
-    app = create_app(settings_for(redis_url if store_kind == "redis" else "memory://", url))
+    urls = {"memory": "memory://"}
+    if store_kind != "memory":
+        urls[store_kind] = request.getfixturevalue(f"{store_kind}_url")
+    app = create_app(settings_for(urls[store_kind], url))
     client = await aiohttp_client(app)
     store = app[GATEWAY].store
 
@@ -98,10 +101,7 @@ async def test_dlq_lists_inbound_letters_and_retry_puts_them_back(
     await aiohttp_client(app)
     store = app[GATEWAY].store
     assert await store.enqueue(KEY, "api:poison-1", poisoned_location_event(), 3600)
-    deadline = time.monotonic() + 15
-    while not await store.dead_letters():
-        assert time.monotonic() < deadline, "the poison never reached the dead-letter queue"
-        await asyncio.sleep(0.05)
+    await until(store.dead_letters, 15, "the poison in the dead-letter queue")
 
     config = tmp_path / "dlq.yml"
     config.write_text(f'store: {{url: "{redis_url}"}}\n')
@@ -118,10 +118,11 @@ async def test_dlq_lists_inbound_letters_and_retry_puts_them_back(
     # again rather than blocking the conversation.
     retried = await asyncio.to_thread(_frontdesk, "dlq", "retry", shown["id"], config=config)
     assert retried.returncode == 0, retried.stderr
-    deadline = time.monotonic() + 15
-    while [d.id for d in await store.dead_letters()] in ([], [shown["id"]]):
-        assert time.monotonic() < deadline, "the retried poison was not dead-lettered again"
-        await asyncio.sleep(0.05)
+
+    async def lettered_again() -> bool:
+        return [d.id for d in await store.dead_letters()] not in ([], [shown["id"]])
+
+    await until(lettered_again, 15, "the retried poison dead-lettered again")
     [again] = await store.dead_letters()
     assert again.lane == "turns" and again.id != shown["id"]
     assert fake.requests == []  # the bot never answered the undecodable event

@@ -33,9 +33,11 @@ def turn(
     )
 
 
-@pytest.fixture(params=["redis", "memory"])
+@pytest.fixture(params=["redis", "cluster", "sentinel", "memory"])
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
-    url = "memory://" if request.param == "memory" else request.getfixturevalue("redis_url")
+    urls = {"redis": "redis_url", "cluster": "cluster_url", "sentinel": "sentinel_url"}
+    name = urls.get(request.param)
+    url = "memory://" if name is None else request.getfixturevalue(name)
     s = open_store(url)
     yield s
     await s.close()
@@ -109,7 +111,7 @@ async def test_claim_locks_and_returns_the_head_in_one_step(store: Store) -> Non
 
 async def test_an_expired_lock_can_be_taken_over(store: Store) -> None:
     assert await store.acquire("sends", "k", "dead", 0.05)
-    await asyncio.sleep(0.1)
+    await asyncio.sleep(0.07)  # time is the point: just past the 50 ms lease, so it ran out
     assert await store.acquire("sends", "k", "alive", 10)
     assert not await store.renew("sends", "k", "dead", 10)
     assert await store.renew("sends", "k", "alive", 10)
@@ -121,7 +123,7 @@ async def test_session_expires_after_its_ttl(store: Store) -> None:
     await store.commit_turn("k", "t", b"x", turn(1, 0, transcript=[b"t"], ttl=0.1))
     assert await store.load_session("k") is not None
     assert await store.transcript("k") == [b"t"]
-    await asyncio.sleep(0.25)
+    await asyncio.sleep(0.13)  # time is the point: just past the 100 ms TTL
     assert await store.load_session("k") is None
     assert await store.transcript("k") == []
 

@@ -1,4 +1,5 @@
-"""Several gateway processes sharing one Redis: order, no loss, no doubles, crash recovery."""
+"""Several gateway processes sharing one Redis: order, no loss, no doubles, crash recovery; the
+first two on one server, on Redis Cluster and on a Sentinel-managed primary (``any_redis_url``)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import asyncio
 import collections
 import signal
 import sys
-import time
 from pathlib import Path
 
 import aiohttp
@@ -22,14 +22,15 @@ from gateway.store import open_store
 from tests.conftest import API_SECRET, api_body, signed_headers
 from tests.support.fake_callback import FakeCallback
 from tests.support.processes import gateway_config, running_gateway, spawn
+from tests.support.waiting import drained, until
 
 
 async def test_two_processes_keep_each_conversation_in_order(
-    tmp_path: Path, redis_url: str, callback: tuple[FakeCallback, str]
+    tmp_path: Path, any_redis_url: str, callback: tuple[FakeCallback, str]
 ) -> None:
     fake, url = callback
-    config_a, port_a = gateway_config(tmp_path, store_url=redis_url, callback_url=url)
-    config_b, port_b = gateway_config(tmp_path, store_url=redis_url, callback_url=url)
+    config_a, port_a = gateway_config(tmp_path, store_url=any_redis_url, callback_url=url)
+    config_b, port_b = gateway_config(tmp_path, store_url=any_redis_url, callback_url=url)
     conversations, per_conversation = 20, 10
     with (
         running_gateway(config_a, port_a, API_SECRET),
@@ -51,7 +52,11 @@ async def test_two_processes_keep_each_conversation_in_order(
             await asyncio.gather(*(converse(c) for c in range(conversations)))
         total = conversations * per_conversation
         replies = await fake.wait_for(total, timeout=60)
-        await asyncio.sleep(0.5)
+        store = open_store(any_redis_url)  # the two processes' queues, seen from outside
+        try:
+            await drained(store)
+        finally:
+            await store.close()
         assert len(fake.delivered) == total, "a reply was sent twice"
     by_conversation: dict[str, list[str]] = collections.defaultdict(list)
     for reply in replies:
@@ -72,13 +77,13 @@ def _settings(redis_url: str, callback_url: str) -> Settings:
 
 
 async def test_work_of_a_killed_worker_is_reclaimed_and_answered_once(
-    tmp_path: Path, redis_url: str, callback: tuple[FakeCallback, str]
+    tmp_path: Path, any_redis_url: str, callback: tuple[FakeCallback, str]
 ) -> None:
     fake, url = callback
     config, _ = gateway_config(
-        tmp_path, store_url=redis_url, callback_url=url, lease=1, reclaim_idle=1
+        tmp_path, store_url=any_redis_url, callback_url=url, lease=1, reclaim_idle=1
     )
-    store = open_store(redis_url)
+    store = open_store(any_redis_url)
     event = CustomerMessage(
         event_id="crash-1",
         conversation=ConversationRef(channel="api", chat_id="c-crash"),
@@ -93,24 +98,25 @@ async def test_work_of_a_killed_worker_is_reclaimed_and_answered_once(
         API_SECRET,
         tmp_path / "doomed.log",
     )
-    deadline = time.monotonic() + 20
-    while not marker.exists():
+
+    def started() -> bool:
         assert doomed.poll() is None, (tmp_path / "doomed.log").read_text()
-        assert time.monotonic() < deadline, "the stalling worker never started the turn"
-        await asyncio.sleep(0.05)
+        return marker.exists()
+
+    await until(started, 20, "the stalling worker starting the turn")
     doomed.send_signal(signal.SIGKILL)
     doomed.wait()
     assert marker.read_text() == "crash-1"
     assert await store.depth("turns") == 1  # claimed, never acknowledged
 
-    settings = _settings(redis_url, url)
+    settings = _settings(any_redis_url, url)
     survivor = build_gateway(settings, dialog=EchoDialog(), channels=enabled_channels(settings))
     await survivor.start()
     try:
         [reply] = await fake.wait_for(1, timeout=20)
         assert reply["text"] == "echo: are you there?"
         assert reply["in_reply_to"] == "crash-1"
-        await asyncio.sleep(1.5)  # another reclaim round must not answer again
+        await drained(survivor)  # no ticket left: another reclaim round cannot answer again
         assert len(fake.delivered) == 1
         transcript = [decode_entry(e) for e in await store.transcript("api:u-crash")]
         assert [e.direction for e in transcript] == ["in", "out"]
@@ -149,7 +155,7 @@ async def test_shutdown_finishes_the_message_in_hand_and_hands_back_the_rest(
     await second.start()
     try:
         replies = await fake.wait_for(6, timeout=20)
-        await asyncio.sleep(0.5)
+        await drained(second)
         assert [r["text"] for r in fake.delivered] == [f"echo: m{i}" for i in range(6)]
         assert len(replies) == 6
     finally:

@@ -3,7 +3,6 @@ real Redis, and a small test dialog that hands off when the customer writes "age
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import re
@@ -39,6 +38,7 @@ from tests.support.slack_agents import (
     start_workspace,
     thread_reply,
 )
+from tests.support.waiting import until as until
 
 Client = Any
 Http = TestClient[web.Request, web.Application]
@@ -141,18 +141,6 @@ def channels_for(settings: Settings) -> dict[str, Channel]:
         "sms": twilio,
         "whatsapp": twilio,
     }
-
-
-async def until(check: Callable[[], Any], timeout: float = 20.0) -> Any:
-    """Poll ``check`` until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 class Desk:

@@ -9,6 +9,7 @@ from typing import Any
 from gateway.handoff.state import handoff_of
 from gateway.sessions import decode_entry
 from tests.handoff.conftest import PHONE, Client, Desk, until
+from tests.support.waiting import drained
 
 TG = "telegram:1111111"
 TEL = f"tel:{PHONE}"
@@ -122,7 +123,7 @@ async def test_customer_messages_reach_the_thread_not_the_bot(
         lambda: len(desk.slack.thread(card_ts)) == 2 and desk.slack.thread(card_ts)
     )
     assert thread[1] == "*Test Firstname Test Lastname*: are you there? @here"
-    await asyncio.sleep(0.3)
+    await drained(desk.gateway)
     assert len(texts(desk)) == 3  # the bot said nothing
 
 

@@ -9,6 +9,7 @@ from gateway.handoff.desk import expected_wait
 from gateway.handoff.hours import BusinessHours
 from gateway.settings import BusinessHoursSettings
 from tests.handoff.conftest import Client, Desk, until
+from tests.support.waiting import drained
 
 TG = "telegram:1111111"
 
@@ -44,6 +45,7 @@ async def test_outside_business_hours_the_customer_is_told_when_we_are_back(
     await desk.open(aiohttp_client, redis_url, business_hours=hours)
     await desk.telegram_says("agent")
     await until(lambda: len(texts(desk)) == 2)
+    await drained(desk.gateway)  # the card too: it may leave after the customer's notice
     assert texts(desk)[1] == (
         "I'm handing you over to our team. We're closed at the moment and back tomorrow at "
         "08:00 (UTC); a person will answer you then. You can keep writing here."

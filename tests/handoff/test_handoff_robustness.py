@@ -12,6 +12,7 @@ from gateway.store import open_store
 from tests.handoff.conftest import PHONE, Client, Desk, until
 from tests.support.fake_slack import Reply
 from tests.support.fake_twilio import twilio_error
+from tests.support.waiting import drained
 
 TG = "telegram:1111111"
 
@@ -54,11 +55,13 @@ async def test_slack_rate_limit_and_outage_deliver_later_once_in_order(
     for text in ("one", "two", "three"):
         await desk.telegram_says(text)
     await until(lambda: sum(c.status == 503 for c in desk.slack.calls) >= 4)
+    # Time is the point here: Slack stays down longer than the outbox's 3 attempts (at most
+    # 0.05 + 0.1 + 0.2 s apart) would last; handoff posts must carry on (relay_attempts).
     await asyncio.sleep(0.5)
     desk.slack.down = False
     expected = [f"*Test Firstname Test Lastname*: {t}" for t in ("first", "one", "two", "three")]
     await until(lambda: desk.slack.thread(card_ts)[1:] == expected)
-    await asyncio.sleep(0.3)
+    await drained(desk.gateway)
     assert desk.slack.thread(card_ts)[1:] == expected
     assert await desk.gateway.store.dead_letters() == []
 
@@ -114,7 +117,7 @@ async def test_stats_summarise_the_period(
     await until(lambda: any("rate the help" in t for t in texts(desk)))
     await desk.telegram_presses("csat:5")
     await until(lambda: "Thank you for your feedback!" in texts(desk))
-    await asyncio.sleep(0.2)
+    await drained(desk.gateway)
     assert await print_stats(redis_url, 3600) == 0
     out = capsys.readouterr().out  # type: ignore[attr-defined]
     assert "handoffs:            1 (keyword 1)" in out

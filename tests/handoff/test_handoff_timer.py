@@ -15,9 +15,11 @@ KEY = "telegram:42"
 CUSTOMER = '{"channel":"telegram","user_id":"42","display_name":null,"phone":null}'
 
 
-@pytest.fixture(params=["redis", "memory"])
-async def store(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[Store]:
-    opened = open_store(redis_url if request.param == "redis" else "memory://")
+@pytest.fixture(params=["redis", "cluster", "memory"])
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
+    urls = {"redis": "redis_url", "cluster": "cluster_url"}
+    name = urls.get(request.param)
+    opened = open_store("memory://" if name is None else request.getfixturevalue(name))
     yield opened
     await opened.close()
 

@@ -3,7 +3,6 @@ is saved; a broken FAQ file is refused and the running knowledge base keeps answ
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,7 +15,7 @@ from dialogs.reload import DialogReloader
 from dialogs.runner import DialogRunner
 from nlu.settings import KnowledgeSettings
 from tests.dialogs.keyword_nlu import KeywordNlu
-from tests.dialogs.test_reload import eventually
+from tests.dialogs.test_reload import eventually, watching
 
 
 @pytest.fixture
@@ -29,7 +28,7 @@ async def live(tmp_path: Path) -> AsyncIterator[tuple[Path, DialogRunner, Dialog
     runner = DialogRunner(bot, KeywordNlu())
     reloader = DialogReloader(runner, path=directory, env={}, debounce_ms=50, knowledge=spec)
     reloader.start()
-    await asyncio.sleep(0.3)  # let the watcher start
+    await watching(reloader, directory / "templates.yml")
     yield directory, runner, reloader
     await reloader.stop()
 

@@ -10,13 +10,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
-import redis.asyncio as aioredis
 
 from channels.console import ConsoleChannel
 from channels.web.log import RedisLog
+from common import redisconn
 from common.messages import ConversationRef, CustomerMessage, CustomerRef, OutboundMessage
 from dialogs.echo import EchoDialog
 from frontdesk.app import build_gateway
@@ -25,9 +24,16 @@ from gateway.handoff.store import RedisHandoffStore
 from gateway.privacy import erase_customer, erasures, export_customer, resolve
 from gateway.store.base import DeadLetter
 from gateway.store.redis import DLQ, RedisStore, _letter_json, conversation_key
+from tests.support.waiting import until
 
 PHONE = "+14155238886"
 OTHER = "api:other-customer"
+
+
+@pytest.fixture(params=["single", "cluster"])
+def redis_url(request: pytest.FixtureRequest, redis_url: str) -> str:
+    """These tests on one Redis server and on Redis Cluster (keys spread over 3 primaries)."""
+    return redis_url if request.param == "single" else str(request.getfixturevalue("cluster_url"))
 
 
 class RecordingChannel(ConsoleChannel):
@@ -43,13 +49,6 @@ def message(channel: str, user: str, text: str, name: str) -> CustomerMessage:
         customer=CustomerRef(channel=channel, user_id=user, display_name=name),
         text=text,
     )
-
-
-async def until(check: Any, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
 
 
 async def converse(redis_url: str) -> dict[str, RecordingChannel]:
@@ -68,14 +67,14 @@ async def converse(redis_url: str) -> dict[str, RecordingChannel]:
         await until(lambda: all(c.sent for c in channels.values()))
     finally:
         await gateway.stop()
-    client = aioredis.Redis.from_url(redis_url)
+    client = redisconn.connect(redis_url)
     hstore = RedisHandoffStore(client)
     for key, ts in ((f"tel:{PHONE}", "111.222"), (OTHER, "333.444")):
         await hstore.record_card(key, "card-1", ts, json.dumps({"name": key}))
         await hstore.schedule(key, time.time() + 60, json.dumps({"name": key}))
         letter = DeadLetter(f"dl-{key}", key, b'{"text": "undelivered"}', "400", 1, time.time())
         await client.hset(DLQ, letter.id, _letter_json(letter))
-    await client.aclose()
+    await redisconn.close(client)
     log = RedisLog(redis_url, keep=100, ttl=3600)
     await log.append("v-ann", "c1", {"from": "customer", "text": "ann on the web"})
     await log.append("v-bob", "c1", {"from": "customer", "text": "bob on the web"})
@@ -85,7 +84,7 @@ async def converse(redis_url: str) -> dict[str, RecordingChannel]:
 
 async def everything(redis_url: str) -> str:
     """Every key and value in Redis, as one searchable text."""
-    client = aioredis.Redis.from_url(redis_url)
+    client = redisconn.connect(redis_url)
     parts = []
     async for key in client.scan_iter(count=1000):
         parts.append(key.decode())
@@ -100,7 +99,7 @@ async def everything(redis_url: str) -> str:
             parts.append(repr(await client.zrange(key, 0, -1)))
         elif kind == "stream":
             parts.append(repr(await client.xrange(key)))
-    await client.aclose()
+    await redisconn.close(client)
     return "\n".join(parts)
 
 

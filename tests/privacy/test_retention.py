@@ -6,8 +6,8 @@ import json
 import time
 
 import pytest
-import redis.asyncio as aioredis
 
+from common import redisconn
 from common.settings import ConfigError
 from dialogs.echo import EchoDialog
 from frontdesk.app import build_gateway
@@ -17,6 +17,12 @@ from gateway.privacy.retention import sweep
 from gateway.store.base import DeadLetter
 from gateway.store.redis import DLQ, _letter_json
 from tests.privacy.test_export_erase import PHONE, RecordingChannel, message, until
+
+
+@pytest.fixture(params=["single", "cluster"])
+def redis_url(request: pytest.FixtureRequest, redis_url: str) -> str:
+    """These tests on one Redis server and on Redis Cluster (keys spread over 3 primaries)."""
+    return redis_url if request.param == "single" else str(request.getfixturevalue("cluster_url"))
 
 
 @pytest.mark.parametrize(
@@ -54,7 +60,7 @@ async def test_every_key_about_a_customer_expires_within_retention(redis_url: st
         await until(lambda: sms.sent)
     finally:
         await gateway.stop()
-    client = aioredis.Redis.from_url(redis_url)
+    client = redisconn.connect(redis_url)
     try:
         hstore = RedisHandoffStore(client, retention=retention)
         await hstore.record_card(f"tel:{PHONE}", "card-1", "111.222", json.dumps({"n": "Ann"}))
@@ -68,11 +74,11 @@ async def test_every_key_about_a_customer_expires_within_retention(redis_url: st
             ttl = await client.ttl(key)
             assert 0 < ttl <= retention, (key, ttl)
     finally:
-        await client.aclose()
+        await redisconn.close(client)
 
 
 async def test_the_sweep_removes_dead_letters_older_than_retention(redis_url: str) -> None:
-    client = aioredis.Redis.from_url(redis_url)
+    client = redisconn.connect(redis_url)
     try:
         now = time.time()
         for name, age in (("old", 7200.0), ("new", 60.0)):
@@ -81,7 +87,7 @@ async def test_the_sweep_removes_dead_letters_older_than_retention(redis_url: st
         assert await sweep(client, retention=3600, now=now) == 1
         assert await client.hkeys(DLQ) == [b"new"]
     finally:
-        await client.aclose()
+        await redisconn.close(client)
 
 
 async def test_old_entries_of_an_active_customer_are_trimmed(redis_url: str) -> None:
@@ -92,7 +98,7 @@ async def test_old_entries_of_an_active_customer_are_trimmed(redis_url: str) -> 
     from gateway.store.redis import conversation_key
 
     now = time.time()
-    client = aioredis.Redis.from_url(redis_url)
+    client = redisconn.connect(redis_url)
     log = RedisLog(redis_url, keep=100, ttl=86400)
     try:
         transcript = conversation_key(f"tel:{PHONE}", "transcript")
@@ -111,4 +117,4 @@ async def test_old_entries_of_an_active_customer_are_trimmed(redis_url: str) -> 
         assert b"recent web words" in only[1][b"e"]
     finally:
         await log.close()
-        await client.aclose()
+        await redisconn.close(client)

@@ -8,6 +8,7 @@ responses to give in turn, e.g. ``[(429, {"Retry-After": "1"}), (200, {})]``; wh
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ class FakeCallback:
     script: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     default: tuple[int, dict[str, str]] = (200, {})
     delay: float = 0.0  # seconds before answering each request
+    # per conversation_id: the next request of that conversation waits this long (once)
+    delays: dict[str, float] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -47,8 +50,12 @@ class FakeCallback:
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
-        if self.delay:
-            await asyncio.sleep(self.delay)
+        delay = self.delay
+        if self.delays:
+            with contextlib.suppress(ValueError, AttributeError):
+                delay = self.delays.pop(json.loads(body).get("conversation_id"), delay)
+        if delay:
+            await asyncio.sleep(delay)
         headers: dict[str, str] = {}
         if not signature_matches(self.secret, body, request.headers.get("X-Frontdesk-Signature")):
             status = 401

@@ -22,8 +22,16 @@ class RedisServer:
     """A redis-server process with its own directory; ``stop()`` and ``start()`` again keep
     the port and (with ``durable=True``, append-only fsync always) the data."""
 
-    def __init__(self, directory: Path, *, durable: bool = False, port: int | None = None):
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        durable: bool = False,
+        port: int | None = None,
+        bind: str = "127.0.0.1",
+    ):
         self.directory = directory
+        self.bind = bind
         self.durable = durable
         self.port = port or free_port()
         self.process: subprocess.Popen[bytes] | None = None
@@ -41,7 +49,7 @@ class RedisServer:
             "--port",
             str(self.port),
             "--bind",
-            "127.0.0.1",
+            self.bind,
             "--dir",
             str(self.directory),
             "--save",

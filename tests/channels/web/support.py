@@ -148,22 +148,3 @@ class Widget:
             await self.ws.close()
         if self._reader is not None:
             await self._reader
-
-
-async def idle(gateway: Any, timeout: float = 15.0) -> None:
-    """Wait until no turn and no send is waiting or in progress."""
-    deadline = time.monotonic() + timeout
-    while await gateway.store.depth("turns") or await gateway.store.depth("sends"):
-        if time.monotonic() > deadline:
-            raise AssertionError("the pipeline did not go idle")
-        await asyncio.sleep(0.02)
-
-
-async def until(check: Callable[[], Any], timeout: float = 20.0) -> Any:
-    """Poll ``check`` until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while not (value := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
-    return value

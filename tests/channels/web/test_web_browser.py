@@ -19,7 +19,7 @@ from frontdesk.app import create_app
 from frontdesk.config import Settings
 from gateway.http import GATEWAY
 from tests.channels.web.browser import browser
-from tests.channels.web.support import IDENTITY_SECRET, WebDialog, until, web_settings
+from tests.channels.web.support import IDENTITY_SECRET, WebDialog, web_settings
 from tests.support.serve import serve
 from tests.support.slack_agents import (
     SECRET,
@@ -30,6 +30,7 @@ from tests.support.slack_agents import (
     start_workspace,
     thread_reply,
 )
+from tests.support.waiting import until
 
 __all__ = ["browser"]
 Server = Any

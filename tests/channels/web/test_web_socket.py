@@ -26,12 +26,11 @@ from tests.channels.web.support import (
     PUBLIC_URL,
     WebDialog,
     Widget,
-    idle,
-    until,
     web_settings,
 )
 from tests.support.redis_server import RedisServer
 from tests.support.slack_agents import SECRET, TOKEN, SlackWorkspace, start_workspace
+from tests.support.waiting import drained, until
 
 Client = Any
 Http = TestClient[web.Request, web.Application]
@@ -104,7 +103,7 @@ async def test_a_resend_after_reconnect_is_a_duplicate_never_a_second_turn(
     await again.open(token=widget.token, after=last)
     ack = await again.say("only once", client_id=client_id)
     assert ack["status"] == "duplicate"
-    await idle(gateway_client.app[GATEWAY])
+    await drained(gateway_client)
     await again.say("next")
     await again.wait_text("echo: next")
     assert again.texts() == ["customer: next", "bot: echo: next"]
@@ -203,7 +202,7 @@ async def test_too_long_and_too_many_messages_are_refused_without_a_turn(
     assert (await widget.say("x" * 21))["code"] == "too_long"
     outcomes = [(await widget.say(f"m{n}")).get("status", "refused") for n in range(4)]
     assert outcomes == ["queued", "queued", "queued", "refused"]
-    await idle(client.app[GATEWAY])
+    await drained(client)
     assert [t for t in widget.texts() if t.startswith("customer")] == [
         "customer: m0",
         "customer: m1",
@@ -355,7 +354,7 @@ async def test_a_redis_outage_refuses_then_the_resend_is_answered_live(
 
 
 async def until_ready(client: Http, timeout: float = 15.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while (await client.get("/readyz")).status != 200:
-        assert asyncio.get_running_loop().time() < deadline, "never ready again"
-        await asyncio.sleep(0.1)
+    async def ready() -> bool:
+        return (await client.get("/readyz")).status == 200
+
+    await until(ready, timeout, "ready again")

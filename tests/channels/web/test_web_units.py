@@ -3,6 +3,7 @@ of replies, origins, rate limits, and the conversation log (memory and Redis).""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -267,9 +268,12 @@ def test_buckets_refuse_past_the_rate_and_refill() -> None:
 # --------------------------------------------------------------------- log
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def conversation_log(request: pytest.FixtureRequest, redis_url: str) -> object:
-    log = MemoryLog(keep=5) if request.param == "memory" else RedisLog(redis_url, keep=5, ttl=60)
+@pytest.fixture(params=["memory", "redis", "cluster"])
+async def conversation_log(request: pytest.FixtureRequest) -> object:
+    if request.param == "memory":
+        log: MemoryLog | RedisLog = MemoryLog(keep=5)
+    else:
+        log = RedisLog(request.getfixturevalue(f"{request.param}_url"), keep=5, ttl=60)
     await log.start()
     yield log
     await log.close()
@@ -292,6 +296,44 @@ async def test_the_log_keeps_the_newest_entries(conversation_log: MemoryLog) -> 
         await conversation_log.append("c", f"d{n}", {"text": f"m{n}"})
     rows = await conversation_log.read("c", "0-0", 1000)
     assert rows[-1][1]["text"] == "m249" and len(rows) < 250
+
+
+@pytest.mark.parametrize("kind", ["redis", "cluster"])
+async def test_an_append_by_another_process_reaches_the_listener(
+    kind: str, request: pytest.FixtureRequest
+) -> None:
+    """The process holding a widget's socket hears of a reply that another process appended
+    (pub/sub; on Redis Cluster, published from inside the append script on any primary)."""
+    url = request.getfixturevalue(f"{kind}_url")
+    holder, sender = RedisLog(url, keep=5, ttl=60), RedisLog(url, keep=5, ttl=60)
+    await holder.start()
+    heard: asyncio.Queue[dict[str, object]] = asyncio.Queue()
+    try:
+        stop = await holder.listen("conv-live", heard.put_nowait)
+        async with asyncio.timeout(15):
+            # Once a typing signal gets through, the subscription is live (and any signal
+            # sent on subscribing came before it).
+            while (await _signal_or_none(heard, sender)) != {"kind": "typing"}:
+                pass
+            while not heard.empty():
+                heard.get_nowait()
+            for conversation in ("another", "conv-live-2", "conv-live"):
+                await sender.append(conversation, "d1", {"text": "from elsewhere"})
+            assert await heard.get() == {"kind": "entry"}
+        stop()
+    finally:
+        await holder.close()
+        await sender.close()
+
+
+async def _signal_or_none(
+    heard: asyncio.Queue[dict[str, object]], sender: RedisLog
+) -> dict[str, object] | None:
+    await sender.signal("conv-live", {"kind": "typing"})
+    try:
+        return await asyncio.wait_for(heard.get(), timeout=0.5)
+    except TimeoutError:
+        return None
 
 
 def test_cursor_ids_from_clients_are_checked() -> None:

@@ -1,0 +1,1 @@
+"""Developer tools of the NLU (not used at run time)."""
