@@ -110,8 +110,20 @@ class Button:
         _check_values(self)
 
 
+class _AboutACustomer:
+    """The conversation store's key for the customer a message is about (``session_key``):
+    shared by every inbound event and outbound message."""
+
+    __slots__ = ()
+    customer: CustomerRef
+
+    @property
+    def session_key(self) -> str:
+        return session_key_for(self.customer)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CustomerMessage:
+class CustomerMessage(_AboutACustomer):
     """A customer wrote, sent media or a location, or pressed a button."""
 
     kind: Literal["message"] = "message"
@@ -132,13 +144,9 @@ class CustomerMessage:
     def __post_init__(self) -> None:
         _check_values(self)
 
-    @property
-    def session_key(self) -> str:
-        return session_key_for(self.customer)
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class DeliveryStatus:
+class DeliveryStatus(_AboutACustomer):
     """The platform reports what became of a message we sent."""
 
     kind: Literal["status"] = "status"
@@ -153,10 +161,6 @@ class DeliveryStatus:
     def __post_init__(self) -> None:
         _check_values(self)
 
-    @property
-    def session_key(self) -> str:
-        return session_key_for(self.customer)
-
 
 # ``timer``: the handoff scheduler's wake-up (re-announce, abandon), queued in the customer's
 # lane like any event so that it sees the session as the other turns leave it.
@@ -167,7 +171,7 @@ SUGGEST_PREFIX = "handoff:suggest:"  # a button value: + a knowledge-base entry 
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class AgentEvent:
+class AgentEvent(_AboutACustomer):
     """An agent acted on a handed-off conversation (from the agents' Slack channel)."""
 
     kind: Literal["agent"] = "agent"
@@ -185,10 +189,6 @@ class AgentEvent:
 
     def __post_init__(self) -> None:
         _check_values(self)
-
-    @property
-    def session_key(self) -> str:
-        return session_key_for(self.customer)
 
 
 InboundEvent = CustomerMessage | DeliveryStatus | AgentEvent
@@ -213,7 +213,7 @@ class Card:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CustomerReply:
+class CustomerReply(_AboutACustomer):
     """A message to a customer, on their channel: what every customer channel's adapter
     sends. ``key`` is derived from the turn that produced it, so a retried turn or a re-sent
     dead letter is recognised as the same message."""
@@ -233,10 +233,6 @@ class CustomerReply:
     relay_of: str | None = None  # an agent's message relayed to the customer (its Slack ts)
     max_attempts: int | None = None  # overrides outbox.max_attempts (relays outlast outages)
 
-    @property
-    def session_key(self) -> str:
-        return session_key_for(self.customer)
-
 
 # Desk operations: what the handoff does in the agents' channel (``conversation`` is that
 # channel, ``customer`` the customer whose handoff it is). Only an adapter that serves the
@@ -246,7 +242,7 @@ class CustomerReply:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class DeskCard:
+class DeskCard(_AboutACustomer):
     """Post a handoff card in the agents' channel."""
 
     kind: Literal["card"] = "card"
@@ -256,13 +252,9 @@ class DeskCard:
     card: Card
     max_attempts: int | None = None
 
-    @property
-    def session_key(self) -> str:
-        return session_key_for(self.customer)
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class DeskUpdate:
+class DeskUpdate(_AboutACustomer):
     """Edit a posted handoff card in place (``target``: the card's platform message)."""
 
     kind: Literal["card_update"] = "card_update"
@@ -274,13 +266,9 @@ class DeskUpdate:
     target: str | None = None
     max_attempts: int | None = None
 
-    @property
-    def session_key(self) -> str:
-        return session_key_for(self.customer)
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class DeskPost:
+class DeskPost(_AboutACustomer):
     """A post in a handoff card's thread (or another thread of the agents' channel)."""
 
     kind: Literal["post"] = "post"
@@ -294,13 +282,9 @@ class DeskPost:
     broadcast: bool = False  # also shown in the channel
     max_attempts: int | None = None
 
-    @property
-    def session_key(self) -> str:
-        return session_key_for(self.customer)
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class DeskEphemeral:
+class DeskEphemeral(_AboutACustomer):
     """A post only ``recipient`` (an agent) sees."""
 
     kind: Literal["ephemeral"] = "ephemeral"
@@ -312,13 +296,9 @@ class DeskEphemeral:
     anchor: str | None = None
     max_attempts: int | None = None
 
-    @property
-    def session_key(self) -> str:
-        return session_key_for(self.customer)
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class DeskReaction:
+class DeskReaction(_AboutACustomer):
     """An emoji (``reaction``, by name) on the agents' message ``target``."""
 
     kind: Literal["reaction"] = "reaction"
@@ -328,10 +308,6 @@ class DeskReaction:
     reaction: str
     target: str
     max_attempts: int | None = None
-
-    @property
-    def session_key(self) -> str:
-        return session_key_for(self.customer)
 
 
 DeskOperation = DeskCard | DeskUpdate | DeskPost | DeskEphemeral | DeskReaction
