@@ -28,6 +28,7 @@ from gateway.runtime import Gateway
 from gateway.sessions import Session, decode_session
 from tests.support.fake_telegram import FakeTelegram, start_fake_telegram
 from tests.support.fake_twilio import FakeTwilio, fixture_params, signed_webhook, start_fake_twilio
+from tests.support.settings import quick_settings
 from tests.support.slack_agents import (
     AGENTS,
     SECRET,
@@ -83,46 +84,30 @@ class TestDialog:
 def settings_for(
     redis_url: str, slack: str, telegram: str, twilio: str, **handoff: Any
 ) -> Settings:
-    return Settings.model_validate(
-        {
-            "server": {"public_url": PUBLIC_URL},
-            "store": {"url": redis_url},
-            "workers": {"lease": 2, "reclaim_idle": 2},
-            "outbox": {
-                "base_delay": 0.05,
-                "max_delay": 0.2,
-                "max_attempts": 3,
-                "rate_limits": {
-                    "slack": 0,
-                    "telegram": 0,
-                    "sms": 0,
-                    "whatsapp": 0,
-                    "whatsapp_cloud": 0,
-                },  # no pacing: 0 turns a channel's declared rate off
-            },
-            "channels": {
-                "slack": {"bot_token": TOKEN, "signing_secret": SECRET, "api_base_url": slack},
-                "telegram": {
-                    "token": "123456789:TEST-TOKEN_abcdefghijklmnopqrstuvwxyz",
-                    "secret_token": TELEGRAM_SECRET,
-                    "api_base_url": telegram,
-                },
-                "twilio": {
-                    "account_sid": ACCOUNT_SID,
-                    "auth_token": AUTH_TOKEN,
-                    "sms_number": SMS_NUMBER,
-                    "whatsapp_number": WHATSAPP_NUMBER,
-                    "api_base_url": twilio,
-                },
-            },
-            "handoff": {
-                "slack_channel": AGENTS,
-                "agents": {"UALICE": "Alice", "UBOB": "Bob"},
-                "tick": 0.1,
-                "relay_attempts": 60,
-                **handoff,
-            },
-        }
+    channels: dict[str, Any] = {
+        "slack": {"bot_token": TOKEN, "signing_secret": SECRET, "api_base_url": slack},
+        "telegram": {
+            "token": "123456789:TEST-TOKEN_abcdefghijklmnopqrstuvwxyz",
+            "secret_token": TELEGRAM_SECRET,
+            "api_base_url": telegram,
+        },
+        "twilio": {
+            "account_sid": ACCOUNT_SID,
+            "auth_token": AUTH_TOKEN,
+            "sms_number": SMS_NUMBER,
+            "whatsapp_number": WHATSAPP_NUMBER,
+            "api_base_url": twilio,
+        },
+    }
+    desk = {
+        "slack_channel": AGENTS,
+        "agents": {"UALICE": "Alice", "UBOB": "Bob"},
+        "tick": 0.1,
+        "relay_attempts": 60,
+        **handoff,
+    }
+    return quick_settings(
+        public_url=PUBLIC_URL, store_url=redis_url, channels=channels, handoff=desk
     )
 
 

@@ -15,6 +15,7 @@ import aiohttp
 from common.messages import Button, CustomerMessage
 from dialogs.base import Handoff, Outcome, Reply, SystemEvent, TurnContext
 from frontdesk.config import Settings
+from tests.support.settings import quick_settings
 
 PUBLIC_URL = "https://chat.example.com"
 SHOP = "https://shop.example.com"
@@ -56,26 +57,8 @@ def web_settings(store_url: str, *, slack: Mapping[str, Any] | None = None, **we
     if slack is not None:
         channels["slack"] = dict(slack)
         handoff = {"slack_channel": "CAGENTS", "agents": {"UALICE": "Alice"}, "tick": 0.1}
-    return Settings.model_validate(
-        {
-            "server": {"public_url": PUBLIC_URL},
-            "store": {"url": store_url},
-            "workers": {"lease": 2, "reclaim_idle": 2},
-            "outbox": {
-                "base_delay": 0.05,
-                "max_delay": 0.2,
-                "max_attempts": 3,
-                "rate_limits": {
-                    "slack": 0,
-                    "telegram": 0,
-                    "sms": 0,
-                    "whatsapp": 0,
-                    "whatsapp_cloud": 0,
-                },
-            },
-            "channels": channels,
-            "handoff": handoff,
-        }
+    return quick_settings(
+        public_url=PUBLIC_URL, store_url=store_url, channels=channels, handoff=handoff
     )
 
 
