@@ -27,7 +27,7 @@ Owner = Literal["bot", "queued", "agent"]
 # ``queued``: waiting for an agent; ``agent``: claimed; ``csat``: resolved, the rating question
 # asked; ``closed``.
 Phase = Literal["requested", "queued", "agent", "csat", "closed"]
-Outcome = Literal["resolved", "returned", "abandoned"]
+HandoffOutcome = Literal["resolved", "returned", "abandoned"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,7 +55,7 @@ class HandoffState:
     last_agent_at: float | None = None
     announced_at: float = 0.0
     announces: int = 0
-    outcome: Outcome | None = None
+    outcome: HandoffOutcome | None = None
     closed_at: float | None = None
     closed_by: str | None = None
     csat: int | None = None

@@ -35,7 +35,7 @@ from gateway.handoff.hours import BusinessHours
 from gateway.handoff.media import MediaSigner
 from gateway.handoff.posts import DeskTurn, Keys, Posts
 from gateway.handoff.records import Claimed, Closed, FirstReply, HandedOff, Rated, StatsRecord
-from gateway.handoff.state import HandoffState, Outcome, handoff_of, with_handoff
+from gateway.handoff.state import HandoffOutcome, HandoffState, handoff_of, with_handoff
 from gateway.handoff.stats import Stats
 from gateway.handoff.store import HandoffStore
 from gateway.handoff.suggest import suggested_answer, suggestions_post, teach
@@ -213,7 +213,7 @@ class HandoffDesk:
         if state.state == "agent" and state.agent_id != event.agent_id:
             text = f"{state.agent_name} owns this conversation; only they can close it."
             return DeskTurn(session, [self.posts.ephemeral(keys(), state, event, text)])
-        outcome: Outcome = "resolved" if event.action == "resolve" else "returned"
+        outcome: HandoffOutcome = "resolved" if event.action == "resolve" else "returned"
         return self._close(session, state, keys, now, outcome, by=name)
 
     async def _current(self, key: str, state: HandoffState, event: AgentEvent) -> bool:
@@ -302,7 +302,7 @@ class HandoffDesk:
         state: HandoffState,
         keys: Keys,
         now: float,
-        outcome: Outcome,
+        outcome: HandoffOutcome,
         by: str | None,
     ) -> DeskTurn:
         csat = outcome == "resolved" and self.settings.csat.enabled

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, TypeAdapter, ValidationError
 
-from gateway.sessions import Outcome
+from gateway.sessions import HandoffOutcome
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,7 +48,7 @@ class FirstReply:
 class Closed:
     type: Literal["closed"] = "closed"
     at: float
-    outcome: Outcome
+    outcome: HandoffOutcome
     seconds: float  # from the handoff to its close
     queue: str
     agent: str | None = None

@@ -8,7 +8,7 @@ queue, summary, debug); the desk takes it in (``queued``: the card is posted) an
 
 from __future__ import annotations
 
-from gateway.sessions import HandoffState, Outcome, Phase, Session
+from gateway.sessions import HandoffOutcome, HandoffState, Phase, Session
 
 State = Phase
 
@@ -23,4 +23,4 @@ def with_handoff(session: Session, state: HandoffState) -> Session:
     return session.replace(handoff=state)
 
 
-__all__ = ["HandoffState", "Outcome", "Phase", "State", "handoff_of", "with_handoff"]
+__all__ = ["HandoffOutcome", "HandoffState", "Phase", "State", "handoff_of", "with_handoff"]
