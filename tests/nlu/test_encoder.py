@@ -1,7 +1,7 @@
-"""The numpy sentence encoder (nlu/encoder.py) and the hybrid classifier built on it: unit
-vectors whose similarities follow meaning, a cached hybrid model that answers as the trained one,
-and the few-shot floors on a small fixed HWU64 sample. Skipped where the encoder's weights or
-the shared datasets are not installed."""
+"""The sentence encoder shipped in the package (nlu/encoder.py) and the hybrid classifier built
+on it: unit vectors whose similarities follow meaning and agree with the float model, a cached
+hybrid model that answers as the trained one, and the few-shot floors on a small fixed HWU64
+sample (skipped where the shared datasets are not present)."""
 
 from __future__ import annotations
 
@@ -85,3 +85,32 @@ def test_few_shot_floor_tfidf() -> None:
 def test_few_shot_floor_hybrid() -> None:
     # measured 0.905: the sentence embedding is what lets 10 examples an intent generalise
     assert _few_shot("hybrid") >= 0.87
+
+
+def _reference_available() -> bool:
+    from nlu.tools import reference_encoder
+
+    return reference_encoder.available()
+
+
+@needs_encoder
+@pytest.mark.skipif(not _reference_available(), reason="the float MiniLM weights: dev extra")
+def test_the_shipped_int8_encoder_agrees_with_the_float_model() -> None:
+    """The int8 graph in the package gives nearly the float model's vectors (the released
+    weights run by numpy): the same texts are near each other, in English and beyond."""
+    from nlu.tools import reference_encoder
+
+    texts = [
+        "wake me up at seven tomorrow", "set an alarm for 7 am", "will it rain in paris",
+        "what's the weather like this weekend", "play some jazz", "turn the volume down",
+        "where is my order AB12345", "I want a refund for my sneakers", "cancel my subscription",
+        "talk to a human please", "Crème brûlée recipe?", "¿dónde está mi pedido?",
+        "我想订一张去北京的机票", "ｆｕｌｌ－ｗｉｄｔｈ text", "👍 thanks!!", "", "word " * 600,
+    ]  # fmt: skip
+    shipped, exact = encoder.encode(texts), reference_encoder.encode(texts)
+    cosines = (shipped * exact).sum(axis=1)
+    assert cosines.mean() > 0.98 and cosines.min() > 0.93, cosines
+    a, b = shipped @ shipped.T, exact @ exact.T
+    np.fill_diagonal(a, -1)
+    np.fill_diagonal(b, -1)
+    assert (a.argmax(axis=1) == b.argmax(axis=1)).mean() >= 0.8

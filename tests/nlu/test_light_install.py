@@ -1,6 +1,6 @@
 """The default install stays CPU-sized: no dependency of ``frontdesk`` (without extras), however
 deep, is torch, a CUDA/NVIDIA wheel or sentence-transformers; the sentence encoder runs on
-numpy."""
+onnxruntime's CPU build, and the encoder itself is in the package."""
 
 from __future__ import annotations
 
@@ -38,6 +38,17 @@ def _default_tree() -> set[str]:
 
 def test_default_dependencies_pull_no_gpu_framework() -> None:
     tree = _default_tree()
-    assert {"numpy", "scikit-learn", "aiohttp"} <= tree  # the walk did read the tree
+    assert {"numpy", "scikit-learn", "aiohttp", "onnxruntime"} <= tree  # the walk read the tree
     heavy = sorted(n for n in tree if n in HEAVY or n.startswith(("nvidia-", "triton")))
     assert heavy == []
+
+
+def test_the_sentence_encoder_ships_in_the_package() -> None:
+    """The encoder the hybrid classifier and the knowledge base use is a file of the package
+    (declared as package data), not something fetched at run time."""
+    project = tomllib.loads(PYPROJECT.read_text())
+    assert "minilm/*" in project["tool"]["setuptools"]["package-data"]["nlu"]
+    from nlu import encoder
+
+    assert encoder.available() and encoder.model_path().stat().st_size < 30_000_000
+    assert encoder.model_path().parent == Path(__file__).parents[2] / "nlu" / "minilm"
