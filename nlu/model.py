@@ -49,7 +49,8 @@ class TrainOptions:
     # static: TF-IDF + the static word-piece embedding shipped in the package
     # (nlu/static_embedding.py) weighted ``static_weight``; hybrid: TF-IDF + the MiniLM
     # sentence embedding weighted ``hybrid_weight`` (nlu/encoder.py, onnxruntime, no torch);
-    # embeddings: the same with weight ``embedding_weight``; tfidf (default): TF-IDF alone
+    # embeddings: the same with weight ``embedding_weight``; tfidf: TF-IDF alone (this class's
+    # default, for library callers; the gateway's is nlu.classifier, hybrid since 0.3)
     classifier: Literal["static", "tfidf", "embeddings", "hybrid"] = "tfidf"
     # the SVM's regularisation and the embeddings' weight, chosen on dev splits of HWU64's
     # and SNIPS' training data (benchmarks/nlu_tune.py); C from 0.25 to 2 is within noise

@@ -20,11 +20,11 @@ class NluSettings(Section):
     # tfidf: TF-IDF alone; static: TF-IDF + the static word-piece embedding shipped in the
     # package; hybrid / embeddings: TF-IDF + the MiniLM sentence encoder shipped in the package
     # (nlu/encoder.py, onnxruntime), weight 2 / 1 (docs/nlu.md)
-    classifier: Literal["static", "tfidf", "embeddings", "hybrid"] = "tfidf"
-    # inscope (default since 0.2): the confidence compared with ``threshold`` is a calibrated
+    classifier: Literal["static", "tfidf", "embeddings", "hybrid"] = "hybrid"
+    # inscope (default since 0.3): the confidence compared with ``threshold`` is a calibrated
     # P(the top intent is right), the same meaning for 5 intents or 150; temperature: the top
     # intent's temperature-scaled probability (before 0.2)
-    confidence: Literal["inscope", "temperature"] = "temperature"
+    confidence: Literal["inscope", "temperature"] = "inscope"
     # embeddings: also refuse messages far from every known example (out of scope); needs the
     # embeddings extra, ~8 ms a message (docs/nlu.md)
     novelty: Literal["none", "embeddings"] = "none"

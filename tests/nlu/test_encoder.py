@@ -105,7 +105,8 @@ def test_the_shipped_int8_encoder_agrees_with_the_float_model() -> None:
         "what's the weather like this weekend", "play some jazz", "turn the volume down",
         "where is my order AB12345", "I want a refund for my sneakers", "cancel my subscription",
         "talk to a human please", "Crème brûlée recipe?", "¿dónde está mi pedido?",
-        "我想订一张去北京的机票", "ｆｕｌｌ－ｗｉｄｔｈ text", "👍 thanks!!", "", "word " * 600,
+        "我想订一张去北京的机票", "\uff46\uff55\uff4c\uff4c-width text", "👍 thanks!!", "",
+        "word " * 600,
     ]  # fmt: skip
     shipped, exact = encoder.encode(texts), reference_encoder.encode(texts)
     cosines = (shipped * exact).sum(axis=1)
