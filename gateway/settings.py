@@ -15,6 +15,9 @@ class ServerSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     public_url: str = "http://localhost:8080"
+    # what this process does: everything; only accept webhooks (no turns, no sends, so an
+    # acknowledgement never waits behind a turn); or only run the workers (no HTTP listener)
+    role: Literal["all", "ingest", "workers"] = "all"
 
 
 class StoreSettings(Section):
