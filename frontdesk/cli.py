@@ -40,6 +40,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if role == "workers":
         from frontdesk.commands.workers import serve_workers
 
+        if settings.server.workers_nice:
+            os.nice(settings.server.workers_nice)  # acknowledgements first (server.workers_nice)
         event_loop().run_until_complete(serve_workers(app))
         return 0
     try:

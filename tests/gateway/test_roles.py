@@ -81,6 +81,9 @@ async def test_an_ingest_process_accepts_and_a_workers_process_answers_once(
         await until(lambda: not outbox_pending(redis_url), timeout=30, what="outbox drained")
         assert len(fake.delivered) == 20, "a reply was sent twice"
         assert by_conversation(replies) == expected("a", 5, 4)
+        # the workers yield the CPU to the webhooks (server.workers_nice, default 10)
+        ours = os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getpriority(os.PRIO_PROCESS, workers.pid) == min(19, ours + 10)
     finally:
         if workers is not None:
             assert stop(workers) == 0
