@@ -78,6 +78,15 @@ class SentenceEncoder:
             states.append(state)
         return out, states
 
+    def states(self, texts: Sequence[str]) -> list[Array]:
+        """Only the token states (onnxruntime then skips the graph's own top layers)."""
+        out = []
+        for text in texts:
+            ids = np.array([self.ids(text)], dtype=np.int64)
+            feed = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
+            out.append(self._session.run(["states"], feed)[0][0])
+        return out
+
     def encode(self, texts: Sequence[str]) -> Array:
         """One L2-normalised float32 row per text. One text at a time: the int8 graph quantises
         each product's input over the whole batch, so a text's vector would depend on the texts

@@ -110,7 +110,7 @@ def _encode(texts: Sequence[str], top: TopLayers | None) -> np.ndarray[Any, np.d
         return encode(texts)
     from nlu.encoder import default_encoder
 
-    return top.encode(default_encoder().encode_with_states(texts)[1])
+    return top.encode(default_encoder().states(texts))
 
 
 def _calibration_share(labels: Sequence[str], share: float) -> np.ndarray[Any, np.dtype[np.bool_]]:
@@ -325,7 +325,7 @@ def train(
                 from nlu.encoder import default_encoder
                 from nlu.tuning import TuneOptions, tune
 
-                _, states = default_encoder().encode_with_states(texts)
+                states = default_encoder().states(texts)
                 calibrate = _calibration_share(labels, options.tuning_holdout)
                 tuned_on = np.flatnonzero(~calibrate)
                 top = tune([states[i] for i in tuned_on], [labels[i] for i in tuned_on],

@@ -86,7 +86,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(json.dumps({**report.as_json(), "advice": hints}, indent=1))
     else:
         mode = "held-out test set" if args.test else f"{args.folds}-fold cross-validation"
-        print(f"# {mode}, classifier {options.classifier}, threshold {threshold}")
+        tuned = ", encoder tuned" if options.tuning == "contrastive" else ""
+        if options.classifier not in ("hybrid", "embeddings"):
+            tuned = ""
+        print(f"# {mode}, classifier {options.classifier}{tuned}, threshold {threshold}")
         print(format_report(report, per_intent=not args.summary))
         if hints:
             print("\nwhat to fix in the training data\n" + "\n".join(hints))
@@ -170,8 +173,8 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
             "--tuning",
             choices=("contrastive", "none"),
             default=None,
-            help="contrastive (default): tune the sentence encoder's top layers on the examples "
-            "before fitting (hybrid/embeddings); none: the encoder as shipped (before 0.4)",
+            help="contrastive: tune the sentence encoder's top layers on the examples before "
+            "fitting (hybrid/embeddings); none (default): the encoder as shipped",
         )
         p.add_argument(
             "--novelty",
