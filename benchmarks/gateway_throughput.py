@@ -8,6 +8,11 @@ with the reference measured in the same run (the machine is shared: compare rati
 
   python benchmarks/gateway_throughput.py [--messages N] [--conversations M] [--concurrency C]
                                           [--rate R] [--processes 1,2] [--bot example|echo]
+                                          [--stored 1000,100000]
+
+With ``--stored``, each run's Redis first holds that many stored conversations, copies of one
+the gateway answered (benchmarks/seeding.py): the same workload then shows what a turn costs as
+the data grows, with Redis bytes per stored conversation and per stored message.
 
 A whole turn is a signed webhook in, Redis, NLU, dialog, and its first reply signed and POSTed
 to the callback. Without --rate the load is as fast as the gateway acknowledges, which queues
@@ -52,6 +57,7 @@ from loadgen import (
     wait_replies,
     whole_turns,
 )
+from seeding import Seeded, stored_conversations
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,7 @@ class Run:
     redis_cpu: float
     kernel: float  # of the gateway's, in system calls
     redis_keys: int  # keys added by the run
+    seeded: Seeded | None = None  # the stored conversations Redis held before the run
 
 
 def gateway_config(
@@ -113,6 +120,7 @@ async def run_gateway(
     cb_port: int,
     count: int,
     before: Path | None = None,
+    stored: int = 0,
 ) -> Run:
     """A fresh redis-server and ``count`` gateway processes (from the ``before`` tree: on
     their own ports); the workload; the replies."""
@@ -171,6 +179,11 @@ async def run_gateway(
         replies.reset(warm.texts)
         warmed = await drive(urls, warm, args.concurrency, args.timeout)
         await wait_replies(replies, set(warmed.ack), 60, 45)
+        seeded = None
+        if stored:
+            seeded = await stored_conversations(
+                urls, secret, replies, texts, client, redis_port, stored
+            )
         used_before = int(client.info("memory")["used_memory"])
         gateways = [pid for p in procs[1:] for pid in process_tree(p.pid)]
         cpu_before = cpu_seconds(gateways), cpu_seconds([procs[0].pid])
@@ -187,7 +200,7 @@ async def run_gateway(
         keys = int(client.dbsize()) - keys_before
         client.close()
         label = f"before ({before})" if before else "frontdesk"
-        return Run(label, count, acks, turns, used - used_before, *cpu, kernel, keys)
+        return Run(label, count, acks, turns, used - used_before, *cpu, kernel, keys, seeded)
     finally:
         stop(procs)
 
@@ -214,7 +227,10 @@ async def main_async(args: argparse.Namespace, tmp: Path, procs: Procs) -> int:
         if args.before:
             runs.append(await run_gateway(args, tmp, secret, replies, cb_port, 1, args.before))
         for count in args.processes:
-            runs.append(await run_gateway(args, tmp, secret, replies, cb_port, count))
+            for stored in args.stored or [0]:
+                runs.append(
+                    await run_gateway(args, tmp, secret, replies, cb_port, count, stored=stored)
+                )
         # the reference again, after the gateways: the machine's load may have changed
         spawn([sys.executable, __file__, "--serve-bare", str(bare_port), "--secret", secret],
               tmp / "bare2.log", procs)  # fmt: skip
@@ -239,6 +255,8 @@ def report(args: argparse.Namespace, bare: Result, bare2: Result, runs: list[Run
         lat = list(r.acks.ack.values())
         t = r.turns
         print(f"\n{r.label}, {r.processes} process{'es' if r.processes > 1 else ''}")
+        if r.seeded is not None:
+            print(f"  stored before        {r.seeded.summary()}")
         print(f"  whole turns/s        {t.rate:8,.0f}   ratio to bare {t.rate / ref:.3f}")
         print(f"  acknowledged/s       {r.acks.rate:8,.0f}   ratio to bare {r.acks.rate / ref:.3f}")
         print(f"  ack latency          p50 {ms(pct(lat, 0.5))}   p99 {ms(pct(lat, 0.99))}")
@@ -259,7 +277,8 @@ def report(args: argparse.Namespace, bare: Result, bare2: Result, runs: list[Run
             print(f"  vs before            x{t.rate / base.turns.rate:.2f} whole turns/s, "
                   f"x{base.cpu / max(r.cpu, 1e-9):.2f} less gateway CPU per turn")  # fmt: skip
         if one is not None and r.label == one.label and r is not one and one.turns.rate:
-            print(f"  vs 1 process         x{t.rate / one.turns.rate:.2f} whole turns/s")
+            versus = f"{one.seeded.conversations:,} stored" if one.seeded else "1 process"
+            print(f"  vs {versus:<17s} x{t.rate / one.turns.rate:.2f} whole turns/s")
         ok = ok and t.ok and len(r.acks.ack) == args.messages
     print("\nresult: OK" if ok else "\nresult: PROBLEMS (see above)")
     return 0 if ok else 1
@@ -281,6 +300,8 @@ def main() -> int:
     p.add_argument("--before", type=Path, help="also run 1 process from this checkout, first")
     p.add_argument("--before-env", action="append", default=[], metavar="NAME=VALUE",
                    help="environment of the --before run")  # fmt: skip
+    p.add_argument("--stored", default="", metavar="N,N",
+                   help="conversations stored before each run (e.g. 1000,100000)")  # fmt: skip
     p.add_argument("--bot", choices=["example", "echo"], default="example")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
     p.add_argument("--reply-timeout", type=float, default=600.0, help="seconds for all replies")
@@ -292,8 +313,11 @@ def main() -> int:
         serve_bare(args.serve_bare, args.secret)
         return 0
     args.processes = [int(x) for x in str(args.processes).split(",") if x.strip()]
+    args.stored = [int(x.replace("_", "")) for x in str(args.stored).split(",") if x.strip()]
     if min(args.messages, args.conversations, args.concurrency, *args.processes) < 1:
         p.error("--messages, --conversations, --concurrency and --processes must be positive")
+    if any(n < 1 for n in args.stored):
+        p.error("--stored must be positive")
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     procs: Procs = []

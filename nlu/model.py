@@ -34,7 +34,8 @@ from nlu.inscope import InScope
 from nlu.result import IntentScore, ParseResult
 from nlu.sentiment import sentiment
 
-MODEL_FORMAT = 3  # 2: word-pair features; 3: static embedding, in-scope probability
+MODEL_FORMAT = 4  # 2: word-pair features; 3: static embedding, in-scope probability;
+# 4: the in-scope similarities from the sentence encoder's vectors with hybrid/embeddings
 RANKING_LENGTH = 10
 
 
@@ -89,8 +90,12 @@ def _weight(options: TrainOptions) -> float:
 
 
 def _uses_static(options: TrainOptions) -> bool:
-    """Whether the classifier's features or the in-scope probability use the static embedding."""
-    return options.classifier == "static" or options.confidence == "inscope"
+    """Whether the classifier's features or the in-scope probability use the static embedding
+    (the in-scope probability's similarities use the sentence encoder's vectors instead when
+    the classifier has them)."""
+    return options.classifier == "static" or (
+        options.confidence == "inscope" and not _uses_vectors(options)
+    )
 
 
 def _static(texts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
@@ -151,9 +156,7 @@ class BuiltinNlu:
         return encode(texts)
 
     def _statics(self, texts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float32]] | None:
-        if self.options.classifier != "static" and self.inscope is None:
-            return None
-        return _static(texts)
+        return _static(texts) if _uses_static(self.options) else None
 
     def _dense(
         self,
@@ -226,10 +229,11 @@ class BuiltinNlu:
         ranking = tuple(IntentScore(name=labels[i], confidence=float(proba[i])) for i in order)
         best = ranking[0]
         confidence = best.confidence
-        if self.inscope is not None and static is not None:
+        similar = vector if _uses_vectors(self.options) else static
+        if self.inscope is not None and similar is not None:
             # the result's confidence is P(the top intent is right); the ranking stays the
             # intents' probabilities (they sum to 1)
-            confidence = self.inscope.probability_one(proba, static, text)
+            confidence = self.inscope.probability_one(proba, similar, text)
         understood = confidence >= self.threshold and best.name != OUT_OF_SCOPE
         if understood and self.novelty is not None and vector is not None:
             understood = self.novelty.understood(best.confidence, int(order[0]), vector)
@@ -293,7 +297,8 @@ def train(
         classifier = LinearClassifier.fit(x, labels, c=c, balanced=options.balanced)
         if options.novelty == "embeddings" and vectors is not None:
             novelty = _fit_novelty(classifier, labels, vectors, options.novelty_budget)
-        if options.confidence == "inscope" and statics is not None:
+        similar = vectors if _uses_vectors(options) else statics
+        if options.confidence == "inscope" and similar is not None:
             index = {label: i for i, label in enumerate(classifier.labels)}
             truth = np.array([index[label] for label in labels])
             idf = {
@@ -302,7 +307,7 @@ def train(
                 if g[:2] == "w:" and " " not in g
             }
             inscope = InScope.fit(
-                x, texts, truth, statics, classifier, idf, c=c, balanced=options.balanced
+                x, texts, truth, similar, classifier, idf, c=c, balanced=options.balanced
             )
     else:
         _log().warning("nlu_not_trained", reason="fewer than two intents", intents=len(set(labels)))
