@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -28,6 +29,8 @@ NAME = "all-MiniLM-L6-v2"
 DIMENSION = 384
 MAX_TOKENS = 128  # with [CLS] and [SEP]; intents and questions are short (the model's own cut)
 INSTALL_HINT = "pip install onnxruntime (a dependency of frontdesk)"
+POOL_FROM = 16  # texts in one call from which they are encoded on a thread pool
+POOL_THREADS = min(4, os.cpu_count() or 1)
 
 
 class EncoderUnavailable(RuntimeError):
@@ -62,29 +65,32 @@ class SentenceEncoder:
     def ids(self, text: str) -> list[int]:
         return [self._cls, *self._tokenizer.ids(text)[: MAX_TOKENS - 2], self._sep]
 
-    def _run(self, text: str) -> tuple[Array, Array]:
+    def _run(self, text: str, outputs: list[str] | None = None) -> list[Array]:
         ids = np.array([self.ids(text)], dtype=np.int64)
         feed = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
-        vector, states = self._session.run(None, feed)
-        return vector[0], states[0]
+        return [out[0] for out in self._session.run(outputs, feed)]
+
+    def _each(self, texts: Sequence[str], one: Callable[[str], Any]) -> list[Any]:
+        """``one`` of each text, in order. From ``POOL_FROM`` texts on (training, ``nlu eval``)
+        on a small thread pool (onnxruntime releases the GIL): 1.5x the sentences a second on
+        two cores, the same results."""
+        if len(texts) < POOL_FROM or POOL_THREADS < 2:
+            return [one(text) for text in texts]
+        with ThreadPoolExecutor(POOL_THREADS, thread_name_prefix="encoder") as pool:
+            return list(pool.map(one, texts))
 
     def encode_with_states(self, texts: Sequence[str]) -> tuple[Array, list[Array]]:
         """The vectors, and each text's token states entering the top layers (length, 384),
         which nlu/tuning.py tunes."""
+        both = self._each(texts, self._run)
         out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
-        states = []
-        for row, text in enumerate(texts):
-            out[row], state = self._run(text)
-            states.append(state)
-        return out, states
+        for row, (vector, _) in enumerate(both):
+            out[row] = vector
+        return out, [states for _, states in both]
 
     def states(self, texts: Sequence[str]) -> list[Array]:
         """Only the token states (onnxruntime then skips the graph's own top layers)."""
-        out = []
-        for text in texts:
-            ids = np.array([self.ids(text)], dtype=np.int64)
-            feed = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
-            out.append(self._session.run(["states"], feed)[0][0])
+        out: list[Array] = self._each(texts, lambda text: self._run(text, ["states"])[0])
         return out
 
     def encode(self, texts: Sequence[str]) -> Array:
@@ -93,8 +99,8 @@ class SentenceEncoder:
         padded beside it (cosine down to 0.95); alone it is always the same, at ~1.3 ms a text
         against ~1.0 ms batched."""
         out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
-        for row, text in enumerate(texts):
-            out[row] = self._run(text)[0]
+        for row, vector in enumerate(self._each(texts, lambda t: self._run(t, ["embedding"])[0])):
+            out[row] = vector
         return out
 
 
@@ -129,10 +135,8 @@ class TopGraph:
     def encode(self, states: Sequence[Array]) -> Array:
         out = np.zeros((len(states), DIMENSION), dtype=np.float32)
         for row, state in enumerate(states):
-            mask = np.ones((1, len(state)), dtype=np.int64)
-            out[row] = self._session.run(None, {"states": state[None], "attention_mask": mask})[0][
-                0
-            ]
+            feed = {"states": state[None], "attention_mask": np.ones((1, len(state)), np.int64)}
+            out[row] = self._session.run(None, feed)[0][0]
         return out
 
 
