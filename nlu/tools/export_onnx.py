@@ -43,23 +43,55 @@ def _weights(path: Path | None) -> dict[str, np.ndarray[Any, Any]]:
     return {k: np.asarray(v, dtype=np.float32) for k, v in read_safetensors(path).items()}
 
 
-def build_graph(t: dict[str, np.ndarray[Any, Any]]) -> Any:
-    """The float ONNX model of the forward pass."""
-    from onnx import TensorProto, helper, numpy_helper
+class _Nodes:
+    """A graph being written: its nodes and initialisers, with fresh names."""
 
-    nodes: list[Any] = []
-    inits: list[Any] = []
-    counter = iter(range(10**6))
+    def __init__(self) -> None:
+        self.nodes: list[Any] = []
+        self.inits: list[Any] = []
+        self._counter = iter(range(10**6))
 
-    def const(value: Any, name: str | None = None) -> str:
-        name = name or f"c{next(counter)}"
-        inits.append(numpy_helper.from_array(np.asarray(value), name))
+    def const(self, value: Any, name: str | None = None) -> str:
+        from onnx import numpy_helper
+
+        name = name or f"c{next(self._counter)}"
+        self.inits.append(numpy_helper.from_array(np.asarray(value), name))
         return name
 
-    def op(kind: str, *inputs: str, **attrs: Any) -> str:
-        out = f"{kind.lower()}{next(counter)}"
-        nodes.append(helper.make_node(kind, list(inputs), [out], **attrs))
+    def op(self, kind: str, *inputs: str, **attrs: Any) -> str:
+        from onnx import helper
+
+        out = f"{kind.lower()}{next(self._counter)}"
+        self.nodes.append(helper.make_node(kind, list(inputs), [out], **attrs))
         return out
+
+    def mask_bias(self) -> tuple[str, str]:
+        """The float attention mask, and the (batch, 1, 1, length) bias that hides padding."""
+        from onnx import TensorProto
+
+        mask = self.op("Cast", "attention_mask", to=TensorProto.FLOAT)
+        bias = self.op("Mul", self.op("Sub", self.const(np.float32(1.0)), mask),
+                       self.const(np.float32(-1e9)))  # fmt: skip
+        return mask, self.op("Unsqueeze", bias, self.const(np.array([1, 2])))
+
+    def pool(self, x: str, mask: str) -> None:
+        """Mean pooling over the mask, L2-normalised, as the output ``embedding``."""
+        from onnx import helper
+
+        axis1 = self.const(np.array([1]))
+        unsqueezed = self.op("Unsqueeze", mask, self.const(np.array([2])))
+        summed = self.op("ReduceSum", self.op("Mul", x, unsqueezed), axis1, keepdims=0)
+        count = self.op("Max", self.op("ReduceSum", mask, axis1), self.const(np.float32(1.0)))
+        pooled = self.op("Div", summed, count)
+        self.nodes.append(helper.make_node("LpNormalization", [pooled], ["embedding"], axis=1, p=2))
+
+
+def build_graph(t: dict[str, np.ndarray[Any, Any]]) -> Any:
+    """The float ONNX model of the forward pass."""
+    from onnx import TensorProto, helper
+
+    g = _Nodes()
+    const, op, nodes = g.const, g.op, g.nodes
 
     def dense(x: str, prefix: str) -> str:
         w = const(t[prefix + ".weight"].T.copy(), prefix + ".weight")
@@ -79,9 +111,7 @@ def build_graph(t: dict[str, np.ndarray[Any, Any]]) -> Any:
     )
     x = op("Add", x, const(t["embeddings.token_type_embeddings.weight"][0]))
     x = norm(x, "embeddings.LayerNorm")
-    mask = op("Cast", "attention_mask", to=TensorProto.FLOAT)
-    bias = op("Mul", op("Sub", const(np.float32(1.0)), mask), const(np.float32(-1e9)))
-    bias = op("Unsqueeze", bias, const(np.array([1, 2])))  # (batch, 1, 1, length)
+    mask, bias = g.mask_bias()
     split = const(np.array([0, 0, HEADS, HIDDEN // HEADS]))
     merge = const(np.array([0, 0, HIDDEN]))
     scale = const(np.float32(1.0 / math.sqrt(HIDDEN // HEADS)))
@@ -107,13 +137,7 @@ def build_graph(t: dict[str, np.ndarray[Any, Any]]) -> Any:
         erf = op("Erf", op("Mul", h, const(np.float32(1.0 / math.sqrt(2.0)))))
         h = op("Mul", op("Mul", h, const(np.float32(0.5))), op("Add", erf, const(np.float32(1.0))))
         x = norm(op("Add", dense(h, p + "output.dense"), x), p + "output.LayerNorm")
-    axis1 = const(np.array([1]))
-    summed = op(
-        "ReduceSum", op("Mul", x, op("Unsqueeze", mask, const(np.array([2])))), axis1, keepdims=0
-    )
-    count = op("Max", op("ReduceSum", mask, axis1), const(np.float32(1.0)))
-    pooled = op("Div", summed, count)
-    nodes.append(helper.make_node("LpNormalization", [pooled], ["embedding"], axis=1, p=2))
+    g.pool(x, mask)
     graph = helper.make_graph(
         nodes,
         "all-MiniLM-L6-v2",
@@ -125,7 +149,7 @@ def build_graph(t: dict[str, np.ndarray[Any, Any]]) -> Any:
             helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", HIDDEN]),
             helper.make_tensor_value_info("states", TensorProto.FLOAT, ["batch", "length", HIDDEN]),
         ],
-        inits,
+        g.inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
     model.ir_version = 9
@@ -168,31 +192,17 @@ def build_top_graph(weights: dict[str, np.ndarray[Any, Any]]) -> Any:
     its own weights in their place (onnxruntime's add_initializer)."""
     from onnx import TensorProto, external_data_helper, helper, numpy_helper
 
-    nodes: list[Any] = []
-    inits: list[Any] = []
-    counter = iter(range(10**6))
+    g = _Nodes()
+    const, op, nodes = g.const, g.op, g.nodes
     offset = 0
     for name, value in weights.items():
         tensor = numpy_helper.from_array(value, name)
         external_data_helper.set_external_data(tensor, TOP_WEIGHTS, offset, value.nbytes)
         tensor.ClearField("raw_data")
         tensor.data_location = TensorProto.EXTERNAL
-        inits.append(tensor)
+        g.inits.append(tensor)
         offset += value.nbytes
-
-    def const(value: Any) -> str:
-        name = f"c{next(counter)}"
-        inits.append(numpy_helper.from_array(np.asarray(value), name))
-        return name
-
-    def op(kind: str, *args: str, **attrs: Any) -> str:
-        out = f"{kind.lower()}{next(counter)}"
-        nodes.append(helper.make_node(kind, list(args), [out], **attrs))
-        return out
-
-    mask = op("Cast", "attention_mask", to=TensorProto.FLOAT)
-    bias = op("Mul", op("Sub", const(np.float32(1.0)), mask), const(np.float32(-1e9)))
-    bias = op("Unsqueeze", bias, const(np.array([1, 2])))
+    mask, bias = g.mask_bias()
     split = const(np.array([0, 0, HEADS, HIDDEN // HEADS]))
     merge = const(np.array([0, 0, HIDDEN]))
     scale = const(np.float32(1.0 / math.sqrt(HIDDEN // HEADS)))
@@ -219,14 +229,7 @@ def build_top_graph(weights: dict[str, np.ndarray[Any, Any]]) -> Any:
         dense = op("Add", op("MatMul", h, w["f_w"]), w["f_b"])
         x = op("LayerNormalization", op("Add", dense, x), w["ln2_w"], w["ln2_b"],
                axis=-1, epsilon=1e-12)  # fmt: skip
-    axis1 = const(np.array([1]))
-    summed = op(
-        "ReduceSum", op("Mul", x, op("Unsqueeze", mask, const(np.array([2])))), axis1, keepdims=0
-    )
-    count = op("Max", op("ReduceSum", mask, axis1), const(np.float32(1.0)))
-    nodes.append(
-        helper.make_node("LpNormalization", [op("Div", summed, count)], ["embedding"], axis=1, p=2)
-    )
+    g.pool(x, mask)
     graph = helper.make_graph(
         nodes,
         "all-MiniLM-L6-v2 top layers",
@@ -235,7 +238,7 @@ def build_top_graph(weights: dict[str, np.ndarray[Any, Any]]) -> Any:
             helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "length"]),
         ],
         [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", HIDDEN])],
-        inits,
+        g.inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
     model.ir_version = 9
