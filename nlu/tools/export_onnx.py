@@ -7,7 +7,9 @@ the ``onnx`` package (the ``dev`` extra); no torch. The graph is written node by
 weights, the same forward pass as sentence-transformers (BERT embeddings and 6 layers, mean
 pooling over the attention mask, L2 normalisation), then its matrices are quantised to int8 by
 onnxruntime's dynamic quantisation (activations stay float; each matrix product quantises its
-input on the fly).
+input on the fly). The graph's second output is the token states entering layer 5; beside it,
+``top.onnx`` runs layers 5-6 in float from ``top_layers.bin`` (their raw float32 weights), the
+layers that nlu/tuning.py tunes on a bot's examples.
 
     python -m nlu.tools.export_onnx [--weights PATH] [--out nlu/minilm/model.onnx]
 """
