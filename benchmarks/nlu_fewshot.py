@@ -9,6 +9,8 @@ and single-message parse p50/p99 (the whole parse: intent, entities, sentiment).
 A classifier name may carry the confidence after a colon: ``static:temperature`` is the
 static classifier with the temperature-scaled top probability (the nlu.confidence default)
 instead of the calibrated in-scope probability (nlu/inscope.py) that a bare name gets here.
+``tuned`` is ``hybrid`` with the encoder's top layers tuned on the training examples
+(nlu/tuning.py, the gateway's default since 0.4); bare ``hybrid`` is the encoder as shipped.
 
 Usage: python benchmarks/nlu_fewshot.py [--classifiers static,tfidf,hybrid]
          [--sets 8,10,30,full,snips] [--seeds 3] [--threshold 0.5] [--no-oos]
@@ -71,7 +73,11 @@ def run(
     held_out: set[str] | None = None,
 ) -> dict[str, float]:
     name, _, confidence = classifier.partition(":")
-    options = TrainOptions(classifier=name, confidence=confidence or "inscope")  # type: ignore[arg-type]
+    options = TrainOptions(
+        classifier="hybrid" if name == "tuned" else name,  # type: ignore[arg-type]
+        confidence=confidence or "inscope",  # type: ignore[arg-type]
+        tuning="contrastive" if name == "tuned" else "none",
+    )
     nlu = train(train_data, options, threshold=threshold)
     texts = [e.text for e in test.examples]
     results = nlu.parse_many(texts)

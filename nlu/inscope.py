@@ -150,17 +150,22 @@ class InScope:
         c: float,
         balanced: bool,
         seed: int = 0,
+        calibrate: Array | None = None,
     ) -> InScope | None:
         """From the training features, labels (indices into ``classifier.labels``), static
         vectors, the classifier's cross-validated scores and the words' idf; None without
-        cross-validation."""
+        cross-validation. ``calibrate`` (a boolean mask) limits the examples whose scores the
+        probability is fitted on, to those the vectors were not tuned on (nlu/tuning.py): a
+        tuned example sits closer to its intent than any new message will."""
         if classifier.cv_scores is None:
             return None
         top = float(np.log(1 + len(texts)) + 1)  # the idf of a word no training text has
         rows, right, weight = cls._in_scope_rows(texts, truth, vectors, classifier, idf, top)
         oos = cls._pseudo_oos_rows(
-            x, texts, truth, vectors, classifier, (c, balanced, seed), idf, top
+            x, texts, truth, vectors, classifier, (c, balanced, seed), idf, top, calibrate
         )
+        if calibrate is not None:
+            rows, right, weight = rows[calibrate], right[calibrate], weight[calibrate]
         if len(oos):
             rows = np.vstack([rows, oos])
             right = np.concatenate([right, np.zeros(len(oos))])
@@ -226,6 +231,7 @@ class InScope:
         svm: tuple[float, bool, int],
         idf: dict[str, float],
         top: float,
+        calibrate: Array | None = None,
     ) -> Array:
         n_labels = len(classifier.labels)
         if n_labels < 3:
@@ -240,10 +246,14 @@ class InScope:
         for group in groups:
             held = np.isin(truth, group)
             train_idx = np.flatnonzero(~held)
+            if calibrate is not None:
+                held &= calibrate
             if len(train_idx) > OOS_TRAIN_CAP:
                 train_idx = np.sort(rng.choice(train_idx, OOS_TRAIN_CAP, replace=False))
             kept = np.unique(truth[train_idx])
             if len(kept) < 2:
+                continue
+            if not held.any():
                 continue
             model = _svm(c, balanced).fit(x[train_idx], truth[train_idx])
             coef, intercept = _two_class_safe(model, n_labels, present=kept)

@@ -33,9 +33,11 @@ from nlu.importer import read_any
 from nlu.inscope import InScope
 from nlu.result import IntentScore, ParseResult
 from nlu.sentiment import sentiment
+from nlu.tuning import TopLayers
 
-MODEL_FORMAT = 4  # 2: word-pair features; 3: static embedding, in-scope probability;
-# 4: the in-scope similarities from the sentence encoder's vectors with hybrid/embeddings
+MODEL_FORMAT = 5  # 2: word-pair features; 3: static embedding, in-scope probability;
+# 4: the in-scope similarities from the sentence encoder's vectors with hybrid/embeddings;
+# 5: the encoder's tuned top layers
 RANKING_LENGTH = 10
 
 
@@ -75,6 +77,13 @@ class TrainOptions:
     # the predicted intent's examples, nlu/embeddings.py) above a threshold that costs at most
     # ``novelty_budget`` of the right answers on the cross-validated training data
     novelty: Literal["none", "embeddings"] = "none"
+    # contrastive: before fitting, tune the sentence encoder's top layers on the examples
+    # (nlu/tuning.py, SetFit-style; the hybrid/embeddings classifiers only); none: as shipped
+    tuning: Literal["none", "contrastive"] = "none"
+    tuning_steps: int = 120  # at most
+    # the share of each intent's examples kept out of the tuning, on which the in-scope
+    # probability is fitted (a tuned example is closer to its intent than a new message)
+    tuning_holdout: float = 0.2
     novelty_budget: float = 0.03  # chosen on pseudo-out-of-scope dev splits of training data
     text_column: str = "text"  # for CSV training files
     intent_columns: tuple[str, ...] = ("intent",)
@@ -87,6 +96,32 @@ def _uses_vectors(options: TrainOptions) -> bool:
 
 def _weight(options: TrainOptions) -> float:
     return options.hybrid_weight if options.classifier == "hybrid" else options.embedding_weight
+
+
+def _tunes(options: TrainOptions) -> bool:
+    return _uses_vectors(options) and options.tuning == "contrastive"
+
+
+def _encode(texts: Sequence[str], top: TopLayers | None) -> np.ndarray[Any, np.dtype[np.float32]]:
+    """Sentence vectors: the shipped encoder's, or through its tuned top layers."""
+    if top is None:
+        from nlu.embeddings import encode
+
+        return encode(texts)
+    from nlu.encoder import default_encoder
+
+    return top.encode(default_encoder().states(texts))
+
+
+def _calibration_share(labels: Sequence[str], share: float) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    """A seeded ``share`` of each intent's examples (none of an intent with fewer than 3)."""
+    rng = np.random.default_rng(0)
+    out = np.zeros(len(labels), dtype=bool)
+    for label in sorted(set(labels)):
+        rows = np.flatnonzero(np.array(labels) == label)
+        if len(rows) >= 3 and share > 0:
+            out[rng.choice(rows, max(1, round(share * len(rows))), replace=False)] = True
+    return out
 
 
 def _uses_static(options: TrainOptions) -> bool:
@@ -131,8 +166,10 @@ class BuiltinNlu:
         loaded: bool = False,
         novelty: Novelty | None = None,
         inscope: InScope | None = None,
+        top: TopLayers | None = None,
     ) -> None:
         self.featurizer = featurizer
+        self.top = top  # the encoder's tuned top layers, when tuning is on
         self.novelty = novelty
         self.inscope = inscope
         self.classifier = classifier
@@ -151,9 +188,7 @@ class BuiltinNlu:
         """Sentence embeddings when the classifier or the novelty score uses them."""
         if not _uses_vectors(self.options) and self.novelty is None:
             return None
-        from nlu.embeddings import encode
-
-        return encode(texts)
+        return _encode(texts, self.top)
 
     def _statics(self, texts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float32]] | None:
         return _static(texts) if _uses_static(self.options) else None
@@ -280,13 +315,24 @@ def train(
     classifier = None
     novelty = None
     inscope = None
+    top: TopLayers | None = None
+    calibrate = np.zeros(len(labels), dtype=bool)
     if len(set(labels)) >= 2:
         x = featurizer.transform(texts)
         vectors = None
         if _uses_vectors(options) or options.novelty == "embeddings":
-            from nlu.embeddings import encode
+            if _tunes(options):
+                from nlu.encoder import default_encoder
+                from nlu.tuning import TuneOptions, tune
 
-            vectors = encode(texts)
+                states = default_encoder().states(texts)
+                calibrate = _calibration_share(labels, options.tuning_holdout)
+                tuned_on = np.flatnonzero(~calibrate)
+                top = tune([states[i] for i in tuned_on], [labels[i] for i in tuned_on],
+                           TuneOptions(max_steps=options.tuning_steps))  # fmt: skip
+                vectors = top.encode(states)
+            else:
+                vectors = _encode(texts, None)
         if _uses_vectors(options) and vectors is not None:
             x = sp.hstack([x, sp.csr_matrix(vectors * _weight(options))]).tocsr()
         statics = _static(texts) if _uses_static(options) else None
@@ -307,8 +353,9 @@ def train(
                 if g[:2] == "w:" and " " not in g
             }
             inscope = InScope.fit(
-                x, texts, truth, similar, classifier, idf, c=c, balanced=options.balanced
-            )
+                x, texts, truth, similar, classifier, idf, c=c, balanced=options.balanced,
+                calibrate=calibrate if top is not None and calibrate.any() else None,
+            )  # fmt: skip
     else:
         _log().warning("nlu_not_trained", reason="fewer than two intents", intents=len(set(labels)))
     return BuiltinNlu(
@@ -321,6 +368,7 @@ def train(
         train_seconds=time.perf_counter() - started,
         novelty=novelty,
         inscope=inscope,
+        top=top,
     )
 
 
@@ -386,6 +434,8 @@ def save(nlu: BuiltinNlu, directory: Path) -> None:
             arrays.update(nlu.novelty.arrays())
         if nlu.inscope is not None:
             arrays.update(nlu.inscope.arrays())
+        if nlu.top is not None:
+            arrays.update(nlu.top.arrays())
         np.savez(tmp / "weights.npz", **arrays)
         if directory.exists():
             shutil.rmtree(directory)
@@ -421,6 +471,7 @@ def load(directory: Path, *, threshold: float = 0.5) -> BuiltinNlu:
         loaded=True,
         novelty=novelty,
         inscope=InScope.from_arrays(weights),
+        top=TopLayers.from_arrays(weights) if TopLayers.stored(weights) else None,
     )
 
 
@@ -438,7 +489,10 @@ def load_or_train(
         model_dir = source.model_dir if model_dir is None else model_dir
         threshold = source.threshold if threshold is None else threshold
         options = options or TrainOptions(
-            classifier=source.classifier, novelty=source.novelty, confidence=source.confidence
+            classifier=source.classifier,
+            novelty=source.novelty,
+            confidence=source.confidence,
+            tuning=source.tuning,
         )
     else:
         patterns = source

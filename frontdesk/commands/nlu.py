@@ -42,6 +42,7 @@ def _options(args: argparse.Namespace, settings: Settings) -> TrainOptions:
         classifier=args.classifier or settings.nlu.classifier,
         novelty=args.novelty or settings.nlu.novelty,
         confidence=args.confidence or settings.nlu.confidence,
+        tuning=args.tuning or settings.nlu.tuning,
         text_column=args.text,
         intent_columns=tuple(c.strip() for c in args.intent.split(",") if c.strip()),
     )
@@ -85,7 +86,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(json.dumps({**report.as_json(), "advice": hints}, indent=1))
     else:
         mode = "held-out test set" if args.test else f"{args.folds}-fold cross-validation"
-        print(f"# {mode}, classifier {options.classifier}, threshold {threshold}")
+        tuned = ", encoder tuned" if options.tuning == "contrastive" else ""
+        if options.classifier not in ("hybrid", "embeddings"):
+            tuned = ""
+        print(f"# {mode}, classifier {options.classifier}{tuned}, threshold {threshold}")
         print(format_report(report, per_intent=not args.summary))
         if hints:
             print("\nwhat to fix in the training data\n" + "\n".join(hints))
@@ -164,6 +168,13 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
             default=None,
             help="inscope (default): the confidence is a calibrated chance of being right; "
             "temperature: the top intent's probability (before 0.2)",
+        )
+        p.add_argument(
+            "--tuning",
+            choices=("contrastive", "none"),
+            default=None,
+            help="contrastive: tune the sentence encoder's top layers on the examples before "
+            "fitting (hybrid/embeddings); none (default): the encoder as shipped",
         )
         p.add_argument(
             "--novelty",

@@ -52,3 +52,6 @@ def test_the_sentence_encoder_ships_in_the_package() -> None:
 
     assert encoder.available() and encoder.model_path().stat().st_size < 30_000_000
     assert encoder.model_path().parent == Path(__file__).parents[2] / "nlu" / "minilm"
+    # the tunable top layers (nlu/tuning.py): their graph and float weights
+    folder = encoder.model_path().parent
+    assert (folder / "top.onnx").is_file() and (folder / "top_layers.bin").stat().st_size < 15e6
