@@ -1,16 +1,14 @@
 """Keeps the console's figures as events happen: after every committed turn (the worker's
 observer hook) it adds the turn to the hour's counters, HyperLogLogs and duration lists, to
 the filter indexes, and to the conversation's summary and per-turn notes — one pipelined round
-trip for the turns committed together, never a scan. :func:`write_turn` is shared with the
-rebuild and the benchmark."""
+trip per turn, never a scan. :func:`write_turn` is shared with the rebuild and the benchmark."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from common.batching import GroupCommit
 from common.logging import get_logger
 from common.messages import CustomerMessage, CustomerReply
 from console import keys as k
@@ -175,30 +173,23 @@ async def trim(redis: Any, now: float, retention: float) -> int:
 
 
 class Recorder:
-    """The worker's observer: the turns committed together go in one pipeline (a group
-    commit: one round trip, and each key's TTL set once, for all of them); once an hour, the
-    index entries past the retention are dropped."""
+    """The worker's observer: one pipeline per committed turn (and, once an hour, the
+    index entries past the retention are dropped)."""
 
     def __init__(self, redis: Any, *, retention: float) -> None:
         self.redis = redis
         self.retention = retention
         self.trimmed = ""
-        self._writes: GroupCommit[CommittedTurn, None] = GroupCommit(self._write)
 
     async def observe(self, turn: CommittedTurn) -> None:
         try:
             if self.trimmed != (hour := k.hour_of(turn.at)):
                 self.trimmed = hour
                 await trim(self.redis, turn.at, self.retention)
-            await self._writes.submit(turn)
+            async with self.redis.pipeline(transaction=False) as pipe:
+                p = Pipe(pipe, self.retention)
+                write_turn(p, turn)
+                p.finish()
+                await pipe.execute()
         except Exception:  # the figures must never break a turn
             get_logger(conversation_id=turn.key).exception("console_record_failed")
-
-    async def _write(self, turns: Sequence[CommittedTurn]) -> list[None]:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            p = Pipe(pipe, self.retention)
-            for turn in turns:
-                write_turn(p, turn)
-            p.finish()
-            await pipe.execute()
-        return [None] * len(turns)
