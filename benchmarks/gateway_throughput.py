@@ -284,10 +284,14 @@ def report(args: argparse.Namespace, bare: Result, bare2: Result, runs: list[Run
         print(f"  ack errors           {errors}")
         print(f"  replies              {t.summary}")
         conv = args.conversations
-        print(f"  redis after the run  {r.redis_bytes / conv:,.0f} bytes and "
-              f"{r.redis_keys / conv:.1f} keys per conversation "
-              f"({args.messages // conv} messages each: "
-              f"{r.redis_bytes / args.messages:,.0f} bytes per message)")  # fmt: skip
+        if r.redis_bytes < 0:  # e.g. a grown key table's old half freed during the run
+            print(f"  redis after the run  n/a bytes (Redis's memory fell during the run: its "
+                  f"own housekeeping), {r.redis_keys / conv:.1f} keys per conversation")  # fmt: skip
+        else:
+            print(f"  redis after the run  {r.redis_bytes / conv:,.0f} bytes and "
+                  f"{r.redis_keys / conv:.1f} keys per conversation "
+                  f"({args.messages // conv} messages each: "
+                  f"{r.redis_bytes / args.messages:,.0f} bytes per message)")  # fmt: skip
         if base is not None and r is not base and base.turns.rate:
             print(f"  vs before            x{t.rate / base.turns.rate:.2f} whole turns/s, "
                   f"x{base.cpu / max(r.cpu, 1e-9):.2f} less gateway CPU per turn")  # fmt: skip
