@@ -285,8 +285,10 @@ def report(args: argparse.Namespace, bare: Result, bare2: Result, runs: list[Run
         print(f"  replies              {t.summary}")
         conv = args.conversations
         if r.redis_bytes < 0:  # e.g. a grown key table's old half freed during the run
-            print(f"  redis after the run  n/a bytes (Redis's memory fell during the run: its "
-                  f"own housekeeping), {r.redis_keys / conv:.1f} keys per conversation")  # fmt: skip
+            print(
+                f"  redis after the run  n/a bytes (Redis's memory fell during the run: "
+                f"its own housekeeping), {r.redis_keys / conv:.1f} keys per conversation"
+            )
         else:
             print(f"  redis after the run  {r.redis_bytes / conv:,.0f} bytes and "
                   f"{r.redis_keys / conv:.1f} keys per conversation "
