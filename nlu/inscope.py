@@ -167,9 +167,13 @@ class InScope:
         if calibrate is not None:
             rows, right, weight = rows[calibrate], right[calibrate], weight[calibrate]
         if len(oos):
+            # OOS_WEIGHT of the in-scope rows fitted on, in total: of all the examples, or of
+            # the share the encoder was not tuned on (weighing them against all the examples
+            # made the pseudo-out-of-scope 25% of a tuned model's data, not 5%)
+            share = OOS_WEIGHT * len(rows) / len(oos)
             rows = np.vstack([rows, oos])
             right = np.concatenate([right, np.zeros(len(oos))])
-            weight = np.concatenate([weight, np.full(len(oos), OOS_WEIGHT * len(truth) / len(oos))])
+            weight = np.concatenate([weight, np.full(len(oos), share)])
         if right.min() == right.max():  # all right (or all wrong): nothing to learn
             return None
         from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
