@@ -119,7 +119,8 @@ def test_a_tuned_model_is_cached_and_reloads_the_same_answers(tmp_path: Path) ->
 @needs_hwu
 def test_few_shot_floor_tuned() -> None:
     # the fixed 12-intent sample of tests/nlu/test_encoder.py, 10 examples an intent;
-    # measured 0.919; the encoder as shipped, same confidence: 0.900
+    # measured 0.937 (0.919 before the in-scope weighting fix of 0.4.1); the encoder as
+    # shipped, same confidence: 0.900
     assert few_shot_accuracy(TUNED) >= 0.9
 
 
@@ -140,7 +141,7 @@ def test_a_tuned_models_confidence_is_the_chance_of_being_right(
     results = nlu.parse_many([e.text for e in rows])
     right = np.array([r.ranking[0].name == e.intent for r, e in zip(results, rows, strict=True)])
     confidence = np.array([r.confidence for r in results])
-    # measured: mean confidence 0.825, 85.1% right; before the pseudo-out-of-scope examples
+    # measured: mean confidence 0.822, 85.1% right; before the pseudo-out-of-scope examples
     # were weighed against the examples the probability is fitted on, 0.777: a tuned model
     # refused right answers that the threshold 0.5 should have let through
     assert abs(confidence.mean() - right.mean()) <= 0.05
@@ -155,5 +156,5 @@ def test_a_tuned_model_refuses_messages_of_unseen_intents(
     unknown = nlu.parse_many([e.text for e in test.examples if e.intent not in kept])
     refused_known = np.mean([r.intent is None for r in known])
     refused_unknown = np.mean([r.intent is None for r in unknown])
-    # measured: 13.7% of the known intents' messages refused, 33.9% of the unseen ones'
+    # measured: 14.0% of the known intents' messages refused, 37.3% of the unseen ones'
     assert refused_unknown >= 0.25 and refused_unknown >= refused_known + 0.1
