@@ -71,6 +71,8 @@ def _fit(regression: Any, z: Array, right: Array, weight: Array, oos: int, tuned
     logit = z @ model.coef_[0] + model.intercept_[0]
     platt = regression(C=1e4).fit(logit[:, None], right, sample_weight=weight)
     scale, shift = float(platt.coef_[0, 0]), float(platt.intercept_[0])
+    if scale <= 0:  # no ranking left to recalibrate (degenerate data): the plain fit
+        return regression(C=1.0).fit(z, right, sample_weight=weight)
     model.coef_ = model.coef_ * scale
     model.intercept_ = model.intercept_ * scale + shift
     return model
