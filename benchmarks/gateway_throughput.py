@@ -7,12 +7,15 @@ example dialogs). The same client drives each with the same workload; every figu
 with the reference measured in the same run (the machine is shared: compare ratios).
 
   python benchmarks/gateway_throughput.py [--messages N] [--conversations M] [--concurrency C]
-                                          [--rate R] [--processes 1,2] [--bot example|echo]
+                                          [--rate R] [--processes 1,2,2/1] [--bot example|echo]
                                           [--stored 1000,100000]
 
 With ``--stored``, each run's Redis first holds that many stored conversations, copies of one
 the gateway answered (benchmarks/seeding.py): the same workload then shows what a turn costs as
 the data grows, with Redis bytes per stored conversation and per stored message.
+
+``--processes 2/1`` runs ``frontdesk run --processes 2 --ingest-processes 1``: one process only
+accepts webhooks and the other only runs the workers (acknowledgements never wait behind turns).
 
 A whole turn is a signed webhook in, Redis, NLU, dialog, and its first reply signed and POSTed
 to the callback. Without --rate the load is as fast as the gateway acknowledges, which queues
@@ -64,6 +67,7 @@ from seeding import Seeded, stored_conversations
 class Run:
     label: str
     processes: int
+    ingest: int  # of the processes, those that only accept webhooks (--ingest-processes)
     acks: Result
     turns: Turns
     redis_bytes: int  # used_memory after the run minus before (the warm-up's kept)
@@ -119,6 +123,7 @@ async def run_gateway(
     replies: Replies,
     cb_port: int,
     count: int,
+    ingest: int = 0,
     before: Path | None = None,
     stored: int = 0,
 ) -> Run:
@@ -171,6 +176,8 @@ async def run_gateway(
             run = [sys.executable, "-m", "frontdesk", "run", "--config", str(path)]
             if spread == "reuseport":
                 run += ["--processes", str(count)]
+                if ingest:
+                    run += ["--ingest-processes", str(ingest)]
             spawn(run, tmp / f"gateway-{count}-{n}.log", procs, env=env)
             await wait_ready(f"http://{HOST}:{port}/readyz", procs[-1], 120)
             urls.append(f"http://{HOST}:{port}/webhooks/api")
@@ -200,7 +207,8 @@ async def run_gateway(
         keys = int(client.dbsize()) - keys_before
         client.close()
         label = f"before ({before})" if before else "frontdesk"
-        return Run(label, count, acks, turns, used - used_before, *cpu, kernel, keys, seeded)
+        used_bytes = used - used_before
+        return Run(label, count, ingest, acks, turns, used_bytes, *cpu, kernel, keys, seeded)
     finally:
         stop(procs)
 
@@ -225,11 +233,15 @@ async def main_async(args: argparse.Namespace, tmp: Path, procs: Procs) -> int:
         stop(procs)
         runs = []
         if args.before:
-            runs.append(await run_gateway(args, tmp, secret, replies, cb_port, 1, args.before))
-        for count in args.processes:
+            runs.append(
+                await run_gateway(args, tmp, secret, replies, cb_port, 1, before=args.before)
+            )
+        for count, ingest in args.processes:
             for stored in args.stored or [0]:
                 runs.append(
-                    await run_gateway(args, tmp, secret, replies, cb_port, count, stored=stored)
+                    await run_gateway(
+                        args, tmp, secret, replies, cb_port, count, ingest, stored=stored
+                    )
                 )
         # the reference again, after the gateways: the machine's load may have changed
         spawn([sys.executable, __file__, "--serve-bare", str(bare_port), "--secret", secret],
@@ -254,7 +266,10 @@ def report(args: argparse.Namespace, bare: Result, bare2: Result, runs: list[Run
     for r in runs:
         lat = list(r.acks.ack.values())
         t = r.turns
-        print(f"\n{r.label}, {r.processes} process{'es' if r.processes > 1 else ''}")
+        roles = (
+            f" ({r.ingest} ingest only, {r.processes - r.ingest} workers only)" if r.ingest else ""
+        )
+        print(f"\n{r.label}, {r.processes} process{'es' if r.processes > 1 else ''}{roles}")
         if r.seeded is not None:
             print(f"  stored before        {r.seeded.summary()}")
         print(f"  whole turns/s        {t.rate:8,.0f}   ratio to bare {t.rate / ref:.3f}")
@@ -269,10 +284,14 @@ def report(args: argparse.Namespace, bare: Result, bare2: Result, runs: list[Run
         print(f"  ack errors           {errors}")
         print(f"  replies              {t.summary}")
         conv = args.conversations
-        print(f"  redis after the run  {r.redis_bytes / conv:,.0f} bytes and "
-              f"{r.redis_keys / conv:.1f} keys per conversation "
-              f"({args.messages // conv} messages each: "
-              f"{r.redis_bytes / args.messages:,.0f} bytes per message)")  # fmt: skip
+        if r.redis_bytes < 0:  # e.g. a grown key table's old half freed during the run
+            print(f"  redis after the run  n/a bytes (Redis's memory fell during the run: its "
+                  f"own housekeeping), {r.redis_keys / conv:.1f} keys per conversation")  # fmt: skip
+        else:
+            print(f"  redis after the run  {r.redis_bytes / conv:,.0f} bytes and "
+                  f"{r.redis_keys / conv:.1f} keys per conversation "
+                  f"({args.messages // conv} messages each: "
+                  f"{r.redis_bytes / args.messages:,.0f} bytes per message)")  # fmt: skip
         if base is not None and r is not base and base.turns.rate:
             print(f"  vs before            x{t.rate / base.turns.rate:.2f} whole turns/s, "
                   f"x{base.cpu / max(r.cpu, 1e-9):.2f} less gateway CPU per turn")  # fmt: skip
@@ -284,13 +303,24 @@ def report(args: argparse.Namespace, bare: Result, bare2: Result, runs: list[Run
     return 0 if ok else 1
 
 
+def arrangement(text: str) -> tuple[int, int]:
+    """``N`` or ``N/K`` (K of the N processes only accept webhooks) as (N, K)."""
+    count, _, ingest = text.strip().partition("/")
+    n, k = int(count), int(ingest or 0)
+    if n < 1 or k < 0 or (k and k >= n):
+        raise ValueError(text)
+    return n, k
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--messages", type=int, default=4000)
     p.add_argument("--conversations", type=int, default=200)
     p.add_argument("--concurrency", type=int, default=64)
     p.add_argument("--rate", type=float, default=0.0, help="offered msg/s (default: unpaced)")
-    p.add_argument("--processes", default="1,2", help="process counts to measure (default 1,2)")
+    p.add_argument("--processes", default="1,2",
+                   help="process counts to measure (default 1,2); N/K: N processes of which K "
+                        "only accept webhooks and the rest only run the workers")  # fmt: skip
     p.add_argument("--spread", choices=["reuseport", "ports"], default="reuseport",
                    help="reuseport: frontdesk run --processes N on one port (default); "
                         "ports: N frontdesk run on their own ports, round-robin")  # fmt: skip
@@ -312,9 +342,12 @@ def main() -> int:
     if args.serve_bare is not None:
         serve_bare(args.serve_bare, args.secret)
         return 0
-    args.processes = [int(x) for x in str(args.processes).split(",") if x.strip()]
+    try:
+        args.processes = [arrangement(x) for x in str(args.processes).split(",") if x.strip()]
+    except ValueError:
+        p.error("--processes: counts N or N/K with 0 < K < N (e.g. 1,2,2/1)")
     args.stored = [int(x.replace("_", "")) for x in str(args.stored).split(",") if x.strip()]
-    if min(args.messages, args.conversations, args.concurrency, *args.processes) < 1:
+    if min(args.messages, args.conversations, args.concurrency) < 1:
         p.error("--messages, --conversations, --concurrency and --processes must be positive")
     if any(n < 1 for n in args.stored):
         p.error("--stored must be positive")

@@ -82,11 +82,14 @@ def create_app(
     *,
     dialog: Dialog | None = None,
     channels: dict[str, Channel] | None = None,
-    workers: bool = True,
+    workers: bool | None = None,
 ) -> web.Application:
-    """The gateway as an aiohttp app; its workers start and stop with the app. Without
-    ``dialog``, the configured bot is built at startup (see frontdesk.assembly)."""
-    bot = ConfiguredBot(settings) if dialog is None else None
+    """The gateway as an aiohttp app; its workers start and stop with the app (unless
+    ``workers`` is False, or by default ``server.role`` is ``ingest``). Without ``dialog``, the
+    configured bot is built at startup (see frontdesk.assembly), by processes that run turns."""
+    if workers is None:
+        workers = settings.server.role != "ingest"
+    bot = ConfiguredBot(settings) if dialog is None and workers else None
     gateway = build_gateway(
         settings,
         dialog=dialog or bot or EchoDialog(),

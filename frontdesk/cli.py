@@ -26,9 +26,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     configure_logging(settings.log.level, settings.log.format)
     host = args.host or settings.server.host
     port = args.port if args.port is not None else settings.server.port
-    if args.processes > 1:
+    if args.processes > 1 or args.ingest_processes > 0:
         return _run_processes(args, settings, host, port)
+    role = args.role or settings.server.role
+    if role != "all" and settings.store.url.startswith("memory:"):
+        print(f"frontdesk run: --role {role} needs a shared store (store.url: redis://...): "
+              "the other role runs in another process", file=sys.stderr)  # fmt: skip
+        return 1
+    if role != settings.server.role:
+        server = settings.server.model_copy(update={"role": role})
+        settings = settings.model_copy(update={"server": server})
     app = create_app(settings)
+    if role == "workers":
+        from frontdesk.commands.workers import serve_workers
+
+        if settings.server.workers_nice:
+            os.nice(settings.server.workers_nice)  # acknowledgements first (server.workers_nice)
+        event_loop().run_until_complete(serve_workers(app))
+        return 0
     try:
         web.run_app(
             app,
@@ -71,8 +86,18 @@ def _run_processes(args: argparse.Namespace, settings: Settings, host: str, port
         print("frontdesk run: --processes needs a fixed port (they all listen on it)",
               file=sys.stderr)  # fmt: skip
         return 1
+    ingest = args.ingest_processes
+    if ingest and ingest >= args.processes:
+        print("frontdesk run: --ingest-processes must be fewer than --processes "
+              "(the rest run the workers)", file=sys.stderr)  # fmt: skip
+        return 1
     grace = settings.workers.shutdown_grace + 10.0
-    return supervise(child_command(args.config, host, port), args.processes, grace)
+    if ingest:  # K accept webhooks on the port, the other N - K only run the workers
+        commands = [child_command(args.config, host, port, "ingest")] * ingest
+        commands += [child_command(args.config, host, port, "workers")] * (args.processes - ingest)
+    else:
+        commands = [child_command(args.config, host, port, args.role)] * args.processes
+    return supervise(commands, grace)
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
@@ -167,6 +192,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="gateway processes sharing the port (SO_REUSEPORT) and the Redis store; "
         "one per core uses a whole host (default 1)",
+    )
+    run.add_argument(
+        "--ingest-processes",
+        type=int,
+        default=0,
+        metavar="K",
+        help="of the --processes, K only accept webhooks and the rest only run the workers, "
+        "so acknowledgements never wait behind turns (default 0: every process does both)",
+    )
+    run.add_argument(
+        "--role",
+        choices=["all", "ingest", "workers"],
+        help="override server.role: ingest = accept webhooks only; workers = run turns and "
+        "sends only, no HTTP listener (both need a Redis store)",
     )
     run.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     run.set_defaults(func=cmd_run)

@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from common.logging import get_logger
+from common.tasks import cancel_and_wait
 from gateway.metrics import Metrics
 from gateway.store import DeadLetter, Lane, Store, StoreUnavailable, Ticket
 
@@ -100,12 +101,9 @@ class LaneRunner:
                 for ticket in tickets:
                     await self._spawn(ticket)
         finally:
-            reclaimer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reclaimer
-            acker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await acker
+            # Not a bare cancel(): a cancelled Redis call may carry on (common/tasks.py).
+            await cancel_and_wait(reclaimer)
+            await cancel_and_wait(acker)
             await self._flush_acks()
 
     async def _next_tickets(self) -> list[Ticket]:
@@ -142,6 +140,8 @@ class LaneRunner:
                 )
             except StoreUnavailable:
                 continue
+            if self._stopping.is_set():
+                return  # what it took stays pending, for the next reclaim
             for ticket in tickets:
                 self.metrics.reclaimed.labels(self.lane).inc()
                 await self._spawn(ticket)
@@ -188,10 +188,7 @@ class LaneRunner:
         self._stopping.set()
         if self._tasks:
             _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.wait(pending)
+            await asyncio.gather(*(cancel_and_wait(task) for task in pending))
         await self._flush_acks()  # what the held conversations finished
 
     # ----------------------------------------------------------------- drain
@@ -213,9 +210,7 @@ class LaneRunner:
                 try:
                     handed_back = await self._drain_locked(key, token, claim)
                 finally:
-                    renewer.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await renewer
+                    await cancel_and_wait(renewer)
                 if handed_back:
                     await self.store.post_ticket(self.lane, key)
             if ticket.reclaimed and self.follow_up is not None:

@@ -15,6 +15,13 @@ class ServerSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     public_url: str = "http://localhost:8080"
+    # what this process does: everything; only accept webhooks (no turns, no sends, so an
+    # acknowledgement never waits behind a turn); or only run the workers (no HTTP listener)
+    role: Literal["all", "ingest", "workers"] = "all"
+    # A workers-only process lowers its own CPU priority by this much (os.nice): on a host it
+    # shares with ingest processes, the kernel then runs an arriving webhook first, and the
+    # turns take whatever CPU is left. 0 leaves it alone.
+    workers_nice: int = Field(default=10, ge=0, le=19)
 
 
 class StoreSettings(Section):

@@ -25,6 +25,7 @@ from channels.telegram.parse import ALLOWED_UPDATES, CHANNEL, BotIdentityUnknown
 from common.logging import get_logger
 from common.messages import InboundEvent
 from common.retry import retrying
+from common.tasks import cancel_and_wait
 
 MAX_BACKOFF = 60.0
 R = TypeVar("R")
@@ -55,9 +56,7 @@ class Poller:
         (that matters with ``store.url: memory://``, whose dedup dies with the process)."""
         if self._task is None:
             return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        await cancel_and_wait(self._task)  # not a bare cancel(): see common/tasks.py
         self._task = None
         if self.offset is not None:
             with contextlib.suppress(TelegramError, TypeError, ValueError):

@@ -30,6 +30,7 @@ from channels.web.tokens import TokenError, Visitor, verify_user
 from common.errors import StoreUnavailable
 from common.logging import get_logger
 from common.messages import ConversationRef, CustomerMessage, CustomerRef
+from common.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from channels.web.adapter import WebChannel
@@ -97,9 +98,8 @@ class Connection:
             pass  # the widget went away mid-send; it replays what it missed when back
         finally:
             stop()
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError, ConnectionResetError):
-                await pump
+            with contextlib.suppress(ConnectionResetError):
+                await cancel_and_wait(pump)  # not a bare cancel(): see common/tasks.py
 
     def _identify(self, hello: Hello) -> str | None:
         """Who this is; the (refreshed) visitor token for an anonymous visitor."""

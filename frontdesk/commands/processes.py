@@ -1,5 +1,9 @@
 """``frontdesk run --processes N``: N gateway processes on one port, supervised by this one.
 
+With ``--ingest-processes K``, K of them only accept webhooks (``--role ingest``) and the other
+N - K only run the workers (``--role workers``, not listening), so accepting a webhook never
+waits behind a turn on the same event loop.
+
 Each child is a whole ``frontdesk run`` (its own event loop, webhooks and workers) listening on
 the same host and port with ``SO_REUSEPORT``, so the kernel spreads connections across them;
 they share the conversations through Redis exactly as gateways on several hosts do (the lanes'
@@ -42,16 +46,19 @@ def _start(command: Sequence[str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, preexec_fn=_die_with_parent if on_linux else None)
 
 
-def child_command(config: str | None, host: str, port: int) -> list[str]:
+def child_command(config: str | None, host: str, port: int, role: str | None = None) -> list[str]:
     cmd = [sys.executable, "-m", "frontdesk", "run", "--host", host, "--port", str(port)]
     if config:
         cmd += ["--config", config]
+    if role:
+        cmd += ["--role", role]
     return [*cmd, "--reuse-port"]
 
 
-def supervise(command: Sequence[str], count: int, grace: float) -> int:
-    """Run ``count`` copies of ``command`` until a signal; 0 after a clean stop, 1 when a child
-    fails during startup."""
+def supervise(commands: Sequence[Sequence[str]], grace: float) -> int:
+    """Run one child per command until a signal (a dead child is started again with its own
+    command); 0 after a clean stop, 1 when a child fails during startup."""
+    count = len(commands)
     log = get_logger(processes=count)
     stopping: list[int] = []
 
@@ -63,7 +70,7 @@ def supervise(command: Sequence[str], count: int, grace: float) -> int:
     started: list[float] = []
     code = 0
     try:
-        for _ in range(count):
+        for command in commands:
             children.append(_start(command))
             started.append(time.monotonic())
         log.info("processes_started", pids=[c.pid for c in children])
@@ -80,7 +87,7 @@ def supervise(command: Sequence[str], count: int, grace: float) -> int:
                     break
                 log.warning("process_exited", pid=child.pid, status=status)
                 time.sleep(RESTART_PAUSE)
-                children[n] = _start(command)
+                children[n] = _start(commands[n])
                 started[n] = time.monotonic()
     finally:
         for child in children:

@@ -96,11 +96,39 @@ def _ms(seconds: float) -> int:
     return max(1, int(seconds * 1000))
 
 
-_ENQUEUE = """
-local fresh = redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1])
-if fresh then redis.call('RPUSH', KEYS[2], ARGV[2]) end
+# Dedup ids and sent markers live in one sorted set per conversation (member: the event id or
+# message key, score: when it expires, in ms), trimmed by age on every write, so a
+# conversation's key count does not grow with its messages. KEYS[3] of _ENQUEUE and _FENCE_SEND
+# is the id's key in the layout before (``seen:<id>`` / ``sent:<key>``, one key per id): read
+# too until those keys have expired (store.dedup_ttl / 7 days after the upgrade).
+_MARKED = """
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function marked(set, member, old)
+  local until_ms = redis.call('ZSCORE', set, member)
+  if until_ms and tonumber(until_ms) > now_ms() then return true end
+  return old ~= nil and redis.call('EXISTS', old) == 1
+end
+local function mark(set, member, ttl)
+  local now = now_ms()
+  redis.call('ZREMRANGEBYSCORE', set, '-inf', now)
+  redis.call('ZADD', set, now + tonumber(ttl), member)
+  if redis.call('PTTL', set) < tonumber(ttl) then redis.call('PEXPIRE', set, ttl) end
+end
+"""
+_ENQUEUE = (
+    _MARKED
+    + """
+local fresh = not marked(KEYS[1], ARGV[3], KEYS[3])
+if fresh then
+  mark(KEYS[1], ARGV[3], ARGV[1])
+  redis.call('RPUSH', KEYS[2], ARGV[2])
+end
 return {fresh and 1 or 0, redis.call('LLEN', KEYS[2])}
 """
+)
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
@@ -153,14 +181,19 @@ return head
 # load_session (one round trip less per turn); bounded in case a holder never asks.
 _PREFETCH_LIMIT = 1024
 _MISSING = object()
-_FENCE_SEND = """
-if redis.call('EXISTS', KEYS[2]) == 1 then return 2 end
+_FENCE_SEND = (
+    _MARKED
+    + """
+if marked(KEYS[2], ARGV[3], KEYS[3]) then return 2 end
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
 """
-_POP_HEAD = """
-if KEYS[3] then redis.call('SET', KEYS[3], '1', 'PX', ARGV[3]) end
+)
+_POP_HEAD = (
+    _MARKED
+    + """
+if KEYS[3] then mark(KEYS[3], ARGV[4], ARGV[3]) end
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 if redis.call('LINDEX', KEYS[2], 0) ~= ARGV[2] then return -1 end
 redis.call('LPOP', KEYS[2])
@@ -170,6 +203,7 @@ if redis.call('LLEN', KEYS[2]) == 0 then
 end
 return {1, redis.call('LINDEX', KEYS[2], 0)}
 """
+)
 
 
 class RedisStore:
@@ -199,14 +233,15 @@ class RedisStore:
     # ----------------------------------------------------------------- ingest
     @_translated
     async def enqueue(self, key: str, event_id: str, payload: bytes, dedup_ttl: float) -> bool:
-        seen = conversation_key(key, f"seen:{event_id}")
+        seen = conversation_key(key, "seen")
         inbox = conversation_key(key, "turns")
+        old = conversation_key(key, f"seen:{event_id}")  # the layout before: read, not written
         # One round trip: claim + append, then the ticket. A re-delivery posts a ticket too
         # (its first one may never have been posted); a ticket for an empty inbox is harmless.
         async with self.redis.pipeline(transaction=False) as pipe:
             # EVAL, not the registered script: a script in a pipeline costs a SCRIPT EXISTS
             # round trip on every execute; Redis caches the compiled body by its hash anyway.
-            pipe.eval(_ENQUEUE, 2, seen, inbox, _ms(dedup_ttl), payload)
+            pipe.eval(_ENQUEUE, 3, seen, inbox, old, _ms(dedup_ttl), payload, event_id)
             pipe.xadd(_stream("turns"), {"k": key})
             (fresh, _pending), _ = await pipe.execute()
         return bool(fresh)
@@ -392,8 +427,12 @@ class RedisStore:
     # ---------------------------------------------------------------- outbox
     @_translated
     async def fence_send(self, key: str, token: str, message_key: str, ttl: float) -> Fence:
-        keys = [conversation_key(key, "sends:lock"), conversation_key(key, f"sent:{message_key}")]
-        code = await self._fence_send(keys=keys, args=[token, _ms(ttl)])
+        keys = [
+            conversation_key(key, "sends:lock"),
+            conversation_key(key, "sent"),
+            conversation_key(key, f"sent:{message_key}"),  # the layout before: read only
+        ]
+        code = await self._fence_send(keys=keys, args=[token, _ms(ttl), message_key])
         return "sent" if code == 2 else "ok" if code == 1 else "lost"
 
     @_translated
@@ -403,9 +442,9 @@ class RedisStore:
         keys = [
             conversation_key(key, "sends:lock"),
             conversation_key(key, "sends"),
-            conversation_key(key, f"sent:{message_key}"),
+            conversation_key(key, "sent"),
         ]
-        return _advance(await self._pop_head(keys=keys, args=[token, item, _ms(ttl)]))
+        return _advance(await self._pop_head(keys=keys, args=[token, item, _ms(ttl), message_key]))
 
     @_translated
     async def dead_letter(self, key: str, token: str, item: bytes, letter: DeadLetter) -> Advance:

@@ -23,6 +23,7 @@ from gateway.store.redis import GROUP, RedisStore
 from tests.conftest import API_SECRET, api_body, signed_headers
 from tests.support.fake_callback import FakeCallback
 from tests.support.serve import serve
+from tests.support.waiting import drained
 
 
 class GatedDialog:
@@ -140,12 +141,11 @@ async def test_a_lost_batch_of_acknowledgements_is_reclaimed_without_a_second_re
     second = build_gateway(settings, dialog=EchoDialog(), channels=enabled_channels(settings))
     await second.start()
     try:
-        for _ in range(400):  # reclaimed (after reclaim_idle), found empty, acknowledged
-            if not await second.store.depth("turns") and not await second.store.depth("sends"):
-                break
-            await asyncio.sleep(0.05)
+        # reclaimed (after reclaim_idle), found already answered, acknowledged: every lane
+        # empty, and the process idle, so a second reply would have been sent by now
+        await drained(second.store, timeout=60)
+        await drained(second)
         assert await second.store.depth("turns") == 0
-        await asyncio.sleep(0.3)
         assert sorted(r["text"] for r in fake.delivered) == ["echo: m0", "echo: m1", "echo: m2"]
     finally:
         await second.stop()

@@ -162,5 +162,32 @@ async def test_a_conversations_keys_share_one_cluster_slot(redis_url: str) -> No
     await client.aclose()
     await store.close()
     suffixes = {k.decode().split("}:", 1)[1] for k in keys}
-    assert {"seen:e1", "session", "transcript", "sends", "sent:e1#0", "sends:lock"} <= suffixes
+    # issue 13 asked for fewer keys per conversation: dedup ids and sent markers are now one
+    # sorted set each (``seen``, ``sent``) instead of a ``seen:<id>`` / ``sent:<key>`` per id
+    assert {"seen", "session", "transcript", "sends", "sent", "sends:lock"} <= suffixes
     assert len({key_slot(k) for k in keys}) == 1
+
+
+async def test_ids_marked_in_the_layout_before_the_upgrade_are_still_recognised(
+    redis_url: str,
+) -> None:
+    """An event accepted, and a reply sent, by the release before (one key per id) is not
+    accepted or sent again by this one; new ids go to the per-conversation sets."""
+    client = aioredis.Redis.from_url(redis_url)
+    key = "api:upgrade"
+    prefix = "fd:{" + key + "}:"
+    await client.set(prefix + "seen:old-event", "1", px=60_000)
+    await client.set(prefix + "sent:old-event#0", "1", px=60_000)
+    store = open_store(redis_url)
+    try:
+        assert not await store.enqueue(key, "old-event", b"x", 60)
+        assert await store.enqueue(key, "new-event", b"y", 60)
+        assert not await store.enqueue(key, "new-event", b"y", 60)
+        await store.acquire("sends", key, "s", 10)
+        assert await store.fence_send(key, "s", "old-event#0", 10) == "sent"
+        assert await store.fence_send(key, "s", "new-event#0", 10) == "ok"
+        keys = {k.decode() async for k in client.scan_iter(match=prefix + "*")}
+        assert prefix + "seen:new-event" not in keys
+    finally:
+        await store.close()
+        await client.aclose()

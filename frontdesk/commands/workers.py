@@ -1,0 +1,34 @@
+"""``frontdesk run --role workers``: the gateway's workers without an HTTP listener.
+
+The process takes turns and sends from the shared Redis store, as every ``frontdesk run``
+does, but accepts no webhooks: the processes with ``--role ingest`` (or ``all``) do, so an
+acknowledgement never waits behind a turn on this process's event loop. It runs the same
+application as ``frontdesk run`` (the configured bot, the gateway's start and graceful stop)
+until SIGTERM or SIGINT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+from aiohttp import web
+
+from common.logging import get_logger
+
+
+async def serve_workers(app: web.Application) -> None:
+    """Start ``app`` (its bot and workers) without listening; stop it on SIGTERM or SIGINT."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()  # the app's startup: the bot built, the workers running
+    log = get_logger(role="workers")
+    log.info("workers_started")
+    try:
+        await stop.wait()
+    finally:
+        log.info("workers_stopping")
+        await runner.cleanup()  # hands held conversations back (Gateway.stop)
