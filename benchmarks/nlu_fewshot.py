@@ -12,8 +12,11 @@ instead of the calibrated in-scope probability (nlu/inscope.py) that a bare name
 ``tuned`` is ``hybrid`` with the encoder's top layers tuned on the training examples
 (nlu/tuning.py, the gateway's default since 0.4); bare ``hybrid`` is the encoder as shipped.
 
+``--curve`` also prints, for the held-out-intents runs, the in-scope accuracy / held-out
+recall at thresholds 0.3 to 0.7 (the trade-off curve, seeds averaged).
+
 Usage: python benchmarks/nlu_fewshot.py [--classifiers static,tfidf,hybrid]
-         [--sets 8,10,30,full,snips] [--seeds 3] [--threshold 0.5] [--no-oos]
+         [--sets 8,10,30,full,snips] [--seeds 3] [--threshold 0.5] [--no-oos] [--curve]
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from nlu.data import NluData
+from nlu.data import OUT_OF_SCOPE, NluData
 from nlu.importer import read_any
 from nlu.model import TrainOptions, train
 
@@ -43,6 +46,9 @@ ROOT = next(
 )  # /work/shared from the repository and from a worktree under /work/wt
 HWU = os.environ.get("HWU64", os.path.join(ROOT, "hwu64/kfold1"))
 SNIPS = os.environ.get("SNIPS", os.path.join(ROOT, "snips"))
+
+
+CURVE = (0.3, 0.4, 0.5, 0.6, 0.7)
 
 
 def hwu(part: str) -> NluData:
@@ -95,6 +101,16 @@ def run(
         flagged = [r.intent is None for e, r in zip(test.examples, results, strict=True)
                    if e.intent in held_out]  # fmt: skip
         out["oos_recall"] = statistics.mean(flagged)
+        for t in CURVE:
+            out[f"in@{t}"] = statistics.mean(
+                bool(r.ranking) and r.ranking[0].name == e.intent and r.confidence >= t
+                for e, r in inscope
+            )
+            out[f"rec@{t}"] = statistics.mean(
+                r.confidence < t or not r.ranking or r.ranking[0].name == OUT_OF_SCOPE
+                for e, r in zip(test.examples, results, strict=True)
+                if e.intent in held_out
+            )
     ms, cpu = [], []
     for text in texts[:300]:
         started, started_cpu = time.perf_counter(), time.thread_time()
@@ -118,6 +134,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--threshold", type=float, default=0.5)
     parser.add_argument("--no-oos", action="store_true", help="skip the held-out-intents runs")
+    parser.add_argument("--curve", action="store_true", help="in-scope / recall by threshold")
     args = parser.parse_args()
     hwu_train, hwu_test = hwu("train"), hwu("test")
     print(
@@ -157,6 +174,9 @@ def main() -> None:
                 f"{statistics.mean(r['cpu_p99_ms'] for r in rows):7.2f}",
                 flush=True,
             )
+            if args.curve and oos:
+                points = [f"{t}: {mean(oos, f'in@{t}')} / {mean(oos, f'rec@{t}')}" for t in CURVE]
+                print("          curve: " + "  ".join(points), flush=True)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,9 @@ probability that its top intent is right:
   warranty?" -> legal) is less likely right.
 
 The pseudo-out-of-scope examples weigh ``OOS_WEIGHT`` times the in-scope ones in total (the
-prior that a message is out of scope, chosen on HWU64's training data: docs/nlu.md)."""
+prior that a message is out of scope, chosen on HWU64's training data: docs/nlu.md). With a
+tuned encoder the probability is fitted on the examples it was not tuned on, and the weights
+are fitted with the pseudo-out-of-scope examples weighing more, then recalibrated (``_fit``)."""
 
 from __future__ import annotations
 
@@ -30,6 +32,9 @@ from nlu.featurize import words
 
 Array = np.ndarray[Any, np.dtype[Any]]
 OOS_WEIGHT = 0.05
+# a tuned model's coefficients are fitted with the pseudo-out-of-scope examples weighing this
+# much, then recalibrated to OOS_WEIGHT (``_fit``)
+TUNED_RANK_WEIGHT = 0.25
 OOS_GROUPS = 5  # intents held out in turn, a fifth at a time
 # the models without the held-out intents train on at most this many examples (a seeded
 # sample): with 10,000 examples the five extra fits would otherwise double the training time
@@ -49,6 +54,28 @@ def features(proba: Array, similarities: Sequence[Array], support: Array) -> Arr
     nearest = np.array([float(s.max()) if len(s) else 0.0 for s in similarities])
     near3 = np.array([float(np.sort(s)[-NEAREST:].mean()) if len(s) else 0.0 for s in similarities])
     return np.column_stack([logp, np.minimum(margin, 20.0), nearest, near3, support])
+
+
+def _fit(regression: Any, z: Array, right: Array, weight: Array, oos: int, tuned: Any) -> Any:
+    """The logistic regression of ``right`` on the standardised features ``z``, whose last
+    ``oos`` rows are the pseudo-out-of-scope examples. For a tuned encoder (``tuned``: the mask
+    of the examples it was not tuned on) the coefficients are fitted with those rows weighing
+    ``TUNED_RANK_WEIGHT`` (it separates unknown topics better: docs/nlu.md, round 3), then the
+    probability is recalibrated on its logit with the rows at their ``OOS_WEIGHT`` (Platt), so
+    that 0.5 keeps its meaning."""
+    if tuned is None or not oos:
+        return regression(C=1.0).fit(z, right, sample_weight=weight)
+    ranked = weight.copy()
+    ranked[len(ranked) - oos :] *= TUNED_RANK_WEIGHT / OOS_WEIGHT
+    model = regression(C=1.0).fit(z, right, sample_weight=ranked)
+    logit = z @ model.coef_[0] + model.intercept_[0]
+    platt = regression(C=1e4).fit(logit[:, None], right, sample_weight=weight)
+    scale, shift = float(platt.coef_[0, 0]), float(platt.intercept_[0])
+    if scale <= 0:  # no ranking left to recalibrate (degenerate data): the plain fit
+        return regression(C=1.0).fit(z, right, sample_weight=weight)
+    model.coef_ = model.coef_ * scale
+    model.intercept_ = model.intercept_ * scale + shift
+    return model
 
 
 def support(
@@ -167,16 +194,20 @@ class InScope:
         if calibrate is not None:
             rows, right, weight = rows[calibrate], right[calibrate], weight[calibrate]
         if len(oos):
+            # OOS_WEIGHT of the in-scope rows fitted on, in total: of all the examples, or of
+            # the share the encoder was not tuned on (weighing them against all the examples
+            # made the pseudo-out-of-scope 25% of a tuned model's data, not 5%)
+            share = OOS_WEIGHT * len(rows) / len(oos)
             rows = np.vstack([rows, oos])
             right = np.concatenate([right, np.zeros(len(oos))])
-            weight = np.concatenate([weight, np.full(len(oos), OOS_WEIGHT * len(truth) / len(oos))])
+            weight = np.concatenate([weight, np.full(len(oos), share)])
         if right.min() == right.max():  # all right (or all wrong): nothing to learn
             return None
         from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
 
         mean, sd = rows.mean(axis=0), rows.std(axis=0)
         sd[sd == 0] = 1.0
-        model = LogisticRegression(C=1.0).fit((rows - mean) / sd, right, sample_weight=weight)
+        model = _fit(LogisticRegression, (rows - mean) / sd, right, weight, len(oos), calibrate)
         stats = np.vstack([mean, sd, np.zeros(5)])
         stats[2, :2] = float(model.intercept_[0]), top
         order = np.argsort(truth, kind="stable")

@@ -35,9 +35,9 @@ from nlu.result import IntentScore, ParseResult
 from nlu.sentiment import sentiment
 from nlu.tuning import TopLayers
 
-MODEL_FORMAT = 5  # 2: word-pair features; 3: static embedding, in-scope probability;
+MODEL_FORMAT = 6  # 2: word-pair features; 3: static embedding, in-scope probability;
 # 4: the in-scope similarities from the sentence encoder's vectors with hybrid/embeddings;
-# 5: the encoder's tuned top layers
+# 5: the encoder's tuned top layers; 6: the in-scope probability of a tuned model re-fitted
 RANKING_LENGTH = 10
 
 

@@ -29,9 +29,10 @@ class NluSettings(Section):
     # embeddings extra, ~8 ms a message (docs/nlu.md)
     novelty: Literal["none", "embeddings"] = "none"
     # contrastive: training first tunes the sentence encoder's top layers on the examples
-    # (SetFit-style, nlu/tuning.py; hybrid and embeddings classifiers): better top-1 and far
-    # more out-of-scope messages recognised, fewer messages answered at the same threshold,
-    # ~30 s more training (docs/nlu.md); none (default): the encoder as shipped
+    # (SetFit-style, nlu/tuning.py; hybrid and embeddings classifiers): better top-1, more
+    # messages answered right at the same threshold, fewer unknown topics refused with ~30
+    # examples an intent, ~30-100 s more training, ~1 ms more a parse (docs/nlu.md); none
+    # (default): the encoder as shipped
     tuning: Literal["none", "contrastive"] = "none"
     min_examples: int = Field(default=2, ge=1, description="fewer examples per intent: a problem")
     # The bot reads at most this many characters of a message (agents see all of it).
