@@ -42,7 +42,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         if settings.server.workers_nice:
             os.nice(settings.server.workers_nice)  # acknowledgements first (server.workers_nice)
-        event_loop().run_until_complete(serve_workers(app))
+        metrics_port = args.metrics_port
+        if metrics_port is None:
+            metrics_port = settings.server.metrics_port
+        event_loop().run_until_complete(serve_workers(app, host, metrics_port))
         return 0
     try:
         web.run_app(
@@ -94,7 +97,11 @@ def _run_processes(args: argparse.Namespace, settings: Settings, host: str, port
     grace = settings.workers.shutdown_grace + 10.0
     if ingest:  # K accept webhooks on the port, the other N - K only run the workers
         commands = [child_command(args.config, host, port, "ingest")] * ingest
-        commands += [child_command(args.config, host, port, "workers")] * (args.processes - ingest)
+        base = settings.server.metrics_port  # the i-th workers process: base + i
+        commands += [
+            child_command(args.config, host, port, "workers", base + i if base else None)
+            for i in range(args.processes - ingest)
+        ]
     else:
         commands = [child_command(args.config, host, port, args.role)] * args.processes
     return supervise(commands, grace)
@@ -206,6 +213,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["all", "ingest", "workers"],
         help="override server.role: ingest = accept webhooks only; workers = run turns and "
         "sends only, no HTTP listener (both need a Redis store)",
+    )
+    run.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="P",
+        help="with --role workers: serve /healthz, /readyz and /metrics on P "
+        "(server.metrics_port; default none)",
     )
     run.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     run.set_defaults(func=cmd_run)

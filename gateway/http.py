@@ -115,13 +115,19 @@ async def metrics(request: web.Request) -> web.Response:
     )
 
 
-def mount(app: web.Application, gateway: Gateway) -> None:
-    """Serve ``gateway`` on ``app``: health, readiness, metrics, the media proxy and each
-    adapter's routes (and a channel's own pages, such as the website chat's)."""
+def mount_health(app: web.Application, gateway: Gateway) -> None:
+    """Health, readiness and metrics of ``gateway`` on ``app`` (alone: a workers-only
+    process's own small listener)."""
     app[GATEWAY] = gateway
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+
+
+def mount(app: web.Application, gateway: Gateway) -> None:
+    """Serve ``gateway`` on ``app``: health, readiness, metrics, the media proxy and each
+    adapter's routes (and a channel's own pages, such as the website chat's)."""
+    mount_health(app, gateway)
     # The media proxy: files agents share in a handoff thread, served to customers' platforms
     # through signed, expiring URLs (GET /media/slack/{id}; see gateway/handoff/media.py).
     if gateway.handoff is not None and gateway.handoff.media is not None:

@@ -22,6 +22,10 @@ class ServerSettings(Section):
     # shares with ingest processes, the kernel then runs an arriving webhook first, and the
     # turns take whatever CPU is left. 0 leaves it alone.
     workers_nice: int = Field(default=10, ge=0, le=19)
+    # A workers-only process serves /healthz, /readyz and /metrics (its own turns and sends)
+    # on this port, and nothing else; 0: no listener. Under `--processes N`, the i-th workers
+    # process uses this port + i.
+    metrics_port: int = Field(default=0, ge=0, le=65535)
 
 
 class StoreSettings(Section):

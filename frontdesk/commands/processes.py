@@ -46,12 +46,20 @@ def _start(command: Sequence[str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, preexec_fn=_die_with_parent if on_linux else None)
 
 
-def child_command(config: str | None, host: str, port: int, role: str | None = None) -> list[str]:
+def child_command(
+    config: str | None,
+    host: str,
+    port: int,
+    role: str | None = None,
+    metrics_port: int | None = None,
+) -> list[str]:
     cmd = [sys.executable, "-m", "frontdesk", "run", "--host", host, "--port", str(port)]
     if config:
         cmd += ["--config", config]
     if role:
         cmd += ["--role", role]
+    if metrics_port:
+        cmd += ["--metrics-port", str(metrics_port)]
     return [*cmd, "--reuse-port"]
 
 

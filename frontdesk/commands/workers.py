@@ -15,20 +15,32 @@ import signal
 from aiohttp import web
 
 from common.logging import get_logger
+from gateway import http
 
 
-async def serve_workers(app: web.Application) -> None:
-    """Start ``app`` (its bot and workers) without listening; stop it on SIGTERM or SIGINT."""
+async def serve_workers(app: web.Application, host: str, metrics_port: int = 0) -> None:
+    """Start ``app`` (its bot and workers) without listening for webhooks; with
+    ``metrics_port``, serve only health, readiness and metrics there; stop on SIGTERM or
+    SIGINT."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()  # the app's startup: the bot built, the workers running
+    health: web.AppRunner | None = None
     log = get_logger(role="workers")
-    log.info("workers_started")
     try:
+        if metrics_port:
+            side = web.Application()
+            http.mount_health(side, app[http.GATEWAY])
+            health = web.AppRunner(side, handle_signals=False, access_log=None)
+            await health.setup()
+            await web.TCPSite(health, host, metrics_port).start()
+        log.info("workers_started", metrics_port=metrics_port or None)
         await stop.wait()
     finally:
         log.info("workers_stopping")
+        if health is not None:
+            await health.cleanup()
         await runner.cleanup()  # hands held conversations back (Gateway.stop)

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import collections
 import os
+import re
 import signal
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +22,33 @@ from tests.conftest import API_SECRET
 from tests.gateway.test_processes import converse, outbox_pending, wait_children
 from tests.support.fake_callback import FakeCallback
 from tests.support.processes import gateway_config, spawn, wait_ready
+from tests.support.redis_server import free_port
 from tests.support.waiting import until
 
 pytestmark = pytest.mark.slow
 
 
-def run(config: Path, role: str, log: Path) -> subprocess.Popen[bytes]:
+def run(config: Path, role: str, log: Path, *extra: str) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "frontdesk", "run", "--config", str(config), "--role", role]
-    return spawn(cmd, API_SECRET, log)
+    return spawn([*cmd, *extra], API_SECRET, log)
+
+
+def status_of(url: str) -> int:
+    """The status a POST of a webhook-shaped body gets at ``url``."""
+    try:
+        with urllib.request.urlopen(url, data=b"{}", timeout=5) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def turns_counted(metrics_port: int) -> float:
+    """The workers process's own count of committed turns, from its /metrics."""
+    url = f"http://127.0.0.1:{metrics_port}/metrics"
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        text = resp.read().decode()
+    found = re.search(r'^frontdesk_turns_total\{outcome="ok"\} (\S+)$', text, re.M)
+    return float(found.group(1)) if found else 0.0
 
 
 def stop(process: subprocess.Popen[bytes]) -> int:
@@ -75,7 +97,10 @@ async def test_an_ingest_process_accepts_and_a_workers_process_answers_once(
         # accepted and waiting durably: the ingest process runs no turns
         assert waiting_turns(redis_url) >= 5
         assert fake.delivered == []
-        workers = run(config, "workers", tmp_path / "workers.log")
+        metrics_port = free_port()
+        workers = run(
+            config, "workers", tmp_path / "workers.log", "--metrics-port", str(metrics_port)
+        )
         replies = await fake.wait_for(20, timeout=60)
         await until(lambda: waiting_turns(redis_url) == 0, timeout=30, what="turns drained")
         await until(lambda: not outbox_pending(redis_url), timeout=30, what="outbox drained")
@@ -84,6 +109,10 @@ async def test_an_ingest_process_accepts_and_a_workers_process_answers_once(
         # the workers yield the CPU to the webhooks (server.workers_nice, default 10)
         ours = os.getpriority(os.PRIO_PROCESS, 0)
         assert os.getpriority(os.PRIO_PROCESS, workers.pid) == min(19, ours + 10)
+        # its own figures on its own small listener, which takes no webhooks
+        wait_ready(metrics_port, workers, timeout=30)
+        assert turns_counted(metrics_port) == 20
+        assert status_of(f"http://127.0.0.1:{metrics_port}/webhooks/api") == 404
     finally:
         if workers is not None:
             assert stop(workers) == 0
