@@ -28,24 +28,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     port = args.port if args.port is not None else settings.server.port
     if args.processes > 1 or args.ingest_processes > 0:
         return _run_processes(args, settings, host, port)
-    role = args.role or settings.server.role
-    if role != "all" and settings.store.url.startswith("memory:"):
-        print(f"frontdesk run: --role {role} needs a shared store (store.url: redis://...): "
-              "the other role runs in another process", file=sys.stderr)  # fmt: skip
+    overrides = {"role": args.role, "metrics_port": args.metrics_port}
+    server = settings.server.model_copy(
+        update={k: v for k, v in overrides.items() if v is not None}
+    )
+    settings = settings.model_copy(update={"server": server})
+    role = server.role
+    why = "the other role runs in another process"
+    if role != "all" and _in_process_store(settings, f"--role {role}", why):
         return 1
-    if role != settings.server.role:
-        server = settings.server.model_copy(update={"role": role})
-        settings = settings.model_copy(update={"server": server})
     app = create_app(settings)
     if role == "workers":
         from frontdesk.commands.workers import serve_workers
 
-        if settings.server.workers_nice:
-            os.nice(settings.server.workers_nice)  # acknowledgements first (server.workers_nice)
-        metrics_port = args.metrics_port
-        if metrics_port is None:
-            metrics_port = settings.server.metrics_port
-        event_loop().run_until_complete(serve_workers(app, host, metrics_port))
+        event_loop().run_until_complete(serve_workers(app, host, server))
         return 0
     try:
         web.run_app(
@@ -78,12 +74,20 @@ def event_loop() -> asyncio.AbstractEventLoop:
     return asyncio.new_event_loop()
 
 
+def _in_process_store(settings: Settings, option: str, why: str) -> bool:
+    """True (and says so) when ``option`` needs a store shared between processes and
+    ``store.url`` is in-process."""
+    if not settings.store.url.startswith("memory:"):
+        return False
+    print(f"frontdesk run: {option} needs a shared store (store.url: redis://...): {why}",
+          file=sys.stderr)  # fmt: skip
+    return True
+
+
 def _run_processes(args: argparse.Namespace, settings: Settings, host: str, port: int) -> int:
     from frontdesk.commands.processes import child_command, supervise
 
-    if settings.store.url.startswith("memory:"):
-        print("frontdesk run: --processes needs a shared store (store.url: redis://...): "
-              "each process would have its own memory store", file=sys.stderr)  # fmt: skip
+    if _in_process_store(settings, "--processes", "each process would have its own memory store"):
         return 1
     if port == 0:
         print("frontdesk run: --processes needs a fixed port (they all listen on it)",

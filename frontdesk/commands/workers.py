@@ -10,18 +10,24 @@ until SIGTERM or SIGINT.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 
 from aiohttp import web
 
 from common.logging import get_logger
 from gateway import http
+from gateway.settings import ServerSettings
 
 
-async def serve_workers(app: web.Application, host: str, metrics_port: int = 0) -> None:
-    """Start ``app`` (its bot and workers) without listening for webhooks; with
-    ``metrics_port``, serve only health, readiness and metrics there; stop on SIGTERM or
+async def serve_workers(app: web.Application, host: str, server: ServerSettings) -> None:
+    """Start ``app`` (its bot and workers) at the lower CPU priority ``server.workers_nice``
+    (webhooks on the same host run first), without listening for webhooks; with
+    ``server.metrics_port``, serve only health, readiness and metrics there; stop on SIGTERM or
     SIGINT."""
+    if server.workers_nice:
+        os.nice(server.workers_nice)
+    metrics_port = server.metrics_port
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
