@@ -13,7 +13,10 @@ instead of the calibrated in-scope probability (nlu/inscope.py) that a bare name
 (nlu/tuning.py, the gateway's default since 0.4); bare ``hybrid`` is the encoder as shipped.
 
 ``--curve`` also prints, for the held-out-intents runs, the in-scope accuracy / held-out
-recall at thresholds 0.3 to 0.7 (the trade-off curve, seeds averaged).
+recall at thresholds 0.3 to 0.7 (the trade-off curve, seeds averaged), and the separation: the
+area under the ROC curve of the confidence between the in-scope messages whose top intent is
+right and the held-out intents' messages (1.0: some threshold keeps every right answer and
+refuses every unknown topic; a calibration change moves along the curve and leaves it as it is).
 
 Usage: python benchmarks/nlu_fewshot.py [--classifiers static,tfidf,hybrid]
          [--sets 8,10,30,full,snips] [--seeds 3] [--threshold 0.5] [--no-oos] [--curve]
@@ -34,6 +37,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from nlu.data import OUT_OF_SCOPE, NluData
 from nlu.importer import read_any
 from nlu.model import TrainOptions, train
+from nlu.result import ParseResult
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = next(
@@ -101,6 +105,7 @@ def run(
         flagged = [r.intent is None for e, r in zip(test.examples, results, strict=True)
                    if e.intent in held_out]  # fmt: skip
         out["oos_recall"] = statistics.mean(flagged)
+        out["separation"] = separation(test, results, held_out)
         for t in CURVE:
             out[f"in@{t}"] = statistics.mean(
                 bool(r.ranking) and r.ranking[0].name == e.intent and r.confidence >= t
@@ -125,6 +130,19 @@ def run(
     # mostly time spent waiting for a core
     out["cpu_p99_ms"] = cpu[min(len(cpu) - 1, int(len(cpu) * 0.99))]
     return out
+
+
+def separation(test: NluData, results: list[ParseResult], held_out: set[str]) -> float:
+    """AUROC of the confidence: right in-scope top intents against held-out messages."""
+    from sklearn.metrics import roc_auc_score  # type: ignore[import-untyped]
+
+    labels, scores = [], []
+    for e, r in zip(test.examples, results, strict=True):
+        right = bool(r.ranking) and r.ranking[0].name == e.intent
+        if e.intent in held_out or right:
+            labels.append(e.intent not in held_out)
+            scores.append(r.confidence)
+    return float(roc_auc_score(labels, scores))
 
 
 def main() -> None:
@@ -177,6 +195,7 @@ def main() -> None:
             if args.curve and oos:
                 points = [f"{t}: {mean(oos, f'in@{t}')} / {mean(oos, f'rec@{t}')}" for t in CURVE]
                 print("          curve: " + "  ".join(points), flush=True)
+                print(f"          separation (AUROC): {mean(oos, 'separation')}", flush=True)
 
 
 if __name__ == "__main__":
