@@ -75,6 +75,7 @@ class Run:
     redis_cpu: float
     kernel: float  # of the gateway's, in system calls
     redis_keys: int  # keys added by the run
+    commands: int  # Redis commands the run caused (scripts' own calls included)
     seeded: Seeded | None = None  # the stored conversations Redis held before the run
 
 
@@ -196,6 +197,7 @@ async def run_gateway(
         cpu_before = cpu_seconds(gateways), cpu_seconds([procs[0].pid])
         sys_before = cpu_seconds(gateways, system=True)
         keys_before = int(client.dbsize())
+        commands_before = redis_commands(client)
         load = api_load(secret, args.messages, m, texts)
         replies.reset(load.texts)
         acks = await drive(urls, load, args.concurrency, args.timeout, args.rate)
@@ -205,12 +207,20 @@ async def run_gateway(
         kernel = cpu_seconds(gateways, system=True) - sys_before
         used = int(client.info("memory")["used_memory"])
         keys = int(client.dbsize()) - keys_before
+        commands = redis_commands(client) - commands_before
         client.close()
         label = f"before ({before})" if before else "frontdesk"
         used_bytes = used - used_before
-        return Run(label, count, ingest, acks, turns, used_bytes, *cpu, kernel, keys, seeded)
+        return Run(
+            label, count, ingest, acks, turns, used_bytes, *cpu, kernel, keys, commands, seeded
+        )
     finally:
         stop(procs)
+
+
+def redis_commands(client: redis.Redis) -> int:
+    """Commands Redis has run so far, those run inside scripts and transactions included."""
+    return int(client.info("stats")["total_commands_processed"])
 
 
 async def main_async(args: argparse.Namespace, tmp: Path, procs: Procs) -> int:
@@ -280,6 +290,8 @@ def report(args: argparse.Namespace, bare: Result, bare2: Result, runs: list[Run
         print(f"  CPU per turn         gateway {r.cpu * per_turn:5.2f} ms   "
               f"(of which system {r.kernel * per_turn:4.2f} ms)   "
               f"redis {r.redis_cpu * per_turn:5.2f} ms")  # fmt: skip
+        print(f"  redis commands       {r.commands / max(1, t.received):5.1f} per turn "
+              f"(those inside scripts included)")  # fmt: skip
         errors = ", ".join(f"{k}: {v}" for k, v in r.acks.errors.items()) or "none"
         print(f"  ack errors           {errors}")
         print(f"  replies              {t.summary}")
