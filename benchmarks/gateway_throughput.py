@@ -179,7 +179,8 @@ async def run_gateway(
                 run += ["--processes", str(count)]
                 if ingest:
                     run += ["--ingest-processes", str(ingest)]
-            spawn(run, tmp / f"gateway-{count}-{n}.log", procs, env=env)
+            # from the --before tree's folder: `python -m` imports from the working directory
+            spawn(run, tmp / f"gateway-{count}-{n}.log", procs, env=env, cwd=before)
             await wait_ready(f"http://{HOST}:{port}/readyz", procs[-1], 120)
             urls.append(f"http://{HOST}:{port}/webhooks/api")
         m = args.conversations
