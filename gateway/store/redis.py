@@ -12,7 +12,7 @@ import functools
 import hashlib
 import json
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 from redis.asyncio.cluster import RedisCluster
@@ -34,6 +34,7 @@ from gateway.store.base import (
     Ticket,
     TurnCommit,
 )
+from gateway.store.batching import GroupCommit
 from gateway.store.handoff import HandoffStore
 
 GROUP = "frontdesk"
@@ -43,6 +44,7 @@ TIMER_CUSTOMERS = "fd:handoff:timer-customers"  # hash: conversation key -> cust
 
 P = ParamSpec("P")
 R = TypeVar("R")
+_Enqueue = tuple[str, str, bytes, float]  # conversation key, event id, payload, dedup ttl
 
 
 def _translated(
@@ -221,6 +223,7 @@ class RedisStore:
         self._fence_send = self.redis.register_script(_FENCE_SEND)
         self._groups_ready: set[Lane] = set()
         self._sessions: dict[tuple[str, str], StoredSession | None] = {}
+        self._enqueues = GroupCommit(self._enqueue_batch)
         self.outages = 0  # calls that failed with StoreUnavailable
 
     @_translated
@@ -233,18 +236,24 @@ class RedisStore:
     # ----------------------------------------------------------------- ingest
     @_translated
     async def enqueue(self, key: str, event_id: str, payload: bytes, dedup_ttl: float) -> bool:
-        seen = conversation_key(key, "seen")
-        inbox = conversation_key(key, "turns")
-        old = conversation_key(key, f"seen:{event_id}")  # the layout before: read, not written
-        # One round trip: claim + append, then the ticket. A re-delivery posts a ticket too
-        # (its first one may never have been posted); a ticket for an empty inbox is harmless.
+        # Webhooks that arrive together share one round trip (gateway/store/batching.py).
+        return await self._enqueues.submit((key, event_id, payload, dedup_ttl))
+
+    async def _enqueue_batch(self, events: Sequence[_Enqueue]) -> list[bool]:
+        """Deduplicate and append each event, then post its ticket: one pipeline for all.
+        A re-delivery posts a ticket too (its first one may never have been posted); a ticket
+        for an empty inbox is harmless."""
         async with self.redis.pipeline(transaction=False) as pipe:
-            # EVAL, not the registered script: a script in a pipeline costs a SCRIPT EXISTS
-            # round trip on every execute; Redis caches the compiled body by its hash anyway.
-            pipe.eval(_ENQUEUE, 3, seen, inbox, old, _ms(dedup_ttl), payload, event_id)
-            pipe.xadd(_stream("turns"), {"k": key})
-            (fresh, _pending), _ = await pipe.execute()
-        return bool(fresh)
+            for key, event_id, payload, dedup_ttl in events:
+                seen = conversation_key(key, "seen")
+                inbox = conversation_key(key, "turns")
+                old = conversation_key(key, f"seen:{event_id}")  # the layout before: read only
+                # EVAL, not the registered script: a script in a pipeline costs a SCRIPT
+                # EXISTS round trip on every execute; Redis caches the compiled body anyway.
+                pipe.eval(_ENQUEUE, 3, seen, inbox, old, _ms(dedup_ttl), payload, event_id)
+                pipe.xadd(_stream("turns"), {"k": key})
+            replies = await pipe.execute()
+        return [bool(fresh) for fresh, _pending in replies[::2]]
 
     # ------------------------------------------------------------ lane tickets
     async def _ensure_group(self, lane: Lane) -> None:
