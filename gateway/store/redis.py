@@ -22,6 +22,7 @@ from redis.exceptions import ReadOnlyError as RedisReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from common import redisconn
+from common.batching import GroupCommit
 from common.errors import StoreUnavailable
 from gateway.store.base import (
     Advance,
@@ -34,7 +35,6 @@ from gateway.store.base import (
     Ticket,
     TurnCommit,
 )
-from gateway.store.batching import GroupCommit
 from gateway.store.handoff import HandoffStore
 
 GROUP = "frontdesk"
@@ -236,7 +236,7 @@ class RedisStore:
     # ----------------------------------------------------------------- ingest
     @_translated
     async def enqueue(self, key: str, event_id: str, payload: bytes, dedup_ttl: float) -> bool:
-        # Webhooks that arrive together share one round trip (gateway/store/batching.py).
+        # Webhooks that arrive together share one round trip (common/batching.py).
         return await self._enqueues.submit((key, event_id, payload, dedup_ttl))
 
     async def _enqueue_batch(self, events: Sequence[_Enqueue]) -> list[bool]:

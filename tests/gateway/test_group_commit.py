@@ -8,9 +8,9 @@ from collections.abc import Sequence
 
 import pytest
 
+from common.batching import GroupCommit
 from common.errors import StoreUnavailable
 from gateway.store import open_store
-from gateway.store.batching import GroupCommit
 from gateway.store.redis import RedisStore, conversation_key
 
 
