@@ -23,10 +23,13 @@ MAX_BATCH = 128
 
 class GroupCommit(Generic[A, R]):
     """Runs ``send`` on batches of the submitted items; ``send`` returns one result per item,
-    in order, or raises for the whole batch."""
+    in order (an ``Exception`` instance as a result is raised to that item's caller alone), or
+    raises for the whole batch."""
 
     def __init__(
-        self, send: Callable[[Sequence[A]], Awaitable[Sequence[R]]], max_batch: int = MAX_BATCH
+        self,
+        send: Callable[[Sequence[A]], Awaitable[Sequence[R | Exception]]],
+        max_batch: int = MAX_BATCH,
     ) -> None:
         self._send = send
         self._max = max_batch
@@ -61,5 +64,9 @@ class GroupCommit(Generic[A, R]):
                 self._waiting = []
                 raise exc
             for (_, future), result in zip(batch, results, strict=True):
-                if not future.done():
+                if future.done():
+                    continue
+                if isinstance(result, Exception):  # this call's own error, not the batch's
+                    future.set_exception(result)
+                else:
                     future.set_result(result)

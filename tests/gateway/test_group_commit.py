@@ -78,7 +78,7 @@ async def test_a_burst_of_webhooks_is_queued_once_each_in_order(any_redis_url: s
             for _ in range(2)
         ]
         fresh = await asyncio.gather(*(store.enqueue(k, i, p, 60) for k, i, p in calls))
-        assert store._enqueues.batches < len(calls) // 4, "they did not share round trips"
+        assert store._pipelines.batches < len(calls) // 4, "they did not share round trips"
         firsts = {}
         for (_, event_id, _), new in zip(calls, fresh, strict=True):
             firsts.setdefault(event_id, []).append(new)
