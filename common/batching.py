@@ -44,6 +44,11 @@ class GroupCommit(Generic[A, R]):
             self._flusher = asyncio.create_task(self._flush())
         return await future
 
+    async def idle(self) -> None:
+        """Return once nothing is waiting or on its way (e.g. before the connection closes)."""
+        while self._flusher is not None and not self._flusher.done():
+            await asyncio.wait({self._flusher})
+
     async def _flush(self) -> None:
         """Send batches until nothing waits. A caller that gave up (cancelled) still has its
         item sent: the caller cannot know whether it went, and retrying it is harmless."""

@@ -6,11 +6,11 @@ rebuild and the benchmark."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from common.batching import GroupCommit
 from common.logging import get_logger
 from common.messages import CustomerMessage, CustomerReply
 from console import keys as k
@@ -150,44 +150,25 @@ async def trim(redis: Any, now: float, retention: float) -> int:
 
 class Recorder:
     """The worker's observer. Turns that commit while a write is on its way wait and go
-    together in the next one (a group commit), merged per key (:class:`Writes`): under load
-    one pipeline carries many turns and each counter, index and TTL once; alone, a turn is
-    written at once. ``observe`` returns when its turn is written, as before. Once an hour the
+    together in the next one (common/batching.GroupCommit), merged per key (:class:`Writes`):
+    under load one pipeline carries many turns and each counter, index and TTL once; alone, a
+    turn is written at once. ``observe`` returns when its turn is written. Once an hour the
     index entries past the retention are dropped."""
-
-    MAX_BATCH = 256  # turns in one pipeline
 
     def __init__(self, redis: Any, *, retention: float) -> None:
         self.redis = redis
         self.retention = retention
         self.trimmed = ""
-        self._waiting: list[tuple[CommittedTurn, asyncio.Future[None]]] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._batches: GroupCommit[CommittedTurn, None] = GroupCommit(self._write)
 
     async def observe(self, turn: CommittedTurn) -> None:
-        written = asyncio.get_running_loop().create_future()
-        self._waiting.append((turn, written))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_waiting())
-        await written
+        await self._batches.submit(turn)
 
     async def close(self) -> None:
         """Wait for the write on its way (at shutdown, before the store closes)."""
-        if self._writer is not None:
-            await asyncio.wait({self._writer})
+        await self._batches.idle()
 
-    async def _write_waiting(self) -> None:
-        while self._waiting:
-            batch = self._waiting[: self.MAX_BATCH]
-            del self._waiting[: self.MAX_BATCH]
-            try:
-                await self._write([turn for turn, _ in batch])
-            finally:
-                for _, written in batch:
-                    if not written.done():  # its turn's task may have been cancelled
-                        written.set_result(None)
-
-    async def _write(self, turns: list[CommittedTurn]) -> None:
+    async def _write(self, turns: Sequence[CommittedTurn]) -> list[None]:
         try:
             if self.trimmed != (hour := k.hour_of(turns[-1].at)):
                 self.trimmed = hour
@@ -199,5 +180,7 @@ class Recorder:
                 w.send(pipe)
                 await pipe.execute()
         except Exception:  # the figures must never break a turn
-            keys = sorted({turn.key for turn in turns})
-            get_logger(conversation_id=keys[0], turns=len(turns)).exception("console_record_failed")
+            get_logger(conversation_id=turns[0].key, turns=len(turns)).exception(
+                "console_record_failed"
+            )
+        return [None] * len(turns)
