@@ -32,11 +32,12 @@ from common.messages import (
     ConversationRef,
     CustomerMessage,
     CustomerRef,
-    OutboundMessage,
+    CustomerReply,
     encode_outbound,
 )
-from console.recorder import Pipe, write_turn
+from console.recorder import write_turn
 from console.users import save_user
+from console.writes import Writes
 from dialogs.echo import EchoDialog
 from frontdesk.app import create_app
 from frontdesk.config import Settings
@@ -70,7 +71,7 @@ def turns_of(
         event = CustomerMessage(
             event_id=f"e{n}-{i}", conversation=conv, customer=cust, text=text, received_at=at
         )
-        reply = OutboundMessage(
+        reply = CustomerReply(
             key=f"e{n}-{i}#0", conversation=conv, customer=cust, text=f"bot: {text}"
         )
         intent = INTENTS[rng.randrange(len(INTENTS))] if rng.random() > 0.125 else None
@@ -129,17 +130,17 @@ async def fill(client: aioredis.Redis, conversations: int, days: int) -> None:
     now = time.time()
     for first in range(0, conversations, 250):
         async with client.pipeline(transaction=False) as pipe:
-            p = Pipe(pipe, RETENTION)  # one per batch: each key's TTL set once
+            w = Writes(RETENTION)  # one per batch: merged per key, each key's TTL set once
             for n in range(first, min(conversations, first + 250)):
                 turns, session, transcript = turns_of(n, now, days, rng)
                 for turn in turns:
-                    write_turn(p, turn)
+                    write_turn(w, turn)
                 pipe.hset(
                     conversation_key(session.key, "session"),
                     mapping={"v": 1, "data": encode_session(session)},
                 )
                 pipe.rpush(conversation_key(session.key, "transcript"), *transcript)
-            p.finish()
+            w.send(pipe)
             await pipe.execute()
 
 

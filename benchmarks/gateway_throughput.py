@@ -42,6 +42,7 @@ from loadgen import (
     EXAMPLE_TEXTS,
     HOST,
     ROOT,
+    Load,
     Procs,
     Replies,
     Result,
@@ -70,11 +71,15 @@ class Run:
     ingest: int  # of the processes, those that only accept webhooks (--ingest-processes)
     acks: Result
     turns: Turns
-    redis_bytes: int  # used_memory after the run minus before (the warm-up's kept)
+    # used_memory_dataset (keys and values: not client buffers, not scripts) after the run
+    # minus before (the warm-up's kept)
+    redis_bytes: int
     cpu: float  # CPU seconds the gateway processes used for the run
     redis_cpu: float
     kernel: float  # of the gateway's, in system calls
     redis_keys: int  # keys added by the run
+    commands: int  # Redis commands the run caused (scripts' own calls included)
+    stored: tuple[int, int]  # bytes (MEMORY USAGE) and keys of the run's conversations
     seeded: Seeded | None = None  # the stored conversations Redis held before the run
 
 
@@ -178,7 +183,8 @@ async def run_gateway(
                 run += ["--processes", str(count)]
                 if ingest:
                     run += ["--ingest-processes", str(ingest)]
-            spawn(run, tmp / f"gateway-{count}-{n}.log", procs, env=env)
+            # from the --before tree's folder: `python -m` imports from the working directory
+            spawn(run, tmp / f"gateway-{count}-{n}.log", procs, env=env, cwd=before)
             await wait_ready(f"http://{HOST}:{port}/readyz", procs[-1], 120)
             urls.append(f"http://{HOST}:{port}/webhooks/api")
         m = args.conversations
@@ -191,11 +197,12 @@ async def run_gateway(
             seeded = await stored_conversations(
                 urls, secret, replies, texts, client, redis_port, stored
             )
-        used_before = int(client.info("memory")["used_memory"])
+        used_before = int(client.info("memory")["used_memory_dataset"])
         gateways = [pid for p in procs[1:] for pid in process_tree(p.pid)]
         cpu_before = cpu_seconds(gateways), cpu_seconds([procs[0].pid])
         sys_before = cpu_seconds(gateways, system=True)
         keys_before = int(client.dbsize())
+        commands_before = redis_commands(client)
         load = api_load(secret, args.messages, m, texts)
         replies.reset(load.texts)
         acks = await drive(urls, load, args.concurrency, args.timeout, args.rate)
@@ -203,14 +210,46 @@ async def run_gateway(
         turns = whole_turns(load, acks, replies)
         cpu = cpu_seconds(gateways) - cpu_before[0], cpu_seconds([procs[0].pid]) - cpu_before[1]
         kernel = cpu_seconds(gateways, system=True) - sys_before
-        used = int(client.info("memory")["used_memory"])
+        used = int(client.info("memory")["used_memory_dataset"])
         keys = int(client.dbsize()) - keys_before
+        stored_now = conversation_bytes(client, load)
+        commands = redis_commands(client) - commands_before
         client.close()
         label = f"before ({before})" if before else "frontdesk"
         used_bytes = used - used_before
-        return Run(label, count, ingest, acks, turns, used_bytes, *cpu, kernel, keys, seeded)
+        return Run(
+            label,
+            count,
+            ingest,
+            acks,
+            turns,
+            used_bytes,
+            *cpu,
+            kernel,
+            keys,
+            commands,
+            stored_now,
+            seeded,
+        )
     finally:
         stop(procs)
+
+
+def conversation_bytes(client: redis.Redis, load: Load) -> tuple[int, int]:
+    """What Redis holds for the run's conversations: the MEMORY USAGE of every key named after
+    one of them (session, transcript, dedup and sent sets, console summary and notes), and
+    how many keys. Exact, unlike used_memory, which moves with buffers and housekeeping."""
+    run = load.conversations[0][0][0].rsplit("-", 2)[0]  # "bench-<run>" of "bench-<run>-0-0"
+    total = keys = 0
+    for key in client.scan_iter(match=f"*{{api:{run}-u*", count=1000):
+        total += int(client.memory_usage(key, samples=0) or 0)
+        keys += 1
+    return total, keys
+
+
+def redis_commands(client: redis.Redis) -> int:
+    """Commands Redis has run so far, those run inside scripts and transactions included."""
+    return int(client.info("stats")["total_commands_processed"])
 
 
 async def main_async(args: argparse.Namespace, tmp: Path, procs: Procs) -> int:
@@ -280,6 +319,8 @@ def report(args: argparse.Namespace, bare: Result, bare2: Result, runs: list[Run
         print(f"  CPU per turn         gateway {r.cpu * per_turn:5.2f} ms   "
               f"(of which system {r.kernel * per_turn:4.2f} ms)   "
               f"redis {r.redis_cpu * per_turn:5.2f} ms")  # fmt: skip
+        print(f"  redis commands       {r.commands / max(1, t.received):5.1f} per turn "
+              f"(those inside scripts included)")  # fmt: skip
         errors = ", ".join(f"{k}: {v}" for k, v in r.acks.errors.items()) or "none"
         print(f"  ack errors           {errors}")
         print(f"  replies              {t.summary}")
@@ -294,6 +335,11 @@ def report(args: argparse.Namespace, bare: Result, bare2: Result, runs: list[Run
                   f"{r.redis_keys / conv:.1f} keys per conversation "
                   f"({args.messages // conv} messages each: "
                   f"{r.redis_bytes / args.messages:,.0f} bytes per message)")  # fmt: skip
+        size, held = r.stored
+        print(
+            f"  held per conversation {size / conv:,.0f} bytes in {held / conv:.1f} keys "
+            f"(MEMORY USAGE of its keys; {size / args.messages:,.0f} bytes per message)"
+        )
         if base is not None and r is not base and base.turns.rate:
             print(f"  vs before            x{t.rate / base.turns.rate:.2f} whole turns/s, "
                   f"x{base.cpu / max(r.cpu, 1e-9):.2f} less gateway CPU per turn")  # fmt: skip

@@ -294,9 +294,19 @@ def cpu_seconds(pids: list[int], system: bool = False) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def spawn(cmd: list[str], log: Path, procs: Procs, env: dict[str, str] | None = None) -> None:
-    with log.open("wb") as out:  # own session: a Ctrl-C reaches only us, we stop them in order
-        procs.append(subprocess.Popen(cmd, stdout=out, stderr=out, start_new_session=True, env=env))
+def spawn(
+    cmd: list[str],
+    log: Path,
+    procs: Procs,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> None:
+    """Start ``cmd`` in its own session (a Ctrl-C reaches only us; we stop them in order).
+    ``cwd`` matters for ``python -m``: the working directory comes first on its import path."""
+    with log.open("wb") as out:
+        procs.append(
+            subprocess.Popen(cmd, stdout=out, stderr=out, start_new_session=True, env=env, cwd=cwd)
+        )
 
 
 def stop(procs: Procs, only: Callable[[subprocess.Popen[bytes]], bool] | None = None) -> None:

@@ -41,7 +41,13 @@ def mount(app: aioweb.Application, gateway: Gateway, wiring: Wiring) -> None:
     from console.recorder import Recorder
     from console.web import Console, build
 
-    gateway.worker.observer = Recorder(redis, retention=wiring.retention)
+    recorder = Recorder(redis, retention=wiring.retention)
+    gateway.worker.observer = recorder
+
+    async def written(app: aioweb.Application) -> None:
+        await recorder.close()
+
+    app.on_shutdown.append(written)
     app.add_subapp("/console", build(Console(wiring, gateway.store, redis)))
 
 

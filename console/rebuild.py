@@ -10,7 +10,8 @@ import time
 from typing import Any
 
 from console import keys as k
-from console.recorder import Pipe, ref_of
+from console.recorder import ref_of
+from console.writes import Writes
 from gateway.handoff.state import handoff_of
 from gateway.sessions import decode_entry, decode_session
 from gateway.store.handoff import LOG_DELAY
@@ -46,63 +47,61 @@ async def rebuild(redis: Any, *, retention: float) -> dict[str, int]:
             decode_entry(e)
             for e in await redis.lrange(conversation_key(session.key, "transcript"), 0, -1)
         ]
+        w = Writes(retention)
+        _conversation(w, session, entries)
         async with redis.pipeline(transaction=False) as pipe:
-            p = Pipe(pipe, retention)
-            _conversation(p, session, entries)
-            p.finish()
+            w.send(pipe)
             await pipe.execute()
         conversations += 1
     records = await RedisHandoffStore(redis).records(LOG_DELAY + 1, time.time() + LOG_DELAY)
+    w = Writes(retention)
+    for r in records:
+        _record(w, r)
+    async for name in redis.scan_iter(match="fd:{review}:kb:*", count=1000):
+        day = _s(name).rsplit(":", 1)[1]
+        for kind, n in (await redis.hgetall(name)).items():
+            w.count(day + "00", f"kb:{_s(kind)}", int(n))
     async with redis.pipeline(transaction=False) as pipe:
-        p = Pipe(pipe, retention)
-        for r in records:
-            _record(p, r)
-        async for name in redis.scan_iter(match="fd:{review}:kb:*", count=1000):
-            day = _s(name).rsplit(":", 1)[1]
-            for kind, n in (await redis.hgetall(name)).items():
-                p.count(day + "00", f"kb:{_s(kind)}", int(n))
-        p.finish()
+        w.send(pipe)
         await pipe.execute()
     return {"conversations": conversations, "handoff_records": len(records)}
 
 
-def _conversation(p: Pipe, session: Any, entries: list[Any]) -> None:
-    pipe, key = p.pipe, session.key
+def _conversation(w: Writes, session: Any, entries: list[Any]) -> None:
+    key = session.key
     summary = k.summary_key(key)
-    p.personal.add(summary)
-    pipe.set(k.REFS + ref_of(key), key, ex=p.retention)
-    pipe.hset(
-        summary, mapping={"key": key, "first_at": session.created_at, "last_at": session.updated_at}
-    )
+    w.personal(summary)
+    w.set(k.REFS + ref_of(key), key, ex=w.retention)
+    w.hset(summary, {"key": key, "first_at": session.created_at, "last_at": session.updated_at})
     for name in session.names.values():
-        pipe.hset(summary, "name", name)
+        w.hset(summary, {"name": name})
     said = [e for e in entries if e.direction == "in"]
     for e in said:
         hour, day = k.hour_of(e.at), k.day_of(e.at)
-        p.count(hour, f"in:{e.channel}")
-        pipe.pfadd(k.CONVERSATIONS + hour, key)
-        pipe.zadd(k.ACTIVE + day, {key: e.at})
-        pipe.zadd(k.LAST, {key: e.at})
-        p.personal.add(k.LAST)
-        p.keep.add(k.CONVERSATIONS + hour)
-        p.personal.add(k.ACTIVE + day)
-        p.index("channel", e.channel, key, e.at)
-        pipe.hset(summary, f"ch:{e.channel}", 1)
+        w.count(hour, f"in:{e.channel}")
+        w.pfadd(k.CONVERSATIONS + hour, key)
+        w.zadd(k.ACTIVE + day, key, e.at)
+        w.zadd(k.LAST, key, e.at)
+        w.personal(k.LAST)
+        w.keep(k.CONVERSATIONS + hour)
+        w.personal(k.ACTIVE + day)
+        w.index("channel", e.channel, key, e.at)
+        w.hset(summary, {f"ch:{e.channel}": 1})
     for e in entries:
         if e.direction == "out":
-            p.count(k.hour_of(e.at), f"out:{e.channel}")
-    pipe.hset(summary, mapping={"in": len(said), "out": sum(e.direction == "out" for e in entries)})
+            w.count(k.hour_of(e.at), f"out:{e.channel}")
+    w.hset(summary, {"in": len(said), "out": sum(e.direction == "out" for e in entries)})
     state = handoff_of(session)
     if state is None:
         if said:
-            p.index("outcome", "bot_only", key, said[-1].at)
+            w.index("outcome", "bot_only", key, said[-1].at)
         return
     hour = k.hour_of(state.at)
-    pipe.pfadd(k.HANDED + hour, key)
-    p.keep.add(k.HANDED + hour)
-    p.index("trigger", state.trigger, key, state.at)
+    w.pfadd(k.HANDED + hour, key)
+    w.keep(k.HANDED + hour)
+    w.index("trigger", state.trigger, key, state.at)
     outcome = state.outcome or "open"
-    p.index("outcome", outcome, key, state.closed_at or state.at)
+    w.index("outcome", outcome, key, state.closed_at or state.at)
     fields: dict[str, Any] = {
         "trigger": state.trigger,
         "handoff_at": state.at,
@@ -113,23 +112,23 @@ def _conversation(p: Pipe, session: Any, entries: list[Any]) -> None:
         fields["agent"] = state.agent_name
     if state.csat is not None:
         fields["rating"] = state.csat
-        p.index("rating", str(state.csat), key, state.closed_at or state.at)
-    pipe.hset(summary, mapping=fields)
+        w.index("rating", str(state.csat), key, state.closed_at or state.at)
+    w.hset(summary, fields)
 
 
-def _record(p: Pipe, r: dict[str, Any]) -> None:
+def _record(w: Writes, r: dict[str, Any]) -> None:
     hour = k.hour_of(float(r["at"]))
     kind = r.get("type")
     if kind == "handoff":
-        p.count(hour, f"handoff:{r.get('trigger') or 'unknown'}")
+        w.count(hour, f"handoff:{r.get('trigger') or 'unknown'}")
         if r.get("after_hours"):
-            p.count(hour, "after_hours")
+            w.count(hour, "after_hours")
     elif kind in ("claim", "first_reply", "closed"):
         name = f"{k.VALUES}{'duration' if kind == 'closed' else kind}:{hour}"
-        p.pipe.rpush(name, repr(float(r["seconds"])))
-        p.keep.add(name)
+        w.rpush(name, repr(float(r["seconds"])))
+        w.keep(name)
         if kind == "closed":
-            p.count(hour, f"outcome:{r.get('outcome')}")
+            w.count(hour, f"outcome:{r.get('outcome')}")
     elif kind == "csat":
-        p.count(hour, f"csat:agent:{int(r['score'])}")
-        p.count(hour, f"csat_ch:unknown:{int(r['score'])}")
+        w.count(hour, f"csat:agent:{int(r['score'])}")
+        w.count(hour, f"csat_ch:unknown:{int(r['score'])}")

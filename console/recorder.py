@@ -1,17 +1,20 @@
 """Keeps the console's figures as events happen: after every committed turn (the worker's
 observer hook) it adds the turn to the hour's counters, HyperLogLogs and duration lists, to
 the filter indexes, and to the conversation's summary and per-turn notes — one pipelined round
-trip per turn, never a scan. :func:`write_turn` is shared with the rebuild and the benchmark."""
+trip for the turns that commit together, never a scan. :func:`write_turn` is shared with the
+rebuild and the benchmark."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from common.batching import GroupCommit
 from common.logging import get_logger
 from common.messages import CustomerMessage, CustomerReply
 from console import keys as k
+from console.writes import Writes
 from gateway.handoff.state import handoff_of
 from gateway.worker import CommittedTurn
 
@@ -46,120 +49,93 @@ def ref_of(key: str) -> str:
     return hashlib.sha1(key.encode()).hexdigest()[:20]
 
 
-class Pipe:
-    """Commands for one turn, added to a Redis pipeline; keys touched get their TTL once."""
-
-    def __init__(self, pipe: Any, retention: float) -> None:
-        self.pipe = pipe
-        self.keep: set[str] = set()
-        self.personal: set[str] = set()
-        self.retention = int(retention)
-
-    def count(self, hour: str, field: str, n: int = 1) -> None:
-        self.pipe.hincrby(k.COUNTS + hour, field, n)
-        self.keep.add(k.COUNTS + hour)
-
-    def index(self, dimension: str, value: str, key: str, at: float) -> None:
-        self.pipe.zadd(k.index_key(dimension, value), {key: at})
-        self.personal.add(k.index_key(dimension, value))
-        self.pipe.sadd(k.INDEX_NAMES + dimension, value)
-
-    def finish(self) -> None:
-        for name in self.keep:
-            self.pipe.expire(name, k.KEEP)
-        for name in self.personal:
-            self.pipe.expire(name, self.retention)
-
-
-def write_turn(p: Pipe, turn: CommittedTurn) -> None:
-    """Add one committed turn to the figures (commands only; the caller finishes the Pipe,
-    setting the TTLs once, and executes)."""
-    pipe, key, at = p.pipe, turn.key, turn.at
+def write_turn(w: Writes, turn: CommittedTurn) -> None:
+    """Add one committed turn to the figures (to ``w``: the caller sends and executes)."""
+    key, at = turn.key, turn.at
     hour, day = k.hour_of(at), k.day_of(at)
     summary = k.summary_key(key)
-    p.personal.add(summary)
+    w.personal(summary)
     event = turn.event
     channel = event.conversation.channel
-    pipe.hsetnx(summary, "first_at", at)
-    pipe.hset(summary, mapping={"key": key, "last_at": at, f"ch:{channel}": 1})
-    pipe.set(k.REFS + ref_of(key), key, ex=p.retention)
+    w.hsetnx(summary, "first_at", at)
+    w.hset(summary, {"key": key, "last_at": at, f"ch:{channel}": 1})
+    w.set(k.REFS + ref_of(key), key, ex=w.retention)
     if isinstance(event, CustomerMessage) and not event.edited:
-        p.count(hour, f"in:{channel}")
-        pipe.hincrby(summary, "in", 1)
+        w.count(hour, f"in:{channel}")
+        w.hincrby(summary, "in")
         if event.customer.display_name:
-            pipe.hset(summary, "name", event.customer.display_name)
-        p.keep.add(k.CONVERSATIONS + hour)
-        p.personal.add(k.ACTIVE + day)
-        pipe.pfadd(k.CONVERSATIONS + hour, key)
-        pipe.zadd(k.ACTIVE + day, {key: at})
-        pipe.zadd(k.LAST, {key: at})
-        p.personal.add(k.LAST)
-        p.index("channel", channel, key, at)
+            w.hset(summary, {"name": event.customer.display_name})
+        w.keep(k.CONVERSATIONS + hour)
+        w.personal(k.ACTIVE + day)
+        w.pfadd(k.CONVERSATIONS + hour, key)
+        w.zadd(k.ACTIVE + day, key, at)
+        w.zadd(k.LAST, key, at)
+        w.personal(k.LAST)
+        w.index("channel", channel, key, at)
         if turn.after.handoff is None:
-            p.index("outcome", "bot_only", key, at)
+            w.index("outcome", "bot_only", key, at)
     out = [m for m in turn.outbound if isinstance(m, CustomerReply)]
     for message in out:
-        p.count(hour, f"out:{message.conversation.channel}")
+        w.count(hour, f"out:{message.conversation.channel}")
     if out:
-        pipe.hincrby(summary, "out", len(out))
+        w.hincrby(summary, "out", len(out))
     if turn.understood is not None:
         note = understood_note(turn.understood)
-        p.count(hour, "turns")
+        w.count(hour, "turns")
         if note["not_understood"]:
-            p.count(hour, "not_understood")
-            pipe.hincrby(summary, "not_understood", 1)
+            w.count(hour, "not_understood")
+            w.hincrby(summary, "not_understood")
         for kb in note["knowledge"]:
-            p.count(hour, f"kb:{kb['kind']}")
+            w.count(hour, f"kb:{kb['kind']}")
         if note["intent"]:
-            p.index("intent", str(note["intent"]), key, at)
-            pipe.hset(summary, "intent", str(note["intent"]))
+            w.index("intent", str(note["intent"]), key, at)
+            w.hset(summary, {"intent": str(note["intent"])})
         notes = k.notes_key(key)
-        pipe.rpush(notes, json.dumps({"ref": event.event_id, "at": at, **note}))
-        pipe.ltrim(notes, -MAX_NOTES, -1)
-        p.personal.add(notes)
+        w.rpush(notes, json.dumps({"ref": event.event_id, "at": at, **note}), keep_last=MAX_NOTES)
+        w.personal(notes)
     for record in turn.records:
-        _record(p, turn, record, summary)
+        _record(w, turn, record, summary)
 
 
-def _record(p: Pipe, turn: CommittedTurn, record: Mapping[str, Any], summary: str) -> None:
-    pipe, key = p.pipe, turn.key
+def _record(w: Writes, turn: CommittedTurn, record: Mapping[str, Any], summary: str) -> None:
+    key = turn.key
     at = float(record.get("at", turn.at))
     hour = k.hour_of(at)
     kind = record["type"]
     if kind == "handoff":
         trigger = str(record.get("trigger") or "unknown")
-        p.count(hour, f"handoff:{trigger}")
+        w.count(hour, f"handoff:{trigger}")
         if record.get("after_hours"):
-            p.count(hour, "after_hours")
-        pipe.pfadd(k.HANDED + hour, key)
-        p.keep.add(k.HANDED + hour)
-        p.index("trigger", trigger, key, at)
-        p.index("outcome", "open", key, at)
-        pipe.zrem(k.index_key("outcome", "bot_only"), key)
-        pipe.hset(summary, mapping={"trigger": trigger, "handoff_at": at, "outcome": "open"})
-        pipe.hincrby(summary, "handoffs", 1)
+            w.count(hour, "after_hours")
+        w.pfadd(k.HANDED + hour, key)
+        w.keep(k.HANDED + hour)
+        w.index("trigger", trigger, key, at)
+        w.index("outcome", "open", key, at)
+        w.zrem(k.index_key("outcome", "bot_only"), key)
+        w.hset(summary, {"trigger": trigger, "handoff_at": at, "outcome": "open"})
+        w.hincrby(summary, "handoffs")
     elif kind in ("claim", "first_reply", "closed"):
         figure = "duration" if kind == "closed" else kind
         name = f"{k.VALUES}{figure}:{hour}"
-        pipe.rpush(name, repr(float(record["seconds"])))
-        p.keep.add(name)
+        w.rpush(name, repr(float(record["seconds"])))
+        w.keep(name)
         if kind == "claim" and record.get("agent"):
-            pipe.hset(summary, "agent", str(record["agent"]))
+            w.hset(summary, {"agent": str(record["agent"])})
         if kind == "closed":
             outcome = str(record.get("outcome"))
-            p.count(hour, f"outcome:{outcome}")
-            p.index("outcome", outcome, key, at)
-            pipe.zrem(k.index_key("outcome", "open"), key)
-            pipe.hset(summary, "outcome", outcome)
+            w.count(hour, f"outcome:{outcome}")
+            w.index("outcome", outcome, key, at)
+            w.zrem(k.index_key("outcome", "open"), key)
+            w.hset(summary, {"outcome": outcome})
     elif kind == "csat":
         score = int(record["score"])
         state = handoff_of(turn.after)
         who = "agent" if state is not None and state.claimed_at is not None else "bot"
         channel = turn.event.conversation.channel
-        p.count(hour, f"csat:{who}:{score}")
-        p.count(hour, f"csat_ch:{channel}:{score}")
-        p.index("rating", str(score), key, at)
-        pipe.hset(summary, "rating", score)
+        w.count(hour, f"csat:{who}:{score}")
+        w.count(hour, f"csat_ch:{channel}:{score}")
+        w.index("rating", str(score), key, at)
+        w.hset(summary, {"rating": score})
 
 
 async def trim(redis: Any, now: float, retention: float) -> int:
@@ -173,23 +149,38 @@ async def trim(redis: Any, now: float, retention: float) -> int:
 
 
 class Recorder:
-    """The worker's observer: one pipeline per committed turn (and, once an hour, the
-    index entries past the retention are dropped)."""
+    """The worker's observer. Turns that commit while a write is on its way wait and go
+    together in the next one (common/batching.GroupCommit), merged per key (:class:`Writes`):
+    under load one pipeline carries many turns and each counter, index and TTL once; alone, a
+    turn is written at once. ``observe`` returns when its turn is written. Once an hour the
+    index entries past the retention are dropped."""
 
     def __init__(self, redis: Any, *, retention: float) -> None:
         self.redis = redis
         self.retention = retention
         self.trimmed = ""
+        self._batches: GroupCommit[CommittedTurn, None] = GroupCommit(self._write)
 
     async def observe(self, turn: CommittedTurn) -> None:
+        await self._batches.submit(turn)
+
+    async def close(self) -> None:
+        """Wait for the write on its way (at shutdown, before the store closes)."""
+        await self._batches.idle()
+
+    async def _write(self, turns: Sequence[CommittedTurn]) -> list[None]:
         try:
-            if self.trimmed != (hour := k.hour_of(turn.at)):
+            if self.trimmed != (hour := k.hour_of(turns[-1].at)):
                 self.trimmed = hour
-                await trim(self.redis, turn.at, self.retention)
+                await trim(self.redis, turns[-1].at, self.retention)
+            w = Writes(self.retention)
+            for turn in turns:
+                write_turn(w, turn)
             async with self.redis.pipeline(transaction=False) as pipe:
-                p = Pipe(pipe, self.retention)
-                write_turn(p, turn)
-                p.finish()
+                w.send(pipe)
                 await pipe.execute()
         except Exception:  # the figures must never break a turn
-            get_logger(conversation_id=turn.key).exception("console_record_failed")
+            get_logger(conversation_id=turns[0].key, turns=len(turns)).exception(
+                "console_record_failed"
+            )
+        return [None] * len(turns)

@@ -19,7 +19,10 @@ MARGIN_KNOWLEDGE = 0.1  # a knowledge-base answer below its threshold + this
 def to_review(
     text: str, debug: Mapping[str, Any], handoff: bool, *, low_intent: float
 ) -> list[tuple[str, str, list[tuple[str, float]]]]:
-    """(kind, text, the bot's top guesses for that text) for each thing to count."""
+    """(kind, text, the bot's top guesses for that text) for each thing to count. A dialog
+    that says nothing of understanding (the echo dialog: no debug) has nothing to review."""
+    if not debug and not handoff:
+        return []
     notes = list(debug.get("knowledge") or ())
     intents = [(f"intent:{n}", float(c)) for n, c in debug.get("ranking") or ()]
     asked = [(f"faq:{i}", float(s)) for n in notes for i, s in n.get("candidates") or ()]

@@ -12,7 +12,7 @@ import functools
 import hashlib
 import json
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 from redis.asyncio.cluster import RedisCluster
@@ -22,6 +22,7 @@ from redis.exceptions import ReadOnlyError as RedisReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from common import redisconn
+from common.batching import GroupCommit
 from common.errors import StoreUnavailable
 from gateway.store.base import (
     Advance,
@@ -43,6 +44,8 @@ TIMER_CUSTOMERS = "fd:handoff:timer-customers"  # hash: conversation key -> cust
 
 P = ParamSpec("P")
 R = TypeVar("R")
+# A pipeline command: a redis-py pipeline method's name and its arguments.
+_Command = tuple[str, tuple[Any, ...]]
 
 
 def _translated(
@@ -213,14 +216,13 @@ class RedisStore:
         # blocks under load (a request waits for a connection instead of failing with a 503).
         self.redis: Any = redisconn.connect(url, max_connections=max_connections)
         self.cluster = isinstance(self.redis, RedisCluster)
-        self._renew = self.redis.register_script(_RENEW)
-        self._release_if_empty = self.redis.register_script(_RELEASE_IF_EMPTY)
         self._release = self.redis.register_script(_RELEASE)
-        self._claim = self.redis.register_script(_CLAIM)
         self._pop_head = self.redis.register_script(_POP_HEAD)
-        self._fence_send = self.redis.register_script(_FENCE_SEND)
         self._groups_ready: set[Lane] = set()
         self._sessions: dict[tuple[str, str], StoredSession | None] = {}
+        # The hot path's commands go through one group commit: the calls of many
+        # conversations made together share a round trip (common/batching.py).
+        self._pipelines: GroupCommit[Sequence[_Command], list[Any]] = GroupCommit(self._execute)
         self.outages = 0  # calls that failed with StoreUnavailable
 
     @_translated
@@ -231,19 +233,45 @@ class RedisStore:
         await redisconn.close(self.redis)
 
     # ----------------------------------------------------------------- ingest
+    async def _pipelined(self, *commands: _Command) -> list[Any]:
+        """The replies to ``commands``, sent in order in one pipeline together with the
+        commands of the other calls made meanwhile. A command's error is raised to its own
+        caller; a lost connection to every caller of the batch."""
+        return await self._pipelines.submit(commands)
+
+    async def _execute(self, calls: Sequence[Sequence[_Command]]) -> list[list[Any] | Exception]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for commands in calls:
+                for name, args in commands:
+                    getattr(pipe, name)(*args)
+            replies = await pipe.execute(raise_on_error=False)
+        results: list[list[Any] | Exception] = []
+        start = 0
+        for commands in calls:
+            mine = list(replies[start : start + len(commands)])
+            start += len(commands)
+            error = next((r for r in mine if isinstance(r, Exception)), None)
+            results.append(error if error is not None else mine)
+        return results
+
+    @staticmethod
+    def _script(body: str, keys: Sequence[str], args: Sequence[Any]) -> _Command:
+        """A Lua script as a pipeline command. EVAL with the body, not EVALSHA: nothing to
+        reload after a restart or a failover, and Redis caches the compiled body by its hash."""
+        return ("eval", (body, len(keys), *keys, *args))
+
     @_translated
     async def enqueue(self, key: str, event_id: str, payload: bytes, dedup_ttl: float) -> bool:
+        """Deduplicate and append the event, then post its ticket. A re-delivery posts a
+        ticket too (its first one may never have been posted); a ticket for an empty inbox is
+        harmless. Webhooks that arrive together share one round trip."""
         seen = conversation_key(key, "seen")
         inbox = conversation_key(key, "turns")
         old = conversation_key(key, f"seen:{event_id}")  # the layout before: read, not written
-        # One round trip: claim + append, then the ticket. A re-delivery posts a ticket too
-        # (its first one may never have been posted); a ticket for an empty inbox is harmless.
-        async with self.redis.pipeline(transaction=False) as pipe:
-            # EVAL, not the registered script: a script in a pipeline costs a SCRIPT EXISTS
-            # round trip on every execute; Redis caches the compiled body by its hash anyway.
-            pipe.eval(_ENQUEUE, 3, seen, inbox, old, _ms(dedup_ttl), payload, event_id)
-            pipe.xadd(_stream("turns"), {"k": key})
-            (fresh, _pending), _ = await pipe.execute()
+        (fresh, _pending), _ = await self._pipelined(
+            self._script(_ENQUEUE, [seen, inbox, old], [_ms(dedup_ttl), payload, event_id]),
+            ("xadd", (_stream("turns"), {"k": key})),
+        )
         return bool(fresh)
 
     # ------------------------------------------------------------ lane tickets
@@ -259,7 +287,7 @@ class RedisStore:
 
     @_translated
     async def post_ticket(self, lane: Lane, key: str) -> None:
-        await self.redis.xadd(_stream(lane), {"k": key})
+        await self._pipelined(("xadd", (_stream(lane), {"k": key})))
 
     @staticmethod
     def _tickets(entries: list[Any], reclaimed: bool) -> list[Ticket]:
@@ -313,7 +341,7 @@ class RedisStore:
         keys = [conversation_key(key, f"{lane}:lock"), conversation_key(key, lane)]
         if lane == "turns":  # the turn will need the session: read it in the same step
             keys.append(conversation_key(key, "session"))
-        reply = await self._claim(keys=keys, args=[token, _ms(ttl)])
+        (reply,) = await self._pipelined(self._script(_CLAIM, keys, [token, _ms(ttl)]))
         if isinstance(reply, list):
             head, (version, data) = reply
             stored = None if version is None else StoredSession(int(version), _b(data))
@@ -331,12 +359,13 @@ class RedisStore:
     @_translated
     async def renew(self, lane: Lane, key: str, token: str, ttl: float) -> bool:
         lock = conversation_key(key, f"{lane}:lock")
-        return bool(await self._renew(keys=[lock], args=[token, _ms(ttl)]))
+        (renewed,) = await self._pipelined(self._script(_RENEW, [lock], [token, _ms(ttl)]))
+        return bool(renewed)
 
     @_translated
     async def release_if_empty(self, lane: Lane, key: str, token: str) -> Release:
         keys = [conversation_key(key, f"{lane}:lock"), conversation_key(key, lane)]
-        code = await self._release_if_empty(keys=keys, args=[token])
+        (code,) = await self._pipelined(self._script(_RELEASE_IF_EMPTY, keys, [token]))
         return "released" if code == 1 else "not_empty" if code == 0 else "lost"
 
     @_translated
@@ -397,16 +426,14 @@ class RedisStore:
             *commit.outbound,
             *commit.transcript,
         ]
-        # One round trip: the commit, then the sends ticket (EVAL, not the registered script:
-        # a script in a pipeline costs a SCRIPT EXISTS on every execute). A ticket after a
-        # refused commit is harmless; a crash between the two is covered by the turn ticket,
-        # which stays pending and, reclaimed, posts a sends ticket again.
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.eval(_COMMIT_TURN, len(keys), *keys, *args)
-            if commit.outbound:
-                pipe.xadd(_stream("sends"), {"k": key})
-            reply = (await pipe.execute())[0]
-        advance = _advance(reply)
+        # One round trip: the commit, then the sends ticket. A ticket after a refused commit
+        # is harmless; a crash between the two is covered by the turn ticket, which stays
+        # pending and, reclaimed, posts a sends ticket again.
+        ticket: list[_Command] = [("xadd", (_stream("sends"), {"k": key}))]
+        replies = await self._pipelined(
+            self._script(_COMMIT_TURN, keys, args), *(ticket if commit.outbound else [])
+        )
+        advance = _advance(replies[0])
         if after and advance.ok and timer is not None:
             async with self.redis.pipeline(transaction=False) as pipe:
                 if timer.due is None:
@@ -432,7 +459,9 @@ class RedisStore:
             conversation_key(key, "sent"),
             conversation_key(key, f"sent:{message_key}"),  # the layout before: read only
         ]
-        code = await self._fence_send(keys=keys, args=[token, _ms(ttl), message_key])
+        (code,) = await self._pipelined(
+            self._script(_FENCE_SEND, keys, [token, _ms(ttl), message_key])
+        )
         return "sent" if code == 2 else "ok" if code == 1 else "lost"
 
     @_translated
@@ -444,7 +473,9 @@ class RedisStore:
             conversation_key(key, "sends"),
             conversation_key(key, "sent"),
         ]
-        return _advance(await self._pop_head(keys=keys, args=[token, item, _ms(ttl), message_key]))
+        args = [token, item, _ms(ttl), message_key]
+        (reply,) = await self._pipelined(self._script(_POP_HEAD, keys, args))
+        return _advance(reply)
 
     @_translated
     async def dead_letter(self, key: str, token: str, item: bytes, letter: DeadLetter) -> Advance:

@@ -78,7 +78,10 @@ class TestDialog:
                 ),
                 debug={"intent": "human_handoff", "confidence": 0.93},
             )
-        return Outcome(state=dict(state), replies=[Reply(text=f"bot: {text}")], slots=slots)
+        return Outcome(  # it understood nothing: a miss for the review inbox
+            state=dict(state), replies=[Reply(text=f"bot: {text}")], slots=slots,
+            debug={"intent": None},
+        )  # fmt: skip
 
 
 def settings_for(

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import pytest
 
 from common import redisconn
 from common.settings import ConfigError
+from dialogs.base import Outcome, TurnContext
 from dialogs.echo import EchoDialog
 from frontdesk.app import build_gateway
 from frontdesk.config import Settings, parse_settings
@@ -47,13 +49,21 @@ def test_default_retention_is_90_days_and_caps_session_and_dedup_ttls() -> None:
     assert store.session_ttl == store.dedup_ttl == 7200
 
 
+class MissingDialog(EchoDialog):
+    """Echoes, and says it understood nothing (the review inbox keeps such a miss)."""
+
+    async def respond(self, state: Any, event: Any, context: TurnContext) -> Outcome:
+        outcome = await super().respond(state, event, context)
+        return Outcome(state=outcome.state, replies=outcome.replies, debug={"intent": None})
+
+
 async def test_every_key_about_a_customer_expires_within_retention(redis_url: str) -> None:
     retention = 3600
     sms = RecordingChannel("sms")
     settings = Settings.model_validate(
         {"store": {"url": redis_url, "transcript_retention": f"{retention}s"}}
     )
-    gateway = build_gateway(settings, dialog=EchoDialog(), channels={"sms": sms})
+    gateway = build_gateway(settings, dialog=MissingDialog(), channels={"sms": sms})
     await gateway.start()
     try:
         await gateway.ingest.accept(message("sms", PHONE, "keep me briefly", "Ann"))

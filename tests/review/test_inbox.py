@@ -225,3 +225,16 @@ async def test_teach_the_bot_drafts_an_entry_live_only_after_approval(
     assert runner.bot.knowledge is not None
     found = runner.bot.knowledge.kb.retriever.ask("can you engrave my ring").answer
     assert found is not None and found.entry.id == "engraving"
+
+
+def test_a_dialog_that_does_not_try_to_understand_leaves_nothing_to_review() -> None:
+    """The echo dialog (no debug) misses nothing; a dialog that tried and found no intent does."""
+    from gateway.review.record import to_review
+
+    assert to_review("where is my parcel", {}, False, low_intent=0.65) == []
+    assert to_review("where is my parcel", {"intent": None}, False, low_intent=0.65) == [
+        ("miss", "where is my parcel", [])
+    ]
+    assert [kind for kind, *_ in to_review("a person please", {}, True, low_intent=0.65)] == [
+        "handoff"
+    ]
