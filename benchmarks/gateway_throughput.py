@@ -84,15 +84,25 @@ class Run:
 
 
 def gateway_config(
-    port: int, redis_url: str, callback: str, tmp: Path, bot: str, turn_slots: int = 0
+    port: int,
+    redis_url: str,
+    callback: str,
+    tmp: Path,
+    bot: str,
+    turn_slots: int = 0,
+    accepting: int = -1,
 ) -> dict[str, object]:
+    workers: dict[str, object] = {}
+    if turn_slots:  # (BENCH_TURN_SLOTS in --before-env sets the --before run's own)
+        workers["turn_slots"] = f"${{BENCH_TURN_SLOTS:-{turn_slots}}}"
+    if accepting >= 0:
+        workers["turn_slots_accepting"] = accepting
     config: dict[str, object] = {
         "server": {"host": HOST, "port": port, "public_url": f"http://{HOST}:{port}"},
         "store": {"url": redis_url},
         "log": {"level": "warning"},
         "limits": {"enabled": False},  # a load generator is a flood by design
-        # (BENCH_TURN_SLOTS in --before-env sets the --before run's own)
-        "workers": {"turn_slots": f"${{BENCH_TURN_SLOTS:-{turn_slots}}}"} if turn_slots else {},
+        "workers": workers,
         "channels": {"api": {"secret": "${BENCH_API_SECRET}", "callback_url": callback}},
     }
     if bot == "example":
@@ -175,7 +185,15 @@ async def run_gateway(
             path = tmp / f"frontdesk-{count}-{n}.yml"
             path.write_text(
                 json.dumps(
-                    gateway_config(port, redis_url, callback, tmp, args.bot, args.turn_slots)
+                    gateway_config(
+                        port,
+                        redis_url,
+                        callback,
+                        tmp,
+                        args.bot,
+                        args.turn_slots,
+                        args.turn_slots_accepting,
+                    )
                 )
             )
             run = [sys.executable, "-m", "frontdesk", "run", "--config", str(path)]
@@ -375,6 +393,8 @@ def main() -> int:
     p.add_argument(
         "--turn-slots", type=int, default=0, help="workers.turn_slots (default: as configured)"
     )
+    p.add_argument("--turn-slots-accepting", type=int, default=-1,
+                   help="workers.turn_slots_accepting (default: as configured)")  # fmt: skip
     p.add_argument("--before", type=Path, help="also run 1 process from this checkout, first")
     p.add_argument("--before-env", action="append", default=[], metavar="NAME=VALUE",
                    help="environment of the --before run")  # fmt: skip

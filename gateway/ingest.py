@@ -22,14 +22,23 @@ Resolver = Callable[[InboundEvent], Awaitable[InboundEvent | None]]
 
 class Ingest:
     def __init__(
-        self, store: Store, metrics: Metrics, *, dedup_ttl: float, resolver: Resolver | None = None
+        self,
+        store: Store,
+        metrics: Metrics,
+        *,
+        dedup_ttl: float,
+        resolver: Resolver | None = None,
+        on_arrival: Callable[[], None] | None = None,
     ) -> None:
+        self.on_arrival = on_arrival  # told of each event (the turn permits yield to webhooks)
         self.resolver = resolver
         self.store = store
         self.metrics = metrics
         self.dedup_ttl = dedup_ttl
 
     async def accept(self, event: InboundEvent) -> Admission:
+        if self.on_arrival is not None:
+            self.on_arrival()
         if self.resolver is not None:
             resolved = await self.resolver(event)
             if resolved is None:

@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable
 
 from common.logging import get_logger
 from common.tasks import cancel_and_wait
+from gateway.admission import TurnPermits
 from gateway.metrics import Metrics
 from gateway.store import DeadLetter, Lane, Store, StoreUnavailable, Ticket
 
@@ -57,8 +58,13 @@ class LaneRunner:
         block: float = 1.0,
         max_attempts: int = 3,
         follow_up: Lane | None = None,
+        permits: TurnPermits | None = None,
     ) -> None:
         self.follow_up = follow_up
+        # each item's handler runs under a permit (gateway/admission.py), when given
+        self.permits: contextlib.AbstractAsyncContextManager[None] = (
+            permits if permits is not None else contextlib.nullcontext()
+        )
         self.max_attempts = max_attempts
         self.store = store
         self.lane = lane
@@ -235,7 +241,8 @@ class LaneRunner:
                 return True
             current = item
             try:
-                item = await self.handler(key, token, current)
+                async with self.permits:
+                    item = await self.handler(key, token, current)
             except (StoreUnavailable, LockLost):
                 raise
             except Exception as exc:

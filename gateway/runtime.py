@@ -16,6 +16,7 @@ import uuid
 
 from channels.base import Channel
 from dialogs.base import Dialog
+from gateway.admission import TurnPermits
 from gateway.handoff import build_handoff
 from gateway.handoff.media import MediaSigner
 from gateway.ingest import Ingest
@@ -76,11 +77,15 @@ class Gateway:
             media=media,
             capabilities=self.capabilities,
         )
+        w = settings.workers
+        slots = min(w.concurrency, w.turn_slots)
+        self.permits = TurnPermits(slots, w.turn_slots_accepting or slots)
         self.ingest = Ingest(
             self.store,
             self.metrics,
             dedup_ttl=settings.store.dedup_ttl,
             resolver=self.handoff.relay.resolve if self.handoff else None,
+            on_arrival=self.permits.arrived,
         )
         self.worker = TurnWorker(
             store=self.store,
@@ -106,7 +111,6 @@ class Gateway:
             hooks=self.handoff.relay if self.handoff else None,
         )
         self.outbox.sent_ttl = min(self.outbox.sent_ttl, settings.store.transcript_retention)
-        w = settings.workers
         self.runners = [
             LaneRunner(
                 store=self.store,
@@ -114,11 +118,12 @@ class Gateway:
                 handler=self.worker.handle if lane == "turns" else self.outbox.handle,
                 metrics=self.metrics,
                 consumer=self.consumer,
-                concurrency=min(w.concurrency, w.turn_slots) if lane == "turns" else w.concurrency,
+                concurrency=slots if lane == "turns" else w.concurrency,
                 lease=w.lease,
                 reclaim_idle=w.reclaim_idle,
                 max_attempts=w.max_attempts,
                 follow_up="sends" if lane == "turns" else None,
+                permits=self.permits if lane == "turns" else None,
             )
             for lane in LANES
         ]

@@ -71,6 +71,11 @@ class WorkerSettings(Section):
     # process takes only this many conversations' turns at once (capped by concurrency), the
     # rest wait in Redis, so accepting a webhook does not queue behind dozens of turns.
     turn_slots: int = Field(default=16, ge=1, description="turns computed at once per process")
+    # ... and fewer while webhooks are arriving, so that their acknowledgements do not queue
+    # behind the steps of many turns (gateway/admission.py); 0: no difference
+    turn_slots_accepting: int = Field(
+        default=8, ge=0, description="turns computed at once while webhooks arrive"
+    )
     lease: float = Field(default=15.0, gt=0, description="seconds a conversation lock lives")
     reclaim_idle: float = Field(
         default=30.0, gt=0, description="seconds before work of a dead process is reclaimed"
