@@ -16,6 +16,7 @@ from pathlib import Path
 
 import watchfiles
 
+from common import heap
 from common.logging import get_logger
 from common.settings import ConfigProblem
 from dialogs.knowledge import KnowledgeSpec
@@ -90,6 +91,7 @@ class DialogReloader:
                 log.exception("nlu_reload_refused")
                 return [ConfigProblem(str(self.path), 1, f"NLU could not be trained: {exc}")]
         self.runner.swap(result.bot, nlu)
+        heap.settle()  # the new bot frozen, the old one's cycles collected (common/heap.py)
         self.reloads += 1
         log.info("dialogs_reloaded", version=result.bot.version, nlu=nlu is not None)
         return []

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
+from common import heap
 from common.logging import configure_logging
 from common.settings import ConfigError
 from frontdesk.commands import shared_store_missing
@@ -38,6 +39,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if role != "all" and _in_process_store(settings, f"--role {role}", why):
         return 1
     app = create_app(settings)
+    app.on_startup.append(_settle_heap)  # after the app's own start-up: the bot is built
     if role == "workers":
         from frontdesk.commands.workers import serve_workers
 
@@ -59,6 +61,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         reason = "the port is taken (another frontdesk run?); pick one with --port or server.port"
         raise OSError(exc.errno, f"cannot listen on {host}:{port}: {reason}") from exc
     return 0
+
+
+async def _settle_heap(app: web.Application) -> None:
+    heap.settle()  # short collector pauses from now on (common/heap.py)
 
 
 def event_loop() -> asyncio.AbstractEventLoop:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -119,3 +120,10 @@ def signed_headers(body: bytes, secret: str = API_SECRET) -> dict[str, str]:
 def write_config(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
+
+
+@pytest.fixture(autouse=True)
+def _heap_unfrozen() -> Iterator[None]:
+    """A hot reload settles the heap (common/heap.py): freeze nothing past the test that did."""
+    yield
+    gc.unfreeze()
