@@ -18,6 +18,7 @@ from dialogs.echo import EchoDialog
 from frontdesk.app import build_gateway, enabled_channels
 from frontdesk.config import Settings
 from gateway import http
+from gateway.runtime import Gateway
 from gateway.store import Lane, StoreUnavailable
 from gateway.store.redis import GROUP, RedisStore
 from tests.conftest import API_SECRET, api_body, signed_headers
@@ -61,17 +62,23 @@ def _settings(redis_url: str, callback_url: str, **workers: float) -> Settings:
     )
 
 
+async def _served(settings: Settings, dialog: Any) -> tuple[Gateway, web.AppRunner, str]:
+    """A started gateway with ``dialog``, its webhooks served over HTTP at the returned base."""
+    gateway = build_gateway(settings, dialog=dialog, channels=enabled_channels(settings))
+    app = web.Application()
+    http.mount(app, gateway)
+    runner, base = await serve(app)
+    await gateway.start()
+    return gateway, runner, base
+
+
 async def test_turns_beyond_the_slots_wait_in_redis_while_webhooks_are_accepted(
     redis_url: str, callback: tuple[FakeCallback, str]
 ) -> None:
     fake, url = callback
     settings = _settings(redis_url, url, turn_slots=2)
     dialog = GatedDialog()
-    gateway = build_gateway(settings, dialog=dialog, channels=enabled_channels(settings))
-    app = web.Application()
-    http.mount(app, gateway)
-    runner, base = await serve(app)
-    await gateway.start()
+    gateway, runner, base = await _served(settings, dialog)
     try:
         async with aiohttp.ClientSession() as client:
             for c in range(10):  # ten conversations; the turns block until the gate opens

@@ -11,20 +11,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 
 from dialogs.base import Outcome, Reply, SystemEvent, TurnContext
-from frontdesk.app import build_gateway, enabled_channels
-from frontdesk.config import Settings
-from gateway import http
 from gateway.admission import TurnPermits
 from gateway.store.redis import GROUP, RedisStore
-from tests.conftest import API_SECRET, api_body, signed_headers
+from tests.conftest import api_body, signed_headers
+from tests.gateway.test_admission import _served, _settings
 from tests.support.fake_callback import FakeCallback
-from tests.support.serve import serve
 from tests.support.waiting import until
-
-QUIET = 0.05  # TurnPermits' default window
 
 
 class Watched:
@@ -42,49 +36,50 @@ class Watched:
         await asyncio.wait_for(wait(), timeout)
 
 
+class Turns(Watched):
+    """Turns that each hold a permit until ``release``; ``count`` of them got one."""
+
+    def __init__(self, permits: TurnPermits) -> None:
+        super().__init__()
+        self.permits = permits
+        self.release = asyncio.Event()
+        self.count = 0
+        self.tasks: list[asyncio.Task[None]] = []
+
+    def start(self, n: int) -> None:
+        self.tasks += [asyncio.create_task(self._turn()) for _ in range(n)]
+
+    async def _turn(self) -> None:
+        async with self.permits:
+            self.count += 1
+            self.changed.set()
+            await self.release.wait()
+
+    async def finish(self) -> None:
+        self.release.set()
+        await asyncio.gather(*self.tasks)
+
+
 async def test_every_slot_computes_while_no_webhook_arrives() -> None:
-    permits = TurnPermits(3, 1)
-    inside = Watched()
-    release = asyncio.Event()
-    count = 0
-
-    async def turn() -> None:
-        nonlocal count
-        async with permits:
-            count += 1
-            inside.changed.set()
-            await release.wait()
-
-    tasks = [asyncio.create_task(turn()) for _ in range(4)]
-    await inside.until(lambda: count == 3)
-    assert permits.held == 3  # the fourth waits for a permit
-    release.set()
-    await asyncio.gather(*tasks)
-    assert count == 4 and permits.held == 0
+    turns = Turns(TurnPermits(3, 1))
+    turns.start(4)
+    await turns.until(lambda: turns.count == 3)
+    assert turns.permits.held == 3  # the fourth waits for a permit
+    await turns.finish()
+    assert turns.count == 4 and turns.permits.held == 0
 
 
 async def test_fewer_turns_compute_while_webhooks_arrive_and_all_once_they_stop() -> None:
     permits = TurnPermits(3, 1)
-    inside = Watched()
-    release = asyncio.Event()
-    count = 0
-
-    async def turn() -> None:
-        nonlocal count
-        async with permits:
-            count += 1
-            inside.changed.set()
-            await release.wait()
-
+    turns = Turns(permits)
     permits.arrived()
-    tasks = [asyncio.create_task(turn()) for _ in range(3)]
-    await inside.until(lambda: count == 1)
+    turns.start(3)
+    await turns.until(lambda: turns.count == 1)
     assert permits.limit == 1
     # nobody hands a permit back: the window passing with no new webhook lets the others in
-    await inside.until(lambda: count == 3)
+    await turns.until(lambda: turns.count == 3)
     assert permits.limit == 3
-    release.set()
-    await asyncio.gather(*tasks)
+    await turns.finish()
 
 
 async def test_a_turn_cancelled_while_waiting_for_a_permit_holds_none() -> None:
@@ -126,20 +121,9 @@ async def test_webhooks_arriving_hold_turns_to_the_accepting_slots_then_all_slot
     redis_url: str, callback: tuple[FakeCallback, str]
 ) -> None:
     fake, url = callback
-    settings = Settings.model_validate(
-        {
-            "store": {"url": redis_url},
-            "workers": {"lease": 2, "reclaim_idle": 1, "turn_slots": 4, "turn_slots_accepting": 1},
-            "limits": {"enabled": False},
-            "channels": {"api": {"secret": API_SECRET, "callback_url": url}},
-        }
-    )
+    settings = _settings(redis_url, url, turn_slots=4, turn_slots_accepting=1)
     dialog = GatedDialog()
-    gateway = build_gateway(settings, dialog=dialog, channels=enabled_channels(settings))
-    app = web.Application()
-    http.mount(app, gateway)
-    runner, base = await serve(app)
-    await gateway.start()
+    gateway, runner, base = await _served(settings, dialog)
     assert isinstance(gateway.store, RedisStore)
     redis = gateway.store.redis
     posted: list[str] = []
