@@ -15,6 +15,7 @@ from gateway.store import StoreUnavailable, open_store
 from gateway.store.redis import RedisStore, conversation_key, session_key_of
 from tests.conftest import API_SECRET
 from tests.support.fake_callback import FakeCallback
+from tests.support.waiting import until
 
 
 def event(n: int, user: str = "u-{lost}%") -> CustomerMessage:
@@ -64,7 +65,10 @@ async def test_an_inbox_whose_ticket_was_lost_is_answered(
         await gateway.store.redis.rpush(
             conversation_key("api:u-{lost}%", "turns"), encode_event(event(2))
         )
-        sweeps = gateway.repair.sweeps
+        # the reply may come while the sweep is still scanning (a cluster's every node): count
+        # from the end of that sweep, not from before it
+        repair = gateway.repair
+        sweeps = await until(lambda: repair.sweeps, what="the first sweep counted")
         gateway.store.outages += 1  # as a failed call counts it
         [_, second] = await fake.wait_for(2, timeout=20)
         assert second["in_reply_to"] == "lost-2"
