@@ -19,34 +19,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
 from types import TracebackType
 
 
 class TurnPermits:
-    def __init__(
-        self,
-        slots: int,
-        busy: int,
-        *,
-        quiet: float = 0.05,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    """``slots`` turns at once, ``busy`` (0: as many as ``slots``) while webhooks arrive."""
+
+    def __init__(self, slots: int, busy: int, *, quiet: float = 0.05) -> None:
         self.slots = slots
-        self.busy = min(busy, slots)
+        self.busy = min(busy or slots, slots)
         self.quiet = quiet
-        self._clock = clock
         self._last_arrival = -float("inf")
         self._held = 0
         self._changed = asyncio.Event()
 
     def arrived(self) -> None:
         """A webhook is being accepted: compute fewer turns for the next ``quiet`` seconds."""
-        self._last_arrival = self._clock()
+        self._last_arrival = time.monotonic()
 
     @property
     def limit(self) -> int:
-        accepting = self._clock() - self._last_arrival < self.quiet
+        accepting = time.monotonic() - self._last_arrival < self.quiet
         return self.busy if accepting else self.slots
 
     @property

@@ -79,7 +79,7 @@ class Gateway:
         )
         w = settings.workers
         slots = min(w.concurrency, w.turn_slots)
-        self.permits = TurnPermits(slots, w.turn_slots_accepting or slots)
+        self.permits = TurnPermits(slots, w.turn_slots_accepting)
         self.ingest = Ingest(
             self.store,
             self.metrics,
